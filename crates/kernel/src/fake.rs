@@ -1,0 +1,144 @@
+//! An in-memory [`KernelInfo`] so other crates can test without root or
+//! tracefs, and get the same answers on every machine.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::{format, samples, KernelError, KernelInfo, TracepointFormat};
+
+/// A kernel made up by a test: tracepoints with format texts.
+///
+/// ```
+/// use kernel::{FakeKernel, KernelInfo, samples};
+/// let k = FakeKernel::new()
+///     .with_tracepoint("syscalls", "sys_enter_openat", samples::SYS_ENTER_OPENAT);
+/// assert_eq!(k.tracepoint_format("syscalls", "sys_enter_openat").unwrap().id, 782);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct FakeKernel {
+    /// (category, name) -> format text; None = listed but format unreadable.
+    tracepoints: BTreeMap<(String, String), Option<String>>,
+}
+
+impl FakeKernel {
+    /// A kernel with no tracepoints.
+    pub fn new() -> FakeKernel {
+        FakeKernel::default()
+    }
+
+    /// Adds (or replaces) a tracepoint whose `format` file reads `format`.
+    /// The text is parsed lazily, so malformed text shows up as the same
+    /// error [`crate::Tracefs`] would give.
+    pub fn with_tracepoint(mut self, category: &str, name: &str, format: &str) -> FakeKernel {
+        self.add_tracepoint(category, name, format);
+        self
+    }
+
+    /// Adds a tracepoint that is listed but has no format file, as happens
+    /// with some special tracefs events; asking for its format fails with
+    /// [`KernelError::TracepointNotFound`].
+    pub fn with_tracepoint_without_format(mut self, category: &str, name: &str) -> FakeKernel {
+        self.tracepoints
+            .insert((category.to_string(), name.to_string()), None);
+        self
+    }
+
+    /// Adds every tracepoint of [`crate::samples`] (real formats of
+    /// `syscalls:sys_enter_openat`, `sched:sched_switch`, ...).
+    pub fn with_samples(mut self) -> FakeKernel {
+        for (c, n, f) in samples::ALL {
+            self.add_tracepoint(c, n, f);
+        }
+        self
+    }
+
+    /// In-place form of [`FakeKernel::with_tracepoint`].
+    pub fn add_tracepoint(&mut self, category: &str, name: &str, format: &str) {
+        self.tracepoints.insert(
+            (category.to_string(), name.to_string()),
+            Some(format.to_string()),
+        );
+    }
+
+    fn path(category: &str, name: &str) -> PathBuf {
+        PathBuf::from(format!("<fake>/events/{category}/{name}/format"))
+    }
+}
+
+impl KernelInfo for FakeKernel {
+    fn tracepoints(&self) -> Result<Vec<(String, String)>, KernelError> {
+        Ok(self.tracepoints.keys().cloned().collect())
+    }
+
+    fn tracepoint_format(
+        &self,
+        category: &str,
+        name: &str,
+    ) -> Result<TracepointFormat, KernelError> {
+        let path = Self::path(category, name);
+        match self
+            .tracepoints
+            .get(&(category.to_string(), name.to_string()))
+        {
+            Some(Some(text)) => format::parse(category, name, text, &path),
+            _ => Err(KernelError::TracepointNotFound {
+                category: category.to_string(),
+                name: name.to_string(),
+                path,
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matching_tracepoints;
+
+    #[test]
+    fn fake_answers_like_tracefs() {
+        let k = FakeKernel::new()
+            .with_samples()
+            .with_tracepoint_without_format("ftrace", "hidden")
+            .with_tracepoint("bad", "noid", "format:\n");
+        let tps = k.tracepoints().unwrap();
+        assert!(tps.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(tps.len(), samples::ALL.len() + 2);
+
+        let f = k.tracepoint_format("sched", "sched_process_exec").unwrap();
+        assert_eq!(f.id, 365);
+        assert_eq!(f.args().count(), 3);
+
+        let e = k.tracepoint_format("ftrace", "hidden").unwrap_err();
+        assert!(matches!(e, KernelError::TracepointNotFound { .. }));
+        let e = k
+            .tracepoint_format("syscalls", "sys_enter_foo")
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "tracepoint syscalls:sys_enter_foo not found \
+             (no <fake>/events/syscalls/sys_enter_foo/format); \
+             list tracepoints with `beetrace -l 'tracepoint:*'`"
+        );
+        assert!(matches!(
+            k.tracepoint_format("bad", "noid").unwrap_err(),
+            KernelError::BadFormat { .. }
+        ));
+    }
+
+    #[test]
+    fn matching() {
+        let k = FakeKernel::new().with_samples();
+        let m = matching_tracepoints(&k, "syscalls:sys_{enter,exit}_openat").unwrap();
+        assert_eq!(m.len(), 2);
+        let m = matching_tracepoints(&k, "sched:*").unwrap();
+        assert_eq!(
+            m,
+            [
+                ("sched".to_string(), "sched_process_exec".to_string()),
+                ("sched".to_string(), "sched_switch".to_string())
+            ]
+        );
+        assert!(matching_tracepoints(&k, "nope:*").unwrap().is_empty());
+    }
+}
