@@ -20,7 +20,7 @@
 //! declarations verbatim, e.g. `    const char * filename`).
 //!
 //! New providers (rawtracepoint, kprobe, software, ...) are added to
-//! [`PROVIDERS`] without touching the matching logic.
+//! the private `PROVIDERS` table without touching the matching logic.
 
 use std::collections::BTreeSet;
 

@@ -8,6 +8,7 @@ use std::ffi::CString;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use crate::{format, KernelError, KernelInfo, TracepointFormat};
 
@@ -22,6 +23,10 @@ pub const BPFFS_PATH: &str = "/sys/fs/bpf";
 const TRACEFS_MAGIC: i64 = 0x7472_6163;
 const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
 
+/// Serializes check-then-mount within the process, so that two threads (say,
+/// parallel tests) do not both find nothing and stack two mounts.
+static MOUNT_LOCK: Mutex<()> = Mutex::new(());
+
 /// A tracefs mount: the source of tracepoint names and formats.
 #[derive(Debug, Clone)]
 pub struct Tracefs {
@@ -34,6 +39,7 @@ impl Tracefs {
     /// in `/proc/mounts`, then `/sys/kernel/debug/tracing`) or, failing
     /// that, mounts tracefs at `/sys/kernel/tracing` (needs root).
     pub fn open() -> Result<Tracefs, KernelError> {
+        let _guard = MOUNT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let mounts = read_mounts();
         let mut candidates: Vec<PathBuf> = vec![PathBuf::from(TRACEFS_PATH)];
         candidates.extend(
@@ -177,6 +183,7 @@ fn parse_available_events(text: &str) -> Vec<(String, String)> {
 /// Ensures a bpf filesystem is available, mounting one at `/sys/fs/bpf` if
 /// none is; returns its path and whether we mounted it. Needed for pinning.
 pub fn ensure_bpffs() -> Result<(PathBuf, bool), KernelError> {
+    let _guard = MOUNT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let default = PathBuf::from(BPFFS_PATH);
     if is_fs(&default, BPF_FS_MAGIC) {
         return Ok((default, false));
