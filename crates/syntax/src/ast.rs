@@ -240,7 +240,10 @@ pub enum ExprKind {
     /// `$#`
     PositionalCount,
     /// `@name` or `@name[k1, k2]`; `keys` is empty for a scalar map.
-    Map { name: String, keys: Vec<Expr> },
+    Map {
+        name: String,
+        keys: Vec<Expr>,
+    },
     /// A bare identifier: builtin (`pid`, `comm`, `args`, `arg0`, `probe`), macro without
     /// arguments, or enum value. Resolved by sema.
     Ident(String),
@@ -386,7 +389,10 @@ pub enum TypeKind {
     /// `uint32`, `int64`, `string`, `bool`, `uint64_t`, or a typedef name.
     Named(String),
     /// `struct task_struct`, `union u`, `enum e`
-    Struct { keyword: StructKeyword, name: String },
+    Struct {
+        keyword: StructKeyword,
+        name: String,
+    },
     /// `T*`
     Pointer(Box<TypeExpr>),
     /// `T[N]` or `T[]` (length inferred). For `string`/`buffer`/`inet`, `[N]` is a size.

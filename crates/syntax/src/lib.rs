@@ -5,6 +5,9 @@
 
 pub mod ast;
 mod diagnostic;
+pub mod dump;
+mod lexer;
+mod parser;
 mod span;
 
 pub use diagnostic::{render_all, Diagnostic, LineMap, Severity};
@@ -13,6 +16,5 @@ pub use span::Span;
 /// Parses a whole script. Errors are collected, not returned early: several can be reported
 /// at once.
 pub fn parse(source: &str) -> (ast::Script, Vec<Diagnostic>) {
-    let _ = source;
-    (ast::Script { items: Vec::new() }, Vec::new())
+    parser::parse(source)
 }

@@ -1,0 +1,310 @@
+//! A hand-written recursive-descent parser with precedence climbing for binary operators.
+//!
+//! Split by grammar area: [`items`] (top level), [`stmt`] (blocks and statements), [`expr`]
+//! (expressions) and [`types`] (type syntax). This module holds the token cursor, diagnostics,
+//! speculative parsing (save/restore) and the error-recovery helpers they share.
+//!
+//! Robustness rules, relied upon by the fuzz-style tests: every loop either consumes a token
+//! per iteration or bails out, and every recursive descent goes through [`Parser::enter`],
+//! which caps nesting at [`MAX_DEPTH`].
+
+mod expr;
+mod items;
+mod stmt;
+mod types;
+
+use crate::ast::{Expr, ExprKind, Script};
+use crate::lexer::{Lexer, Token, TokenKind};
+use crate::{Diagnostic, Span};
+
+/// How deeply expressions, blocks and types may nest before the parser gives up on that
+/// part of the input (keeps recursion far away from the thread's stack limit).
+pub const MAX_DEPTH: usize = 256;
+
+pub fn parse(source: &str) -> (Script, Vec<Diagnostic>) {
+    let mut parser = Parser::new(source);
+    let items = parser.parse_items();
+    (Script { items }, parser.diags)
+}
+
+pub(crate) struct Parser<'a> {
+    src: &'a str,
+    lexer: Lexer<'a>,
+    /// Look-ahead tokens not consumed yet; `lookahead[0]` is the current token.
+    lookahead: Vec<Token>,
+    /// End of the last consumed token, for spans that end "here".
+    prev_end: usize,
+    diags: Vec<Diagnostic>,
+    depth: usize,
+    /// Set when nesting got too deep: the rest of the input is abandoned and further
+    /// diagnostics (each enclosing level missing its closer) are dropped as noise.
+    bailed: bool,
+}
+
+/// A position to return to after a failed speculative parse.
+#[derive(Clone, Copy)]
+struct SavePoint {
+    pos: usize,
+    prev_end: usize,
+    diags: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn new(src: &'a str) -> Parser<'a> {
+        let lexer = Lexer::new(src);
+        let prev_end = lexer.pos();
+        Parser {
+            src,
+            lexer,
+            lookahead: Vec::new(),
+            prev_end,
+            diags: Vec::new(),
+            depth: 0,
+            bailed: false,
+        }
+    }
+
+    // ----- token cursor -----
+
+    fn fill(&mut self, n: usize) {
+        while self.lookahead.len() <= n {
+            let tok = self.lexer.next_token();
+            self.lookahead.push(tok);
+        }
+    }
+
+    /// The token `n` places ahead of the current one.
+    fn nth(&mut self, n: usize) -> &Token {
+        self.fill(n);
+        &self.lookahead[n]
+    }
+
+    fn peek(&mut self) -> &TokenKind {
+        &self.nth(0).kind
+    }
+
+    fn peek_span(&mut self) -> Span {
+        self.nth(0).span
+    }
+
+    fn nth_kind(&mut self, n: usize) -> &TokenKind {
+        &self.nth(n).kind
+    }
+
+    fn at(&mut self, kind: &TokenKind) -> bool {
+        self.peek() == kind
+    }
+
+    fn at_eof(&mut self) -> bool {
+        self.at(&TokenKind::Eof)
+    }
+
+    /// Whether the current token is the identifier `word` (keywords are identifiers to the
+    /// lexer).
+    fn at_word(&mut self, word: &str) -> bool {
+        matches!(self.peek(), TokenKind::Ident(w) if w == word)
+    }
+
+    /// Consumes the current token, reporting any problems the lexer found in it.
+    fn bump(&mut self) -> Token {
+        self.fill(0);
+        let tok = self.lookahead.remove(0);
+        if tok.kind != TokenKind::Eof {
+            self.prev_end = tok.span.end as usize;
+        }
+        self.diags.extend(tok.errors.iter().cloned());
+        tok
+    }
+
+    /// Consumes the current token without reporting its lexer problems (used when skipping
+    /// input that is already reported as wrong).
+    fn skip_token(&mut self) {
+        self.fill(0);
+        if self.lookahead[0].kind == TokenKind::Eof {
+            return;
+        }
+        let tok = self.lookahead.remove(0);
+        self.prev_end = tok.span.end as usize;
+    }
+
+    fn eat(&mut self, kind: &TokenKind) -> bool {
+        if self.at(kind) {
+            self.bump();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Consumes `kind` or reports "expected X, found Y" (without consuming anything).
+    fn expect(&mut self, kind: &TokenKind, context: &str) -> bool {
+        if self.eat(kind) {
+            return true;
+        }
+        let found = self.peek().describe();
+        let span = self.peek_span();
+        self.error(
+            span,
+            format!("expected `{}` {context}, found {found}", kind.symbol()),
+        );
+        false
+    }
+
+    /// Current byte offset of the next unconsumed token's start.
+    fn offset(&mut self) -> usize {
+        self.peek_span().start as usize
+    }
+
+    /// Moves the cursor to byte `pos`, dropping look-ahead (after scanning raw text).
+    fn seek(&mut self, pos: usize) {
+        self.lookahead.clear();
+        self.lexer.seek(pos);
+        self.prev_end = pos;
+    }
+
+    fn save(&mut self) -> SavePoint {
+        SavePoint {
+            pos: self.offset(),
+            prev_end: self.prev_end,
+            diags: self.diags.len(),
+        }
+    }
+
+    fn restore(&mut self, sp: SavePoint) {
+        // Giving up on the input (see `enter`) is final, even inside a speculative parse.
+        if self.bailed {
+            return;
+        }
+        self.lookahead.clear();
+        self.lexer.seek(sp.pos);
+        self.prev_end = sp.prev_end;
+        self.diags.truncate(sp.diags);
+    }
+
+    fn span_from(&self, start: usize) -> Span {
+        Span::new(start, self.prev_end.max(start))
+    }
+
+    // ----- diagnostics -----
+
+    /// Records an error unless one was already reported at the same place (a single mistake
+    /// often trips several expectations at one token) or parsing was abandoned.
+    fn error(&mut self, span: Span, message: impl Into<String>) {
+        if self.bailed
+            || self
+                .diags
+                .last()
+                .is_some_and(|d| d.span.start == span.start)
+        {
+            return;
+        }
+        self.diags.push(Diagnostic::error(span, message));
+    }
+
+    /// Reports the current token as unexpected and consumes it.
+    fn unexpected(&mut self, context: &str) {
+        let tok = self.nth(0).clone();
+        let message = if context.is_empty() {
+            format!("unexpected {}", tok.kind.describe())
+        } else {
+            format!("unexpected {} {context}", tok.kind.describe())
+        };
+        self.error(tok.span, message);
+        self.skip_token();
+    }
+
+    /// A placeholder expression for input that could not be parsed; an error is always
+    /// reported alongside, so later stages never see it.
+    fn error_expr(&self, span: Span) -> Expr {
+        Expr {
+            kind: ExprKind::Ident(String::new()),
+            span,
+        }
+    }
+
+    // ----- nesting guard -----
+
+    /// Enters one nesting level; `false` (after one diagnostic) when too deep, in which case
+    /// the caller must not recurse. Always pair a `true` with [`Parser::leave`].
+    fn enter(&mut self) -> bool {
+        if self.bailed {
+            return false;
+        }
+        if self.depth >= MAX_DEPTH {
+            let span = self.peek_span();
+            self.error(
+                span,
+                format!("nesting too deep: more than {MAX_DEPTH} levels; the rest of the script is not parsed"),
+            );
+            self.bailed = true;
+            self.seek(self.src.len());
+            return false;
+        }
+        self.depth += 1;
+        true
+    }
+
+    fn leave(&mut self) {
+        self.depth -= 1;
+    }
+
+    // ----- recovery -----
+
+    /// Skips to the end of the current statement: past the next `;` at this nesting level, or
+    /// up to (not past) the `}` closing the enclosing block.
+    fn recover_statement(&mut self) {
+        let mut depth = 0usize;
+        loop {
+            match self.peek() {
+                TokenKind::Eof => return,
+                TokenKind::Semi if depth == 0 => {
+                    self.skip_token();
+                    return;
+                }
+                TokenKind::RBrace if depth == 0 => return,
+                TokenKind::LBrace | TokenKind::LParen | TokenKind::LBracket => depth += 1,
+                TokenKind::RBrace | TokenKind::RParen | TokenKind::RBracket => depth -= 1,
+                _ => {}
+            }
+            self.skip_token();
+        }
+    }
+
+    /// Skips to where the next top-level item probably starts: past a `;` or a balanced
+    /// `}` at the top, or before a token in the first column of a line.
+    fn recover_item(&mut self) {
+        let start = self.offset();
+        let mut depth = 0usize;
+        loop {
+            let span = self.peek_span();
+            let kind = self.peek().clone();
+            let at_line_start =
+                span.start as usize > start && self.column_of(span.start as usize) == 0;
+            match kind {
+                TokenKind::Eof => return,
+                _ if depth == 0 && at_line_start && kind != TokenKind::RBrace => return,
+                TokenKind::Semi if depth == 0 => {
+                    self.skip_token();
+                    return;
+                }
+                TokenKind::LBrace => depth += 1,
+                TokenKind::RBrace => {
+                    self.skip_token();
+                    if depth <= 1 {
+                        return;
+                    }
+                    depth -= 1;
+                    continue;
+                }
+                _ => {}
+            }
+            self.skip_token();
+        }
+    }
+
+    /// 0-based byte column of `pos` on its line.
+    fn column_of(&self, pos: usize) -> usize {
+        let line_start = self.src[..pos].rfind('\n').map_or(0, |i| i + 1);
+        pos - line_start
+    }
+}
