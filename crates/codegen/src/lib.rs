@@ -1,1 +1,118 @@
-//! stub
+//! The third stage: typed probes ([`sema::Analysis`]) → BPF programs in an
+//! [`object::ObjectFile`].
+//!
+//! Lowering walks the HIR and emits [`object::Insn`]s against labels ([`emitter`]), keeping
+//! expression temporaries in callee-saved registers and frame slots ([`frame`]). Every
+//! instruction remembers the span it came from, so a verifier complaint about instruction N
+//! can be shown as a script line.
+
+mod emitter;
+mod expr;
+mod frame;
+mod lower;
+
+use object::{map_type, MapDef, ObjectFile, Program};
+use sema::hir::Attach;
+use sema::Analysis;
+use syntax::{Diagnostic, Span};
+
+/// Index of the ring buffer that carries printf and exit records to user space.
+pub const MAP_EVENTS: u32 = 0;
+/// Index of the one-entry array holding values user space sets before start (start time).
+pub const MAP_GLOBALS: u32 = 1;
+/// Ring buffer size: 1 MiB, a power-of-two number of pages as the kernel requires.
+pub const EVENTS_BYTES: u32 = 1 << 20;
+
+/// A compiled program beside its object entry: where it attaches and the span of every slot.
+#[derive(Clone, Debug)]
+pub struct CompiledProgram {
+    pub attach: Attach,
+    /// The function/program name inside the object.
+    pub name: String,
+    pub slot_spans: Vec<Span>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Compiled {
+    pub object: ObjectFile,
+    /// In the same order as `object.programs`.
+    pub programs: Vec<CompiledProgram>,
+}
+
+/// A C identifier naming the program, unique within the object.
+fn program_name(attach: &Attach, index: usize) -> String {
+    let base = match attach {
+        Attach::Begin => "begin".to_string(),
+        Attach::End => "end".to_string(),
+        Attach::Tracepoint { name, .. } => name.clone(),
+        Attach::Interval { .. } => "interval".to_string(),
+    };
+    let clean: String = base
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    format!("{clean}_{index}")
+}
+
+/// Compiles every probe. Errors (e.g. a probe needing more than 512 bytes of stack) point
+/// at the probe.
+pub fn compile(analysis: &Analysis) -> Result<Compiled, Vec<Diagnostic>> {
+    let mut programs = Vec::new();
+    let mut compiled = Vec::new();
+    let mut errors = Vec::new();
+    for (index, probe) in analysis.probes.iter().enumerate() {
+        let mut lowering = lower::Lowering::new(probe, &analysis.printfs);
+        lowering.probe(probe);
+        if let Some(needed) = lowering.frame.overflow {
+            errors.push(
+                Diagnostic::error(
+                    probe.span,
+                    format!("this probe needs {needed} bytes of stack; BPF allows 512"),
+                )
+                .with_hint("use fewer or shorter string variables and printf arguments"),
+            );
+            continue;
+        }
+        let (insns, slot_spans) = lowering.em.finish();
+        let name = program_name(&probe.attach, index);
+        programs.push(Program {
+            name: name.clone(),
+            section: probe.attach.section(),
+            insns,
+        });
+        compiled.push(CompiledProgram {
+            attach: probe.attach.clone(),
+            name,
+            slot_spans,
+        });
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let maps = vec![
+        MapDef {
+            name: "events".into(),
+            map_type: map_type::RINGBUF,
+            key_size: 0,
+            value_size: 0,
+            max_entries: EVENTS_BYTES,
+            flags: 0,
+        },
+        MapDef {
+            name: "globals".into(),
+            map_type: map_type::ARRAY,
+            key_size: 4,
+            value_size: 8,
+            max_entries: 1,
+            flags: 0,
+        },
+    ];
+    Ok(Compiled {
+        object: ObjectFile {
+            license: "GPL".into(),
+            maps,
+            programs,
+        },
+        programs: compiled,
+    })
+}

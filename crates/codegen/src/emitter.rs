@@ -1,0 +1,89 @@
+//! Instruction buffer with forward labels and a source span per instruction.
+//!
+//! Jumps are emitted against [`Label`]s and patched in [`Emitter::finish`], so lowering code
+//! never counts slots by hand.
+
+use object::insn::{Insn, JmpOp, Src, Width};
+use object::Reg;
+use syntax::Span;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Label(usize);
+
+pub(crate) struct Emitter {
+    insns: Vec<Insn>,
+    spans: Vec<Span>,
+    /// Label → instruction index it is bound to.
+    labels: Vec<Option<usize>>,
+    /// Instruction index of a jump → its target label.
+    fixups: Vec<(usize, Label)>,
+    pub(crate) span: Span,
+}
+
+impl Emitter {
+    pub(crate) fn new() -> Emitter {
+        Emitter {
+            insns: Vec::new(),
+            spans: Vec::new(),
+            labels: Vec::new(),
+            fixups: Vec::new(),
+            span: Span::default(),
+        }
+    }
+
+    pub(crate) fn emit(&mut self, insn: Insn) {
+        self.insns.push(insn);
+        self.spans.push(self.span);
+    }
+
+    pub(crate) fn label(&mut self) -> Label {
+        self.labels.push(None);
+        Label(self.labels.len() - 1)
+    }
+
+    pub(crate) fn bind(&mut self, label: Label) {
+        self.labels[label.0] = Some(self.insns.len());
+    }
+
+    /// `if dst op src goto label` (64-bit compare).
+    pub(crate) fn jump_if(&mut self, op: JmpOp, dst: Reg, src: Src, label: Label) {
+        self.fixups.push((self.insns.len(), label));
+        self.emit(Insn::Jump {
+            op,
+            width: Width::W64,
+            dst,
+            src,
+            off: 0,
+        });
+    }
+
+    pub(crate) fn goto(&mut self, label: Label) {
+        self.jump_if(JmpOp::Ja, Reg::R0, Src::Imm(0), label);
+    }
+
+    /// Resolves labels; returns the instructions and the span of every slot (an `ld_imm64`
+    /// contributes its span twice).
+    pub(crate) fn finish(mut self) -> (Vec<Insn>, Vec<Span>) {
+        let mut slot_of = Vec::with_capacity(self.insns.len() + 1);
+        let mut slot = 0usize;
+        for insn in &self.insns {
+            slot_of.push(slot);
+            slot += insn.slots();
+        }
+        slot_of.push(slot);
+        for (at, label) in std::mem::take(&mut self.fixups) {
+            let target = self.labels[label.0].expect("every label used by a jump is bound");
+            let off = slot_of[target] as i64 - slot_of[at + 1] as i64;
+            if let Insn::Jump { off: o, .. } = &mut self.insns[at] {
+                *o = off as i16;
+            }
+        }
+        let mut spans = Vec::with_capacity(slot);
+        for (insn, span) in self.insns.iter().zip(&self.spans) {
+            for _ in 0..insn.slots() {
+                spans.push(*span);
+            }
+        }
+        (self.insns, spans)
+    }
+}

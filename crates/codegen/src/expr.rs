@@ -1,0 +1,314 @@
+//! Integer expressions → instructions. Every expression leaves its value, as a 64-bit
+//! integer sign- or zero-extended from its type, in a fresh temporary.
+
+use object::helpers::Helper;
+use object::insn::{AluOp, Insn, JmpOp, Size, Src, Width};
+use object::{MapRef, Reg};
+use sema::hir::{Builtin, Expr, ExprKind};
+use syntax::ast::{BinaryOp, UnaryOp};
+
+use crate::frame::{read, write, Temp};
+use crate::lower::{Lowering, CTX};
+use crate::MAP_GLOBALS;
+
+impl Lowering<'_> {
+    /// Evaluates an integer expression into a new temporary (the caller pops it).
+    pub(crate) fn expr(&mut self, e: &Expr) -> Temp {
+        let saved = self.em.span;
+        self.em.span = e.span;
+        let t = self.expr_inner(e);
+        self.em.span = saved;
+        t
+    }
+
+    fn expr_inner(&mut self, e: &Expr) -> Temp {
+        match &e.kind {
+            ExprKind::Int(v) => {
+                let t = self.frame.push_temp();
+                self.load_const(Reg::R0, *v);
+                write(&mut self.em, t, Reg::R0);
+                t
+            }
+            ExprKind::Var(v) => {
+                let t = self.frame.push_temp();
+                let scratch = match t {
+                    Temp::Reg(r) => r,
+                    Temp::Slot(_) => Reg::R0,
+                };
+                self.em.emit(Insn::Load {
+                    size: Size::DW,
+                    dst: scratch,
+                    src: Reg::FP,
+                    off: self.var_slots[*v],
+                });
+                write(&mut self.em, t, scratch);
+                t
+            }
+            ExprKind::Builtin(b) => {
+                let t = self.frame.push_temp();
+                self.builtin(*b);
+                write(&mut self.em, t, Reg::R0);
+                t
+            }
+            ExprKind::TracepointField {
+                offset,
+                size,
+                signed,
+            } => {
+                let t = self.frame.push_temp();
+                let size_kind = Size::of_bytes(*size as usize).expect("sema checks field sizes");
+                self.em.emit(Insn::Load {
+                    size: size_kind,
+                    dst: Reg::R0,
+                    src: CTX,
+                    off: *offset as i16,
+                });
+                if *signed && *size < 8 {
+                    let shift = 64 - 8 * *size as i32;
+                    self.em
+                        .emit(Insn::alu64(AluOp::Lsh, Reg::R0, Src::Imm(shift)));
+                    self.em
+                        .emit(Insn::alu64(AluOp::Arsh, Reg::R0, Src::Imm(shift)));
+                }
+                write(&mut self.em, t, Reg::R0);
+                t
+            }
+            ExprKind::TracepointString { .. } => {
+                unreachable!("sema keeps strings out of integer expressions")
+            }
+            ExprKind::Cast(inner) => {
+                let t = self.expr(inner);
+                let r = read(&mut self.em, t, Reg::R0);
+                let r = self.normalize(r, inner.ty, e.ty);
+                write(&mut self.em, t, r);
+                t
+            }
+            ExprKind::Unary { op, expr } => {
+                let t = self.expr(expr);
+                let r = read(&mut self.em, t, Reg::R0);
+                match op {
+                    UnaryOp::Neg => self.em.emit(Insn::Alu {
+                        op: AluOp::Neg,
+                        width: Width::W64,
+                        dst: r,
+                        src: Src::Imm(0),
+                    }),
+                    UnaryOp::BitNot => self.em.emit(Insn::alu64(AluOp::Xor, r, Src::Imm(-1))),
+                    UnaryOp::Not => self.set_if(r, JmpOp::Jeq, Src::Imm(0)),
+                    UnaryOp::Deref | UnaryOp::AddrOf => {
+                        unreachable!("sema rejects pointer operators")
+                    }
+                }
+                write(&mut self.em, t, r);
+                t
+            }
+            ExprKind::Binary { op, lhs, rhs } => match op {
+                BinaryOp::And | BinaryOp::Or => self.logical(*op, lhs, rhs),
+                _ => self.binary(*op, lhs, rhs),
+            },
+            ExprKind::Ternary { cond, then, els } => {
+                let result = self.frame.push_temp();
+                let else_label = self.em.label();
+                let end = self.em.label();
+                let c = self.expr(cond);
+                let r = read(&mut self.em, c, Reg::R0);
+                self.frame.pop_temp();
+                self.em.jump_if(JmpOp::Jeq, r, Src::Imm(0), else_label);
+                for (branch, label) in [(then, Some(end)), (els, None)] {
+                    let v = self.expr(branch);
+                    let r = read(&mut self.em, v, Reg::R0);
+                    write(&mut self.em, result, r);
+                    self.frame.pop_temp();
+                    if let Some(end) = label {
+                        self.em.goto(end);
+                        self.em.bind(else_label);
+                    }
+                }
+                self.em.bind(end);
+                result
+            }
+        }
+    }
+
+    fn load_const(&mut self, r: Reg, v: i64) {
+        if let Ok(small) = i32::try_from(v) {
+            self.em.emit(Insn::mov64_imm(r, small));
+        } else {
+            self.em.emit(Insn::LdImm64 { dst: r, imm: v });
+        }
+    }
+
+    /// `r = (r op src) ? 1 : 0`
+    fn set_if(&mut self, r: Reg, op: JmpOp, src: Src) {
+        let yes = self.em.label();
+        let end = self.em.label();
+        self.em.jump_if(op, r, src, yes);
+        self.em.emit(Insn::mov64_imm(r, 0));
+        self.em.goto(end);
+        self.em.bind(yes);
+        self.em.emit(Insn::mov64_imm(r, 1));
+        self.em.bind(end);
+    }
+
+    fn logical(&mut self, op: BinaryOp, lhs: &Expr, rhs: &Expr) -> Temp {
+        // a && b: 0 if a is 0, else (b != 0).  a || b: 1 if a is non-zero, else (b != 0).
+        let short = self.em.label();
+        let end = self.em.label();
+        let t = self.expr(lhs);
+        let r = read(&mut self.em, t, Reg::R0);
+        let (jump, short_value) = match op {
+            BinaryOp::And => (JmpOp::Jeq, 0),
+            _ => (JmpOp::Jne, 1),
+        };
+        self.em.jump_if(jump, r, Src::Imm(0), short);
+        let u = self.expr(rhs);
+        let r2 = read(&mut self.em, u, Reg::R1);
+        self.set_if(r2, JmpOp::Jne, Src::Imm(0));
+        let r2 = self.move_to_r0(r2);
+        self.frame.pop_temp();
+        write(&mut self.em, t, r2);
+        self.em.goto(end);
+        self.em.bind(short);
+        self.em.emit(Insn::mov64_imm(Reg::R0, short_value));
+        write(&mut self.em, t, Reg::R0);
+        self.em.bind(end);
+        t
+    }
+
+    fn move_to_r0(&mut self, r: Reg) -> Reg {
+        if r != Reg::R0 {
+            self.em.emit(Insn::mov64(Reg::R0, r));
+        }
+        Reg::R0
+    }
+
+    fn binary(&mut self, op: BinaryOp, lhs: &Expr, rhs: &Expr) -> Temp {
+        let signed = lhs.ty.is_signed() || rhs.ty.is_signed();
+        let a = self.expr(lhs);
+        let b = self.expr(rhs);
+        let rb = read(&mut self.em, b, Reg::R1);
+        let ra = read(&mut self.em, a, Reg::R0);
+        let src = Src::Reg(rb);
+        let alu = |op| Some(op);
+        let alu_op = match op {
+            BinaryOp::Add => alu(AluOp::Add),
+            BinaryOp::Sub => alu(AluOp::Sub),
+            BinaryOp::Mul => alu(AluOp::Mul),
+            BinaryOp::Div => alu(if signed { AluOp::SDiv } else { AluOp::Div }),
+            BinaryOp::Mod => alu(if signed { AluOp::SMod } else { AluOp::Mod }),
+            BinaryOp::BitAnd => alu(AluOp::And),
+            BinaryOp::BitOr => alu(AluOp::Or),
+            BinaryOp::BitXor => alu(AluOp::Xor),
+            BinaryOp::Shl => alu(AluOp::Lsh),
+            BinaryOp::Shr => alu(if lhs.ty.is_signed() {
+                AluOp::Arsh
+            } else {
+                AluOp::Rsh
+            }),
+            _ => None,
+        };
+        match alu_op {
+            Some(op) => self.em.emit(Insn::alu64(op, ra, src)),
+            None => {
+                let jmp = match (op, signed) {
+                    (BinaryOp::Eq, _) => JmpOp::Jeq,
+                    (BinaryOp::Ne, _) => JmpOp::Jne,
+                    (BinaryOp::Lt, false) => JmpOp::Jlt,
+                    (BinaryOp::Lt, true) => JmpOp::Jslt,
+                    (BinaryOp::Le, false) => JmpOp::Jle,
+                    (BinaryOp::Le, true) => JmpOp::Jsle,
+                    (BinaryOp::Gt, false) => JmpOp::Jgt,
+                    (BinaryOp::Gt, true) => JmpOp::Jsgt,
+                    (BinaryOp::Ge, false) => JmpOp::Jge,
+                    (BinaryOp::Ge, true) => JmpOp::Jsge,
+                    _ => unreachable!("logical operators are lowered separately"),
+                };
+                self.set_if(ra, jmp, src);
+            }
+        }
+        write(&mut self.em, a, ra);
+        self.frame.pop_temp();
+        a
+    }
+
+    /// Leaves the builtin's value in r0.
+    fn builtin(&mut self, b: Builtin) {
+        let low32 = |me: &mut Self| {
+            me.em.emit(Insn::Alu {
+                op: AluOp::Mov,
+                width: Width::W32,
+                dst: Reg::R0,
+                src: Src::Reg(Reg::R0),
+            })
+        };
+        match b {
+            Builtin::Pid => {
+                self.call(Helper::GetCurrentPidTgid);
+                self.em.emit(Insn::alu64(AluOp::Rsh, Reg::R0, Src::Imm(32)));
+            }
+            Builtin::Tid => {
+                self.call(Helper::GetCurrentPidTgid);
+                low32(self);
+            }
+            Builtin::Uid => {
+                self.call(Helper::GetCurrentUidGid);
+                low32(self);
+            }
+            Builtin::Gid => {
+                self.call(Helper::GetCurrentUidGid);
+                self.em.emit(Insn::alu64(AluOp::Rsh, Reg::R0, Src::Imm(32)));
+            }
+            Builtin::Nsecs => self.call(Helper::KtimeGetNs),
+            Builtin::Cpu => self.call(Helper::GetSmpProcessorId),
+            Builtin::Cgroup => self.call(Helper::GetCurrentCgroupId),
+            Builtin::Rand => self.call(Helper::GetPrandomU32),
+            Builtin::Elapsed => self.elapsed(),
+            Builtin::Comm => unreachable!("comm is a string"),
+        }
+    }
+
+    /// `ktime_get_ns() - start`, where user space stored the start time in `globals[0]`.
+    fn elapsed(&mut self) {
+        let time = self.frame.alloc(8);
+        let key = self.frame.alloc(8);
+        self.call(Helper::KtimeGetNs);
+        self.em.emit(Insn::Store {
+            size: Size::DW,
+            dst: Reg::FP,
+            off: time,
+            src: Src::Reg(Reg::R0),
+        });
+        self.em.emit(Insn::Store {
+            size: Size::W,
+            dst: Reg::FP,
+            off: key,
+            src: Src::Imm(0),
+        });
+        self.em.emit(Insn::LdMap {
+            dst: Reg::R1,
+            map: MapRef(MAP_GLOBALS),
+        });
+        self.em.emit(Insn::mov64(Reg::R2, Reg::FP));
+        self.em
+            .emit(Insn::alu64(AluOp::Add, Reg::R2, Src::Imm(key as i32)));
+        self.call(Helper::MapLookupElem);
+        let missing = self.em.label();
+        self.em.emit(Insn::mov64_imm(Reg::R1, 0));
+        self.em.jump_if(JmpOp::Jeq, Reg::R0, Src::Imm(0), missing);
+        self.em.emit(Insn::Load {
+            size: Size::DW,
+            dst: Reg::R1,
+            src: Reg::R0,
+            off: 0,
+        });
+        self.em.bind(missing);
+        self.em.emit(Insn::Load {
+            size: Size::DW,
+            dst: Reg::R0,
+            src: Reg::FP,
+            off: time,
+        });
+        self.em
+            .emit(Insn::alu64(AluOp::Sub, Reg::R0, Src::Reg(Reg::R1)));
+    }
+}

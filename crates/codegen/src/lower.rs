@@ -1,0 +1,340 @@
+//! HIR → instructions for one probe.
+
+use object::helpers::Helper;
+use object::insn::{AluOp, Insn, JmpOp, Size, Src};
+use object::{MapRef, Reg};
+use sema::hir::{Builtin, Expr, ExprKind, Probe, Stmt, StmtKind};
+use sema::{PrintfArg, PrintfFormat, Type, EXIT_EVENT_ID};
+
+use crate::emitter::{Emitter, Label};
+use crate::frame::{read, Frame};
+use crate::MAP_EVENTS;
+
+/// The context pointer, saved on entry because r1 is clobbered by calls.
+pub(crate) const CTX: Reg = Reg::R6;
+
+pub(crate) struct Lowering<'a> {
+    pub(crate) em: Emitter,
+    pub(crate) frame: Frame,
+    printfs: &'a [PrintfFormat],
+    pub(crate) var_slots: Vec<i16>,
+    pub(crate) vars: Vec<Type>,
+    /// One reusable buffer for event records, as large as this probe's largest record.
+    record: i16,
+    exit: Label,
+    loops: Vec<(Label, Label)>,
+}
+
+fn max_record(stmts: &[Stmt], printfs: &[PrintfFormat]) -> u32 {
+    stmts
+        .iter()
+        .map(|s| match &s.kind {
+            StmtKind::Printf { id, .. } => printfs[*id].record_size,
+            StmtKind::Exit => 8,
+            StmtKind::If { then, els, .. } => {
+                max_record(then, printfs).max(max_record(els, printfs))
+            }
+            StmtKind::While { body, step, .. } => {
+                max_record(body, printfs).max(max_record(step, printfs))
+            }
+            _ => 0,
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+impl<'a> Lowering<'a> {
+    pub(crate) fn new(probe: &Probe, printfs: &'a [PrintfFormat]) -> Lowering<'a> {
+        let mut em = Emitter::new();
+        let mut frame = Frame::new();
+        let var_slots = probe
+            .vars
+            .iter()
+            .map(|v| frame.alloc(v.ty.size().max(8)))
+            .collect();
+        let record_size = max_record(&probe.body, printfs);
+        let record = if record_size > 0 {
+            frame.alloc(record_size)
+        } else {
+            0
+        };
+        let exit = em.label();
+        Lowering {
+            em,
+            frame,
+            printfs,
+            var_slots,
+            vars: probe.vars.iter().map(|v| v.ty).collect(),
+            record,
+            exit,
+            loops: Vec::new(),
+        }
+    }
+
+    pub(crate) fn probe(&mut self, probe: &Probe) {
+        self.em.span = probe.span;
+        self.em.emit(Insn::mov64(CTX, Reg::R1));
+        // Variables start at zero, as in bpftrace.
+        for (i, ty) in self.vars.clone().iter().enumerate() {
+            self.zero(self.var_slots[i], ty.size().max(8));
+        }
+        if let Some(pred) = &probe.predicate {
+            let t = self.expr(pred);
+            let r = read(&mut self.em, t, Reg::R0);
+            self.frame.pop_temp();
+            self.em.jump_if(JmpOp::Jeq, r, Src::Imm(0), self.exit);
+        }
+        self.stmts(&probe.body);
+        self.em.span = probe.span;
+        let exit = self.exit;
+        self.em.bind(exit);
+        self.em.emit(Insn::mov64_imm(Reg::R0, 0));
+        self.em.emit(Insn::Exit);
+    }
+
+    fn zero(&mut self, off: i16, size: u32) {
+        for i in (0..size as i16).step_by(8) {
+            self.em.emit(Insn::Store {
+                size: Size::DW,
+                dst: Reg::FP,
+                off: off + i,
+                src: Src::Imm(0),
+            });
+        }
+    }
+
+    fn stmts(&mut self, stmts: &[Stmt]) {
+        for s in stmts {
+            self.stmt(s);
+        }
+    }
+
+    fn stmt(&mut self, stmt: &Stmt) {
+        self.em.span = stmt.span;
+        match &stmt.kind {
+            StmtKind::Expr(e) => {
+                if e.ty.is_integer() {
+                    self.expr(e);
+                    self.frame.pop_temp();
+                }
+            }
+            StmtKind::AssignVar { var, value } => {
+                let slot = self.var_slots[*var];
+                match value.ty {
+                    Type::Str { len } => {
+                        let cap = self.vars[*var].size();
+                        self.string_into(value, slot, len.min(cap));
+                    }
+                    _ => {
+                        let t = self.expr(value);
+                        let r = read(&mut self.em, t, Reg::R0);
+                        let r = self.normalize(r, value.ty, self.vars[*var]);
+                        self.em.emit(Insn::Store {
+                            size: Size::DW,
+                            dst: Reg::FP,
+                            off: slot,
+                            src: Src::Reg(r),
+                        });
+                        self.frame.pop_temp();
+                    }
+                }
+            }
+            StmtKind::If { cond, then, els } => {
+                let else_label = self.em.label();
+                let end = self.em.label();
+                self.branch_if_false(cond, else_label);
+                self.stmts(then);
+                if !els.is_empty() {
+                    self.em.goto(end);
+                }
+                self.em.bind(else_label);
+                self.stmts(els);
+                self.em.bind(end);
+            }
+            StmtKind::While { cond, body, step } => {
+                let top = self.em.label();
+                let next = self.em.label();
+                let end = self.em.label();
+                self.em.bind(top);
+                self.em.span = cond.span;
+                self.branch_if_false(cond, end);
+                self.loops.push((next, end));
+                self.stmts(body);
+                self.loops.pop();
+                self.em.bind(next);
+                self.stmts(step);
+                self.em.goto(top);
+                self.em.bind(end);
+            }
+            StmtKind::Break => {
+                let (_, end) = *self.loops.last().expect("sema only allows break in loops");
+                self.em.goto(end);
+            }
+            StmtKind::Continue => {
+                let (next, _) = *self
+                    .loops
+                    .last()
+                    .expect("sema only allows continue in loops");
+                self.em.goto(next);
+            }
+            StmtKind::Return => self.em.goto(self.exit),
+            StmtKind::Exit => {
+                self.em.emit(Insn::LdImm64 {
+                    dst: Reg::R1,
+                    imm: EXIT_EVENT_ID as i64,
+                });
+                self.em.emit(Insn::Store {
+                    size: Size::DW,
+                    dst: Reg::FP,
+                    off: self.record,
+                    src: Src::Reg(Reg::R1),
+                });
+                self.output(self.record, 8);
+                self.em.goto(self.exit);
+            }
+            StmtKind::Printf { id, args } => self.printf(*id, args),
+        }
+    }
+
+    /// `bpf_ringbuf_output(&events, fp + off, size, 0)`.
+    fn output(&mut self, off: i16, size: u32) {
+        self.em.emit(Insn::LdMap {
+            dst: Reg::R1,
+            map: MapRef(MAP_EVENTS),
+        });
+        self.em.emit(Insn::mov64(Reg::R2, Reg::FP));
+        self.em
+            .emit(Insn::alu64(AluOp::Add, Reg::R2, Src::Imm(off as i32)));
+        self.em.emit(Insn::mov64_imm(Reg::R3, size as i32));
+        self.em.emit(Insn::mov64_imm(Reg::R4, 0));
+        self.call(Helper::RingbufOutput);
+    }
+
+    pub(crate) fn call(&mut self, helper: Helper) {
+        self.em.emit(Insn::Call {
+            helper: helper as i32,
+        });
+    }
+
+    fn printf(&mut self, id: usize, args: &[Expr]) {
+        let format = &self.printfs[id];
+        let size = format.record_size;
+        let fields: Vec<(Type, u32)> = format
+            .args
+            .iter()
+            .filter_map(|a| match a {
+                PrintfArg::Field { ty, offset } => Some((*ty, *offset)),
+                PrintfArg::Const(_) => None,
+            })
+            .collect();
+        let rec = self.record;
+        self.zero(rec, size);
+        self.em.emit(Insn::Store {
+            size: Size::DW,
+            dst: Reg::FP,
+            off: rec,
+            src: Src::Imm(id as i32),
+        });
+        for (arg, (ty, offset)) in args.iter().zip(fields) {
+            let dst = rec + offset as i16;
+            self.em.span = arg.span;
+            match ty {
+                Type::Str { len } => self.string_into(arg, dst, len),
+                _ => {
+                    let t = self.expr(arg);
+                    let r = read(&mut self.em, t, Reg::R0);
+                    self.em.emit(Insn::Store {
+                        size: Size::DW,
+                        dst: Reg::FP,
+                        off: dst,
+                        src: Src::Reg(r),
+                    });
+                    self.frame.pop_temp();
+                }
+            }
+        }
+        self.output(rec, size);
+    }
+
+    /// Writes the string value of `e` (at most `cap` bytes) to the frame at `dst`.
+    fn string_into(&mut self, e: &Expr, dst: i16, cap: u32) {
+        match &e.kind {
+            ExprKind::Builtin(Builtin::Comm) => {
+                self.em.emit(Insn::mov64(Reg::R1, Reg::FP));
+                self.em
+                    .emit(Insn::alu64(AluOp::Add, Reg::R1, Src::Imm(dst as i32)));
+                self.em.emit(Insn::mov64_imm(Reg::R2, cap.min(16) as i32));
+                self.call(Helper::GetCurrentComm);
+            }
+            ExprKind::TracepointString { offset, len } => {
+                self.em.emit(Insn::mov64(Reg::R1, Reg::FP));
+                self.em
+                    .emit(Insn::alu64(AluOp::Add, Reg::R1, Src::Imm(dst as i32)));
+                self.em
+                    .emit(Insn::mov64_imm(Reg::R2, (*len).min(cap) as i32));
+                self.em.emit(Insn::mov64(Reg::R3, CTX));
+                self.em
+                    .emit(Insn::alu64(AluOp::Add, Reg::R3, Src::Imm(*offset as i32)));
+                self.call(Helper::ProbeReadKernel);
+            }
+            ExprKind::Var(v) => {
+                let src = self.var_slots[*v];
+                let len = self.vars[*v].size().min(cap);
+                let mut i = 0;
+                while i < len {
+                    let chunk = if len - i >= 8 { 8 } else { 1 };
+                    let size = Size::of_bytes(chunk as usize).expect("1 or 8");
+                    self.em.emit(Insn::Load {
+                        size,
+                        dst: Reg::R0,
+                        src: Reg::FP,
+                        off: src + i as i16,
+                    });
+                    self.em.emit(Insn::Store {
+                        size,
+                        dst: Reg::FP,
+                        off: dst + i as i16,
+                        src: Src::Reg(Reg::R0),
+                    });
+                    i += chunk;
+                }
+            }
+            _ => unreachable!("sema only types these expressions as strings"),
+        }
+    }
+
+    /// Jumps to `label` when `cond` is zero.
+    fn branch_if_false(&mut self, cond: &Expr, label: Label) {
+        let t = self.expr(cond);
+        let r = read(&mut self.em, t, Reg::R0);
+        self.frame.pop_temp();
+        self.em.jump_if(JmpOp::Jeq, r, Src::Imm(0), label);
+    }
+
+    /// Converts the 64-bit register value of type `from` to the representation of `to`:
+    /// truncated to `to`'s width, then sign- or zero-extended to 64 bits.
+    pub(crate) fn normalize(&mut self, r: Reg, from: Type, to: Type) -> Reg {
+        let (bytes, signed) = match to {
+            Type::Int { bytes, signed } => (bytes, signed),
+            Type::Bool => {
+                if from != Type::Bool {
+                    // Any non-zero value is true.
+                    let skip = self.em.label();
+                    self.em.jump_if(JmpOp::Jeq, r, Src::Imm(0), skip);
+                    self.em.emit(Insn::mov64_imm(r, 1));
+                    self.em.bind(skip);
+                }
+                return r;
+            }
+            _ => return r,
+        };
+        if bytes >= 8 {
+            return r;
+        }
+        let shift = 64 - 8 * bytes as i32;
+        self.em.emit(Insn::alu64(AluOp::Lsh, r, Src::Imm(shift)));
+        let op = if signed { AluOp::Arsh } else { AluOp::Rsh };
+        self.em.emit(Insn::alu64(op, r, Src::Imm(shift)));
+        r
+    }
+}

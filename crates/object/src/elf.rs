@@ -1,0 +1,105 @@
+//! Writes the ELF relocatable object that both our runtime and libbpf-based tools load:
+//! one section per program kind (`tracepoint/cat/name`, `raw_tp`, `perf_event`), a `.maps`
+//! section described by BTF, a `license` section, and `R_BPF_64_64` relocations on every
+//! `ld_imm64` that names a map.
+
+use elf::write::{Object, Relocation, SectionId, Symbol, SymbolId, SymbolSection};
+use elf::{
+    Architecture, BinaryFormat, Endianness, RelocationFlags, SectionKind, SymbolFlags, SymbolKind,
+    SymbolScope,
+};
+
+use crate::btf::{map_def_size, maps_btf};
+use crate::insn::{encode_all, Insn};
+use crate::ObjectFile;
+
+const R_BPF_64_64: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write the ELF object: {0}")]
+pub struct WriteError(String);
+
+pub(crate) fn write(obj: &ObjectFile) -> Result<Vec<u8>, WriteError> {
+    let mut out = Object::new(BinaryFormat::Elf, Architecture::Bpf, Endianness::Little);
+
+    let license = out.add_section(Vec::new(), b"license".to_vec(), SectionKind::Data);
+    let mut text = obj.license.as_bytes().to_vec();
+    text.push(0);
+    out.append_section_data(license, &text, 1);
+
+    let mut map_symbols: Vec<SymbolId> = Vec::new();
+    if !obj.maps.is_empty() {
+        let maps = out.add_section(Vec::new(), b".maps".to_vec(), SectionKind::Data);
+        for map in &obj.maps {
+            let size = map_def_size(map);
+            let offset = out.append_section_data(maps, &vec![0; size], 8);
+            map_symbols.push(out.add_symbol(Symbol {
+                name: map.name.as_bytes().to_vec(),
+                value: offset,
+                size: size as u64,
+                kind: SymbolKind::Data,
+                scope: SymbolScope::Dynamic,
+                weak: false,
+                section: SymbolSection::Section(maps),
+                flags: SymbolFlags::None,
+            }));
+        }
+    }
+
+    let mut sections: Vec<(String, SectionId)> = Vec::new();
+    for prog in &obj.programs {
+        let section = match sections.iter().find(|(name, _)| *name == prog.section) {
+            Some((_, id)) => *id,
+            None => {
+                let id = out.add_section(
+                    Vec::new(),
+                    prog.section.as_bytes().to_vec(),
+                    SectionKind::Text,
+                );
+                sections.push((prog.section.clone(), id));
+                id
+            }
+        };
+        let bytes = encode_all(&prog.insns);
+        let start = out.append_section_data(section, &bytes, 8);
+        out.add_symbol(Symbol {
+            name: prog.name.as_bytes().to_vec(),
+            value: start,
+            size: bytes.len() as u64,
+            kind: SymbolKind::Text,
+            scope: SymbolScope::Dynamic,
+            weak: false,
+            section: SymbolSection::Section(section),
+            flags: SymbolFlags::None,
+        });
+        let mut slot = 0u64;
+        for insn in &prog.insns {
+            if let Insn::LdMap { map, .. } = insn {
+                let symbol = *map_symbols.get(map.0 as usize).ok_or_else(|| {
+                    WriteError(format!(
+                        "program {} names map #{} which does not exist",
+                        prog.name, map.0
+                    ))
+                })?;
+                out.add_relocation(
+                    section,
+                    Relocation {
+                        offset: start + slot * 8,
+                        symbol,
+                        addend: 0,
+                        flags: RelocationFlags::Elf {
+                            r_type: R_BPF_64_64,
+                        },
+                    },
+                )
+                .map_err(|e| WriteError(e.to_string()))?;
+            }
+            slot += insn.slots() as u64;
+        }
+    }
+
+    let btf = out.add_section(Vec::new(), b".BTF".to_vec(), SectionKind::Metadata);
+    out.append_section_data(btf, &maps_btf(&obj.maps), 4);
+
+    out.write().map_err(|e| WriteError(e.to_string()))
+}

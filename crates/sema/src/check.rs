@@ -1,0 +1,881 @@
+//! Types one probe body for one attach point and lowers it to HIR.
+
+use kernel::{FieldKind, TracepointFormat};
+use syntax::ast::{self, BinaryOp, ExprKind as A, StmtKind as S, UnaryOp};
+use syntax::{Diagnostic, Span};
+
+use crate::hir::{Attach, Builtin, Expr, ExprKind, Stmt, StmtKind, Var, VarId};
+use crate::printf::{self, Piece};
+use crate::types::Type;
+use crate::{PrintfArg, PrintfFormat};
+
+/// Functions of bpftrace's standard library that beetrace does not compile yet: calling one is
+/// a clear "not yet", not "unknown".
+const KNOWN_FUNCTIONS: &[&str] = &[
+    "print",
+    "count",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "stats",
+    "hist",
+    "lhist",
+    "tseries",
+    "delete",
+    "clear",
+    "zero",
+    "len",
+    "has_key",
+    "str",
+    "buf",
+    "kstack",
+    "ustack",
+    "ksym",
+    "usym",
+    "kaddr",
+    "uaddr",
+    "reg",
+    "ntop",
+    "pton",
+    "join",
+    "time",
+    "strftime",
+    "cat",
+    "system",
+    "signal",
+    "override",
+    "sizeof",
+    "cgroupid",
+    "cgroup_path",
+    "macaddr",
+    "strncmp",
+    "strcontains",
+    "path",
+    "bswap",
+    "skboutput",
+    "nsecs",
+    "errorf",
+    "warnf",
+    "debugf",
+    "percpu_kaddr",
+    "socket_cookie",
+    "unwatch",
+    "kptr",
+    "uptr",
+    "offsetof",
+    "strerror",
+    "fail",
+];
+
+/// Maximum bytes of one printf record; the BPF stack is 512 bytes in all.
+const MAX_RECORD: u32 = 256;
+
+pub(crate) struct Checker<'a> {
+    attach: &'a Attach,
+    format: Option<&'a TracepointFormat>,
+    printfs: &'a mut Vec<PrintfFormat>,
+    vars: Vec<Var>,
+    errors: Vec<Diagnostic>,
+    loop_depth: usize,
+}
+
+fn int(value: i64, ty: Type, span: Span) -> Expr {
+    Expr {
+        kind: ExprKind::Int(value),
+        ty,
+        span,
+    }
+}
+
+/// The smallest type bpftrace gives an integer literal, widened to 64 bits for arithmetic.
+fn literal_type(value: u64) -> Type {
+    if value > i64::MAX as u64 {
+        Type::U64
+    } else {
+        Type::I64
+    }
+}
+
+impl<'a> Checker<'a> {
+    pub(crate) fn new(
+        attach: &'a Attach,
+        format: Option<&'a TracepointFormat>,
+        printfs: &'a mut Vec<PrintfFormat>,
+    ) -> Checker<'a> {
+        Checker {
+            attach,
+            format,
+            printfs,
+            vars: Vec::new(),
+            errors: Vec::new(),
+            loop_depth: 0,
+        }
+    }
+
+    pub(crate) fn finish(self) -> (Vec<Var>, Vec<Diagnostic>) {
+        (self.vars, self.errors)
+    }
+
+    fn error(&mut self, span: Span, msg: impl Into<String>) -> Expr {
+        self.errors.push(Diagnostic::error(span, msg));
+        int(0, Type::I64, span)
+    }
+
+    fn push(&mut self, diag: Diagnostic) {
+        self.errors.push(diag);
+    }
+
+    pub(crate) fn block(&mut self, block: &ast::Block) -> Vec<Stmt> {
+        let mut out = Vec::new();
+        for stmt in &block.stmts {
+            self.stmt(stmt, &mut out);
+        }
+        if let Some(value) = &block.value {
+            let e = self.expr(value);
+            out.push(Stmt {
+                span: e.span,
+                kind: StmtKind::Expr(e),
+            });
+        }
+        out
+    }
+
+    /// A predicate or `if` condition: any integer (non-zero is true).
+    pub(crate) fn condition(&mut self, e: &ast::Expr) -> Expr {
+        let c = self.expr(e);
+        if !c.ty.is_integer() {
+            return self.error(
+                e.span,
+                format!("a condition must be an integer or bool, not {}", c.ty),
+            );
+        }
+        c
+    }
+
+    fn var_id(&self, name: &str) -> Option<VarId> {
+        self.vars.iter().position(|v| v.name == name)
+    }
+
+    /// The variable `name` holding `ty`, declared on first assignment.
+    fn bind_var(&mut self, name: &str, ty: Type, span: Span) -> Option<VarId> {
+        match self.var_id(name) {
+            Some(id) => {
+                let old = self.vars[id].ty;
+                let compatible = match (old, ty) {
+                    (a, b) if a == b => true,
+                    (a, b) if a.is_integer() && b.is_integer() => true,
+                    (Type::Str { .. }, Type::Str { .. }) => true,
+                    _ => false,
+                };
+                if !compatible {
+                    self.push(Diagnostic::error(
+                        span,
+                        format!("type mismatch for ${name}: it holds {old}, not {ty}"),
+                    ));
+                    return None;
+                }
+                if let (Type::Str { len: a }, Type::Str { len: b }) = (old, ty) {
+                    self.vars[id].ty = Type::Str { len: a.max(b) };
+                }
+                Some(id)
+            }
+            None => {
+                let ty = match ty {
+                    Type::Int { signed, .. } => Type::Int { bytes: 8, signed },
+                    other => other,
+                };
+                self.vars.push(Var {
+                    name: name.to_string(),
+                    ty,
+                });
+                Some(self.vars.len() - 1)
+            }
+        }
+    }
+
+    fn assign(&mut self, name: &str, value: Expr, span: Span, out: &mut Vec<Stmt>) {
+        if value.ty == Type::None {
+            self.push(Diagnostic::error(
+                value.span,
+                "this expression has no value to assign",
+            ));
+            return;
+        }
+        if let Some(var) = self.bind_var(name, value.ty, span) {
+            out.push(Stmt {
+                kind: StmtKind::AssignVar { var, value },
+                span,
+            });
+        }
+    }
+
+    fn stmt(&mut self, stmt: &ast::Stmt, out: &mut Vec<Stmt>) {
+        let span = stmt.span;
+        match &stmt.kind {
+            S::Expr(e) => self.expr_stmt(e, out),
+            S::Discard(e) => {
+                let e = self.expr(e);
+                out.push(Stmt {
+                    kind: StmtKind::Expr(e),
+                    span,
+                });
+            }
+            S::Let {
+                var,
+                var_span,
+                ty,
+                init,
+            } => {
+                let declared = ty.as_ref().map(|t| self.type_expr(t));
+                let value = match init {
+                    Some(init) => {
+                        let v = self.expr(init);
+                        match declared {
+                            Some(t) if t.is_integer() && v.ty.is_integer() => Expr {
+                                span: v.span,
+                                ty: t,
+                                kind: ExprKind::Cast(Box::new(v)),
+                            },
+                            _ => v,
+                        }
+                    }
+                    None => int(0, declared.unwrap_or(Type::I64), *var_span),
+                };
+                self.assign(var, value, span, out);
+            }
+            S::Assign { target, op, value } => self.assign_stmt(target, *op, value, span, out),
+            S::If { cond, then, els } => {
+                let cond = self.condition(cond);
+                let then = self.block(then);
+                let els = els.as_ref().map(|b| self.block(b)).unwrap_or_default();
+                out.push(Stmt {
+                    kind: StmtKind::If { cond, then, els },
+                    span,
+                });
+            }
+            S::Unroll { count, body } => {
+                let n = match count.kind {
+                    A::Int(n) if (1..=100).contains(&n) => n,
+                    _ => {
+                        self.push(Diagnostic::error(
+                            count.span,
+                            "unroll needs an integer literal between 1 and 100",
+                        ));
+                        return;
+                    }
+                };
+                for _ in 0..n {
+                    let body = self.block(body);
+                    out.extend(body);
+                }
+            }
+            S::While { cond, body } => {
+                let cond = self.condition(cond);
+                self.loop_depth += 1;
+                let body = self.block(body);
+                self.loop_depth -= 1;
+                out.push(Stmt {
+                    kind: StmtKind::While {
+                        cond,
+                        body,
+                        step: Vec::new(),
+                    },
+                    span,
+                });
+            }
+            S::For {
+                var,
+                var_span,
+                iter,
+                body,
+            } => match iter {
+                ast::ForIter::Range(start, end) => {
+                    let start = self.expr(start);
+                    let end = self.expr(end);
+                    if !start.ty.is_integer() || !end.ty.is_integer() {
+                        self.push(Diagnostic::error(span, "a range needs integer bounds"));
+                        return;
+                    }
+                    // for ($i : a..b) { body }  ==>  $end = b; $i = a; while ($i < $end) { body; $i++ }
+                    let end_name = format!("{var}..end");
+                    let end_span = end.span;
+                    self.assign(&end_name, end, end_span, out);
+                    self.assign(var, start, *var_span, out);
+                    let (Some(i), Some(e)) = (self.var_id(var), self.var_id(&end_name)) else {
+                        return;
+                    };
+                    let ity = self.vars[i].ty;
+                    let ety = self.vars[e].ty;
+                    let cond = Expr {
+                        kind: ExprKind::Binary {
+                            op: BinaryOp::Lt,
+                            lhs: Box::new(Expr {
+                                kind: ExprKind::Var(i),
+                                ty: ity,
+                                span: *var_span,
+                            }),
+                            rhs: Box::new(Expr {
+                                kind: ExprKind::Var(e),
+                                ty: ety,
+                                span: end_span,
+                            }),
+                        },
+                        ty: Type::Bool,
+                        span,
+                    };
+                    self.loop_depth += 1;
+                    let body = self.block(body);
+                    self.loop_depth -= 1;
+                    let step = Expr {
+                        kind: ExprKind::Binary {
+                            op: BinaryOp::Add,
+                            lhs: Box::new(Expr {
+                                kind: ExprKind::Var(i),
+                                ty: ity,
+                                span: *var_span,
+                            }),
+                            rhs: Box::new(int(1, Type::I64, *var_span)),
+                        },
+                        ty: ity,
+                        span: *var_span,
+                    };
+                    let step = vec![Stmt {
+                        kind: StmtKind::AssignVar {
+                            var: i,
+                            value: step,
+                        },
+                        span: *var_span,
+                    }];
+                    out.push(Stmt {
+                        kind: StmtKind::While { cond, body, step },
+                        span,
+                    });
+                }
+                ast::ForIter::Map(_) => self.push(Diagnostic::error(
+                    span,
+                    "for loops over maps are not supported yet",
+                )),
+            },
+            S::Return(value) => {
+                if let Some(v) = value {
+                    self.push(Diagnostic::error(v.span, "a probe's return takes no value"));
+                }
+                out.push(Stmt {
+                    kind: StmtKind::Return,
+                    span,
+                });
+            }
+            S::Break | S::Continue => {
+                if self.loop_depth == 0 {
+                    self.push(Diagnostic::error(
+                        span,
+                        "break and continue are only allowed in loops",
+                    ));
+                    return;
+                }
+                let kind = if matches!(stmt.kind, S::Break) {
+                    StmtKind::Break
+                } else {
+                    StmtKind::Continue
+                };
+                out.push(Stmt { kind, span });
+            }
+            S::Block(block) => {
+                let body = self.block(block);
+                out.extend(body);
+            }
+        }
+    }
+
+    fn assign_stmt(
+        &mut self,
+        target: &ast::Expr,
+        op: Option<BinaryOp>,
+        value: &ast::Expr,
+        span: Span,
+        out: &mut Vec<Stmt>,
+    ) {
+        match &target.kind {
+            A::Var(name) => {
+                let value = match op {
+                    None => self.expr(value),
+                    Some(op) => {
+                        let combined = ast::Expr {
+                            kind: A::Binary {
+                                op,
+                                lhs: Box::new(target.clone()),
+                                rhs: Box::new(value.clone()),
+                            },
+                            span,
+                        };
+                        self.expr(&combined)
+                    }
+                };
+                self.assign(name, value, span, out);
+            }
+            A::Map { .. } => self.push(
+                Diagnostic::error(
+                    target.span,
+                    "maps are not supported by this version of beetrace yet",
+                )
+                .with_hint("use a $variable, or printf the value"),
+            ),
+            _ => self.push(Diagnostic::error(
+                target.span,
+                "only $variables and @maps can be assigned to",
+            )),
+        }
+    }
+
+    fn expr_stmt(&mut self, e: &ast::Expr, out: &mut Vec<Stmt>) {
+        let span = e.span;
+        match &e.kind {
+            A::Call { name, args, .. } if name == "printf" => {
+                if let Some(kind) = self.printf(args, span) {
+                    out.push(Stmt { kind, span });
+                }
+            }
+            A::Call { name, args, .. } if name == "exit" => {
+                if args.len() > 1 {
+                    self.push(Diagnostic::error(
+                        span,
+                        "exit() takes at most one argument (the exit code)",
+                    ));
+                }
+                out.push(Stmt {
+                    kind: StmtKind::Exit,
+                    span,
+                });
+            }
+            A::IncDec {
+                increment, target, ..
+            } => {
+                let op = if *increment {
+                    BinaryOp::Add
+                } else {
+                    BinaryOp::Sub
+                };
+                let one = ast::Expr {
+                    kind: A::Int(1),
+                    span,
+                };
+                self.assign_stmt(target, Some(op), &one, span, out);
+            }
+            _ => {
+                let e = self.expr(e);
+                out.push(Stmt {
+                    kind: StmtKind::Expr(e),
+                    span,
+                });
+            }
+        }
+    }
+
+    fn printf(&mut self, args: &[ast::Expr], span: Span) -> Option<StmtKind> {
+        let Some(first) = args.first() else {
+            self.push(Diagnostic::error(span, "printf needs a format string"));
+            return None;
+        };
+        let A::Str(format) = &first.kind else {
+            self.push(Diagnostic::error(
+                first.span,
+                "printf's first argument must be a string literal",
+            ));
+            return None;
+        };
+        let pieces = match printf::parse(format) {
+            Ok(p) => p,
+            Err((_, msg)) => {
+                self.push(Diagnostic::error(first.span, msg));
+                return None;
+            }
+        };
+        let specs: Vec<&printf::Spec> = pieces
+            .iter()
+            .filter_map(|p| match p {
+                Piece::Spec(s) => Some(s),
+                Piece::Literal(_) => None,
+            })
+            .collect();
+        let values = &args[1..];
+        if specs.len() != values.len() {
+            self.push(Diagnostic::error(
+                span,
+                format!(
+                    "printf: the format has {} directive(s) but {} argument(s) were given",
+                    specs.len(),
+                    values.len()
+                ),
+            ));
+            return None;
+        }
+        let mut printf_args = Vec::new();
+        let mut event_args = Vec::new();
+        let mut offset = 8u32;
+        for (spec, value) in specs.iter().zip(values) {
+            if let A::Str(s) = &value.kind {
+                if spec.wants_integer() {
+                    self.push(Diagnostic::error(
+                        value.span,
+                        format!(
+                            "printf: %{} expects an integer, not a string",
+                            spec.conv as char
+                        ),
+                    ));
+                }
+                printf_args.push(PrintfArg::Const(printf::Value::Str(s.clone())));
+                continue;
+            }
+            let v = self.expr(value);
+            match v.ty {
+                Type::None => {
+                    self.push(Diagnostic::error(
+                        value.span,
+                        "printf: this argument has no value",
+                    ));
+                    continue;
+                }
+                Type::Str { .. } if spec.wants_integer() => {
+                    self.push(Diagnostic::error(
+                        value.span,
+                        format!(
+                            "printf: %{} expects an integer, not a string",
+                            spec.conv as char
+                        ),
+                    ));
+                    continue;
+                }
+                _ => {}
+            }
+            let size = v.ty.size().div_ceil(8) * 8;
+            printf_args.push(PrintfArg::Field { ty: v.ty, offset });
+            offset += size;
+            event_args.push(v);
+        }
+        if offset > MAX_RECORD {
+            self.push(Diagnostic::error(
+                span,
+                format!("printf: the arguments need {offset} bytes; at most {MAX_RECORD} fit in one event"),
+            ));
+            return None;
+        }
+        let id = self.printfs.len();
+        self.printfs.push(PrintfFormat {
+            pieces,
+            args: printf_args,
+            record_size: offset,
+        });
+        Some(StmtKind::Printf {
+            id,
+            args: event_args,
+        })
+    }
+
+    fn type_expr(&mut self, t: &ast::TypeExpr) -> Type {
+        match &t.kind {
+            ast::TypeKind::Named(name) => match Type::from_name(name) {
+                Some(ty) => ty,
+                None => {
+                    self.push(Diagnostic::error(
+                        t.span,
+                        format!("unknown or unsupported type '{name}'"),
+                    ));
+                    Type::I64
+                }
+            },
+            _ => {
+                self.push(Diagnostic::error(
+                    t.span,
+                    "only integer types can be used in casts in this version of beetrace",
+                ));
+                Type::I64
+            }
+        }
+    }
+
+    pub(crate) fn expr(&mut self, e: &ast::Expr) -> Expr {
+        let span = e.span;
+        match &e.kind {
+            A::Int(v) => int(*v as i64, literal_type(*v), span),
+            A::Bool(b) => int(*b as i64, Type::Bool, span),
+            A::Str(_) => self.error(
+                span,
+                "string literals are only supported as printf arguments in this version",
+            ),
+            A::Var(name) => match self.var_id(name) {
+                Some(id) => Expr {
+                    kind: ExprKind::Var(id),
+                    ty: self.vars[id].ty,
+                    span,
+                },
+                None => self.error(span, format!("${name} is used before it is assigned")),
+            },
+            A::Ident(name) => self.ident(name, span),
+            A::Map { .. } => self.error(
+                span,
+                "maps are not supported by this version of beetrace yet",
+            ),
+            A::Field { base, name, .. } => self.field(base, name, span),
+            A::Call { name, .. } => {
+                if name == "printf" || name == "exit" {
+                    self.error(
+                        span,
+                        format!("{name}() has no value and cannot be used in an expression"),
+                    )
+                } else if KNOWN_FUNCTIONS.contains(&name.as_str()) {
+                    self.error(
+                        span,
+                        format!("{name}() is not supported by this version of beetrace yet"),
+                    )
+                } else {
+                    self.error(span, format!("unknown function '{name}'"))
+                }
+            }
+            A::Unary { op, expr } => {
+                let inner = self.expr(expr);
+                if !inner.ty.is_integer() {
+                    return self.error(
+                        span,
+                        format!("'{}' needs an integer operand", unary_symbol(*op)),
+                    );
+                }
+                let ty = match op {
+                    UnaryOp::Not => Type::Bool,
+                    UnaryOp::Neg => Type::I64,
+                    UnaryOp::BitNot => Type::promote(inner.ty, inner.ty),
+                    UnaryOp::Deref | UnaryOp::AddrOf => {
+                        return self.error(
+                            span,
+                            "pointers are not supported by this version of beetrace yet",
+                        )
+                    }
+                };
+                Expr {
+                    kind: ExprKind::Unary {
+                        op: *op,
+                        expr: Box::new(inner),
+                    },
+                    ty,
+                    span,
+                }
+            }
+            A::IncDec { .. } => self.error(
+                span,
+                "++ and -- are statements here; use them on their own, e.g. $i++;",
+            ),
+            A::Binary { op, lhs, rhs } => {
+                let l = self.expr(lhs);
+                let r = self.expr(rhs);
+                if !l.ty.is_integer() || !r.ty.is_integer() {
+                    if matches!(l.ty, Type::Str { .. }) || matches!(r.ty, Type::Str { .. }) {
+                        return self.error(
+                            span,
+                            "string comparison is not supported by this version of beetrace yet",
+                        );
+                    }
+                    return self.error(span, format!("'{}' needs integer operands", op.symbol()));
+                }
+                let ty = match op {
+                    BinaryOp::Eq
+                    | BinaryOp::Ne
+                    | BinaryOp::Lt
+                    | BinaryOp::Le
+                    | BinaryOp::Gt
+                    | BinaryOp::Ge
+                    | BinaryOp::And
+                    | BinaryOp::Or => Type::Bool,
+                    BinaryOp::Sub => Type::I64,
+                    _ => Type::promote(l.ty, r.ty),
+                };
+                Expr {
+                    kind: ExprKind::Binary {
+                        op: *op,
+                        lhs: Box::new(l),
+                        rhs: Box::new(r),
+                    },
+                    ty,
+                    span,
+                }
+            }
+            A::Ternary { cond, then, els } => {
+                let c = self.condition(cond);
+                let t = self.expr(then);
+                let f = self.expr(els);
+                let ty = match (t.ty, f.ty) {
+                    (a, b) if a.is_integer() && b.is_integer() => Type::promote(a, b),
+                    (Type::Str { len: a }, Type::Str { len: b }) => Type::Str { len: a.max(b) },
+                    (a, b) => {
+                        return self.error(
+                            span,
+                            format!("ternary branches differ in type: {a} and {b}"),
+                        )
+                    }
+                };
+                if matches!(ty, Type::Str { .. }) {
+                    return self.error(
+                        span,
+                        "string-valued ternaries are not supported by this version yet",
+                    );
+                }
+                Expr {
+                    kind: ExprKind::Ternary {
+                        cond: Box::new(c),
+                        then: Box::new(t),
+                        els: Box::new(f),
+                    },
+                    ty,
+                    span,
+                }
+            }
+            A::Cast { ty, expr } => {
+                let target = self.type_expr(ty);
+                let inner = self.expr(expr);
+                if !inner.ty.is_integer() {
+                    return self.error(span, format!("cannot cast {} to {target}", inner.ty));
+                }
+                Expr {
+                    kind: ExprKind::Cast(Box::new(inner)),
+                    ty: target,
+                    span,
+                }
+            }
+            A::Block(_) | A::Tuple(_) | A::Record(_) | A::Index { .. } => self.error(
+                span,
+                "this expression is not supported by this version of beetrace yet",
+            ),
+            A::Sizeof(_) | A::Offsetof { .. } | A::Typeof(_) => self.error(
+                span,
+                "sizeof/offsetof/typeof are not supported by this version yet",
+            ),
+            A::Positional(_) | A::PositionalCount => self.error(
+                span,
+                "positional parameters are not supported by this version yet",
+            ),
+        }
+    }
+
+    fn ident(&mut self, name: &str, span: Span) -> Expr {
+        let (builtin, ty) = match name {
+            "pid" => (Builtin::Pid, Type::U32),
+            "tid" => (Builtin::Tid, Type::U32),
+            "uid" => (Builtin::Uid, Type::U32),
+            "gid" => (Builtin::Gid, Type::U32),
+            "nsecs" => (Builtin::Nsecs, Type::U64),
+            "elapsed" => (Builtin::Elapsed, Type::U64),
+            "cpu" => (Builtin::Cpu, Type::U32),
+            "comm" => (Builtin::Comm, Type::Str { len: 16 }),
+            "cgroup" => (Builtin::Cgroup, Type::U64),
+            "rand" => (Builtin::Rand, Type::U32),
+            "args" => {
+                return self.error(
+                    span,
+                    "args can only be used with a field, e.g. args.filename",
+                )
+            }
+            _ if name.starts_with("arg") && name[3..].parse::<u32>().is_ok() => {
+                return self.error(
+                    span,
+                    format!(
+                        "{name} is not available in {} probes; tracepoints use args.<field>",
+                        self.attach.probe_name()
+                    ),
+                )
+            }
+            "probe" | "func" | "retval" | "kstack" | "ustack" | "curtask" | "username"
+            | "ncpus" | "jiffies" | "cpid" | "numaid" | "usermode" | "sarg0" => {
+                return self.error(
+                    span,
+                    format!(
+                        "the builtin '{name}' is not supported by this version of beetrace yet"
+                    ),
+                )
+            }
+            _ => return self.error(span, format!("unknown identifier '{name}'")),
+        };
+        Expr {
+            kind: ExprKind::Builtin(builtin),
+            ty,
+            span,
+        }
+    }
+
+    fn field(&mut self, base: &ast::Expr, name: &str, span: Span) -> Expr {
+        if !matches!(&base.kind, A::Ident(b) if b == "args") {
+            return self.error(
+                span,
+                "field access is only supported on args in this version",
+            );
+        }
+        let Some(format) = self.format else {
+            return self.error(
+                base.span,
+                format!(
+                    "args is not available in {} probes",
+                    self.attach.probe_name()
+                ),
+            );
+        };
+        let Some(field) = format.args().find(|f| f.name == name) else {
+            let names: Vec<&str> = format.args().map(|f| f.name.as_str()).collect();
+            let diag = Diagnostic::error(
+                span,
+                format!(
+                    "tracepoint {}:{} has no field '{name}'",
+                    format.category, format.name
+                ),
+            )
+            .with_hint(if names.is_empty() {
+                "it has no fields".to_string()
+            } else {
+                format!("its fields are: {}", names.join(", "))
+            });
+            self.push(diag);
+            return int(0, Type::I64, span);
+        };
+        match field.kind {
+            FieldKind::Int | FieldKind::Pointer
+                if field.size <= 8 && field.size.is_power_of_two() =>
+            {
+                let signed = field.signed && field.kind == FieldKind::Int;
+                Expr {
+                    kind: ExprKind::TracepointField {
+                        offset: field.offset,
+                        size: field.size,
+                        signed,
+                    },
+                    ty: Type::Int {
+                        bytes: field.size as u8,
+                        signed,
+                    },
+                    span,
+                }
+            }
+            FieldKind::CharArray { len } if len > 0 && len <= 128 => Expr {
+                kind: ExprKind::TracepointString {
+                    offset: field.offset,
+                    len,
+                },
+                ty: Type::Str { len },
+                span,
+            },
+            _ => self.error(
+                span,
+                format!(
+                    "field '{name}' has type '{}', which this version of beetrace cannot read yet",
+                    field.c_type
+                ),
+            ),
+        }
+    }
+}
+
+fn unary_symbol(op: UnaryOp) -> &'static str {
+    match op {
+        UnaryOp::Neg => "-",
+        UnaryOp::Not => "!",
+        UnaryOp::BitNot => "~",
+        UnaryOp::Deref => "*",
+        UnaryOp::AddrOf => "&",
+    }
+}

@@ -1,0 +1,168 @@
+//! The typed program codegen consumes: probes expanded to concrete attach points, every
+//! expression typed, every name resolved. Spans are kept so codegen can tag instructions.
+
+use syntax::ast::{BinaryOp, UnaryOp};
+use syntax::Span;
+
+use crate::types::Type;
+
+/// What a program attaches to.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Attach {
+    /// Runs once before any other probe, in beetrace's own process.
+    Begin,
+    /// Runs once after every other probe is detached.
+    End,
+    Tracepoint {
+        category: String,
+        name: String,
+    },
+    /// A timer on one CPU firing every `period_ns`.
+    Interval {
+        period_ns: u64,
+    },
+}
+
+impl Attach {
+    /// The libbpf section name that tells loaders the program type.
+    pub fn section(&self) -> String {
+        match self {
+            Attach::Begin | Attach::End => "raw_tp".to_string(),
+            Attach::Tracepoint { category, name } => format!("tracepoint/{category}/{name}"),
+            Attach::Interval { .. } => "perf_event".to_string(),
+        }
+    }
+
+    /// The probe as bpftrace names it (`probe` builtin, listings).
+    pub fn probe_name(&self) -> String {
+        match self {
+            Attach::Begin => "begin".to_string(),
+            Attach::End => "end".to_string(),
+            Attach::Tracepoint { category, name } => format!("tracepoint:{category}:{name}"),
+            Attach::Interval { period_ns } => {
+                if period_ns % 1_000_000_000 == 0 {
+                    format!("interval:s:{}", period_ns / 1_000_000_000)
+                } else if period_ns % 1_000_000 == 0 {
+                    format!("interval:ms:{}", period_ns / 1_000_000)
+                } else if period_ns % 1_000 == 0 {
+                    format!("interval:us:{}", period_ns / 1_000)
+                } else {
+                    format!("interval:ns:{period_ns}")
+                }
+            }
+        }
+    }
+}
+
+/// One program to generate: a probe block instantiated for one attach point.
+#[derive(Clone, Debug)]
+pub struct Probe {
+    pub attach: Attach,
+    pub predicate: Option<Expr>,
+    pub body: Vec<Stmt>,
+    /// Stack bytes the scratch variables need (each variable has a fixed slot).
+    pub vars: Vec<Var>,
+    pub span: Span,
+}
+
+/// A scratch variable's storage, one per distinct `$name` in the probe.
+#[derive(Clone, Debug)]
+pub struct Var {
+    pub name: String,
+    pub ty: Type,
+}
+
+pub type VarId = usize;
+
+#[derive(Clone, Debug)]
+pub struct Stmt {
+    pub kind: StmtKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub enum StmtKind {
+    Expr(Expr),
+    AssignVar {
+        var: VarId,
+        value: Expr,
+    },
+    If {
+        cond: Expr,
+        then: Vec<Stmt>,
+        els: Vec<Stmt>,
+    },
+    /// `while` and `for ($i : a..b)` (lowered to a while whose `step` increments `$i`;
+    /// `continue` jumps to the step).
+    While {
+        cond: Expr,
+        body: Vec<Stmt>,
+        step: Vec<Stmt>,
+    },
+    Return,
+    Break,
+    Continue,
+    /// Send a printf record: format id and its non-constant arguments.
+    Printf {
+        id: usize,
+        args: Vec<Expr>,
+    },
+    /// Ask user space to stop, then leave the probe.
+    Exit,
+}
+
+#[derive(Clone, Debug)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub ty: Type,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub enum ExprKind {
+    Int(i64),
+    Var(VarId),
+    Builtin(Builtin),
+    /// A field of the tracepoint record at `offset` in the context.
+    TracepointField {
+        offset: u32,
+        size: u32,
+        signed: bool,
+    },
+    /// A fixed-size char array in the tracepoint record, copied as a string.
+    TracepointString {
+        offset: u32,
+        len: u32,
+    },
+    Unary {
+        op: UnaryOp,
+        expr: Box<Expr>,
+    },
+    Binary {
+        op: BinaryOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
+    Ternary {
+        cond: Box<Expr>,
+        then: Box<Expr>,
+        els: Box<Expr>,
+    },
+    /// Integer conversion to `ty` of the outer expression.
+    Cast(Box<Expr>),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Builtin {
+    Pid,
+    Tid,
+    Uid,
+    Gid,
+    Nsecs,
+    Elapsed,
+    Cpu,
+    Comm,
+    Cgroup,
+    /// The `probe` builtin is a compile-time string; kept for completeness.
+    Rand,
+}

@@ -1,0 +1,154 @@
+//! Attach points as written → concrete attach points. Wildcards expand against the kernel's
+//! list; unknown probe types and tracepoints are diagnosed here.
+
+use kernel::{wildcard, KernelInfo};
+use syntax::ast;
+use syntax::Diagnostic;
+
+use crate::hir::Attach;
+
+/// Every probe type of the language, by full and short name, and whether beetrace attaches
+/// it yet.
+const PROVIDERS: &[(&str, &str, bool)] = &[
+    ("begin", "", true),
+    ("end", "", true),
+    ("tracepoint", "t", true),
+    ("interval", "i", true),
+    ("rawtracepoint", "rt", false),
+    ("kprobe", "k", false),
+    ("kretprobe", "kr", false),
+    ("uprobe", "u", false),
+    ("uretprobe", "ur", false),
+    ("usdt", "U", false),
+    ("profile", "p", false),
+    ("software", "s", false),
+    ("hardware", "h", false),
+    ("fentry", "f", false),
+    ("fexit", "fr", false),
+    ("watchpoint", "w", false),
+    ("iter", "it", false),
+    ("self", "", false),
+    ("bench", "", false),
+    ("test", "", false),
+];
+
+fn provider(name: &str) -> Option<(&'static str, bool)> {
+    let lower = name.to_ascii_lowercase();
+    PROVIDERS
+        .iter()
+        .find(|(full, short, _)| *full == lower || (!short.is_empty() && *short == name))
+        .map(|(full, _, supported)| (*full, *supported))
+}
+
+pub(crate) fn expand(
+    probe: &ast::Probe,
+    kernel: &dyn KernelInfo,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<Attach> {
+    let mut out = Vec::new();
+    for ap in &probe.attach_points {
+        let parts = ap.parts();
+        let err = |msg: String| Diagnostic::error(ap.span, msg);
+        let Some((kind, supported)) = provider(ap.provider()) else {
+            diags.push(
+                err(format!("unknown probe type '{}'", ap.provider())).with_hint(
+                    "probe types: begin, end, tracepoint (t), interval (i), rawtracepoint (rt), \
+                     kprobe (k), kretprobe (kr), uprobe (u), uretprobe (ur), usdt (U), \
+                     profile (p), software (s), hardware (h), fentry (f), fexit (fr)",
+                ),
+            );
+            continue;
+        };
+        if !supported {
+            diags.push(err(format!(
+                "{kind} probes are not supported by this version of beetrace yet"
+            )));
+            continue;
+        }
+        match kind {
+            "begin" | "end" => {
+                if !parts.is_empty() {
+                    diags.push(err(format!("{kind} takes no arguments")));
+                } else if kind == "begin" {
+                    out.push(Attach::Begin);
+                } else {
+                    out.push(Attach::End);
+                }
+            }
+            "interval" => match interval_period(&parts) {
+                Ok(period_ns) => out.push(Attach::Interval { period_ns }),
+                Err(msg) => diags.push(err(msg).with_hint(
+                    "write interval:s:1, interval:ms:100, interval:us:500, interval:hz:10 or interval:1s",
+                )),
+            },
+            "tracepoint" => {
+                if parts.len() != 2 || parts.iter().any(|p| p.is_empty()) {
+                    diags.push(
+                        err("tracepoint probes need a category and a name".into())
+                            .with_hint("e.g. tracepoint:syscalls:sys_enter_openat"),
+                    );
+                    continue;
+                }
+                let pattern = format!("{}:{}", parts[0], parts[1]);
+                if wildcard::has_wildcard(&pattern) {
+                    match kernel::matching_tracepoints(kernel, &pattern) {
+                        Ok(found) if found.is_empty() => diags.push(
+                            err(format!("no tracepoint matches '{pattern}'"))
+                                .with_hint("list them with: beetrace -l 'tracepoint:*'"),
+                        ),
+                        Ok(found) => out.extend(
+                            found
+                                .into_iter()
+                                .map(|(category, name)| Attach::Tracepoint { category, name }),
+                        ),
+                        Err(e) => diags.push(err(e.to_string())),
+                    }
+                } else {
+                    match kernel.tracepoint_format(parts[0], parts[1]) {
+                        Ok(_) => out.push(Attach::Tracepoint {
+                            category: parts[0].to_string(),
+                            name: parts[1].to_string(),
+                        }),
+                        Err(_) => diags.push(
+                            err(format!("unknown tracepoint '{pattern}'")).with_hint(format!(
+                                "list the available ones with: beetrace -l 'tracepoint:{}:*'",
+                                parts[0]
+                            )),
+                        ),
+                    }
+                }
+            }
+            _ => unreachable!("supported providers are handled above"),
+        }
+    }
+    out
+}
+
+/// `interval:s:1`, `interval:ms:100`, `interval:hz:99`, or bpftrace 0.26's `interval:1s`.
+fn interval_period(parts: &[&str]) -> Result<u64, String> {
+    let (unit, count) = match parts {
+        [unit, count] => (*unit, *count),
+        [value] => {
+            let digits = value.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+            (&value[digits.len()..], digits)
+        }
+        _ => return Err("interval probes need a unit and a count".into()),
+    };
+    let count: u64 = count
+        .parse()
+        .map_err(|_| format!("interval count '{count}' is not a positive integer"))?;
+    if count == 0 {
+        return Err("an interval of 0 would never fire".into());
+    }
+    let ns = match unit {
+        "s" => count.checked_mul(1_000_000_000),
+        "ms" => count.checked_mul(1_000_000),
+        "us" => count.checked_mul(1_000),
+        "ns" => Some(count),
+        "m" => count.checked_mul(60_000_000_000),
+        "hz" => Some(1_000_000_000 / count),
+        _ => return Err(format!("unknown interval unit '{unit}'")),
+    };
+    ns.filter(|&n| n > 0)
+        .ok_or_else(|| "interval is out of range".to_string())
+}
