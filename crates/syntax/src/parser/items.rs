@@ -7,6 +7,11 @@ use crate::ast::*;
 use crate::lexer::{is_ident_continue, is_ident_start, TokenKind};
 use crate::Span;
 
+/// Directives other than `#include`/`#define` that C headers use (kept as `Other`).
+const C_DIRECTIVES: &[&str] = &[
+    "undef", "if", "ifdef", "ifndef", "elif", "else", "endif", "pragma", "error", "warning", "line",
+];
+
 /// The order sections must come in; going back to an earlier one is reported.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Section {
@@ -90,11 +95,20 @@ impl Parser<'_> {
         let span = Span::new(start, start + 1 + line.len());
         let body = line.trim_start();
         let name_len = body.bytes().take_while(|&b| is_ident_continue(b)).count();
-        let kind = match &body[..name_len] {
+        let name = &body[..name_len];
+        let kind = match name {
             "include" => PreprocessorKind::Include,
             "define" => PreprocessorKind::Define,
             _ => PreprocessorKind::Other,
         };
+        if kind == PreprocessorKind::Other && !C_DIRECTIVES.contains(&name) {
+            let message = if name.is_empty() {
+                "expected a preprocessor directive such as `#include` after `#`".to_string()
+            } else {
+                format!("unknown preprocessor directive `#{name}`")
+            };
+            self.error(span, message);
+        }
         let text = match kind {
             PreprocessorKind::Other => body,
             _ => &body[name_len..],
@@ -286,7 +300,9 @@ impl Parser<'_> {
                         value,
                         value_span: tok.span,
                     });
-                    if !self.at(&TokenKind::RBrace) && !self.eat(&TokenKind::Semi) {
+                    if !matches!(self.peek(), TokenKind::RBrace | TokenKind::Eof)
+                        && !self.eat(&TokenKind::Semi)
+                    {
                         let found = self.peek().describe();
                         let span = self.peek_span();
                         self.error(

@@ -13,6 +13,11 @@ mod items;
 mod stmt;
 mod types;
 
+#[cfg(test)]
+mod fuzz_tests;
+#[cfg(test)]
+mod tests;
+
 use crate::ast::{Expr, ExprKind, Script};
 use crate::lexer::{Lexer, Token, TokenKind};
 use crate::{Diagnostic, Span};
@@ -263,15 +268,17 @@ impl<'a> Parser<'a> {
                 }
                 TokenKind::RBrace if depth == 0 => return,
                 TokenKind::LBrace | TokenKind::LParen | TokenKind::LBracket => depth += 1,
-                TokenKind::RBrace | TokenKind::RParen | TokenKind::RBracket => depth -= 1,
+                TokenKind::RBrace | TokenKind::RParen | TokenKind::RBracket => {
+                    depth = depth.saturating_sub(1)
+                }
                 _ => {}
             }
             self.skip_token();
         }
     }
 
-    /// Skips to where the next top-level item probably starts: past a `;` or a balanced
-    /// `}` at the top, or before a token in the first column of a line.
+    /// Skips to where the next top-level item probably starts: past a balanced `}` at the
+    /// top, or before a token in the first column of a line.
     fn recover_item(&mut self) {
         let start = self.offset();
         let mut depth = 0usize;
@@ -283,10 +290,6 @@ impl<'a> Parser<'a> {
             match kind {
                 TokenKind::Eof => return,
                 _ if depth == 0 && at_line_start && kind != TokenKind::RBrace => return,
-                TokenKind::Semi if depth == 0 => {
-                    self.skip_token();
-                    return;
-                }
                 TokenKind::LBrace => depth += 1,
                 TokenKind::RBrace => {
                     self.skip_token();
