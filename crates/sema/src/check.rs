@@ -837,15 +837,24 @@ impl<'a> Checker<'a> {
             FieldKind::Int | FieldKind::Pointer
                 if field.size <= 8 && field.size.is_power_of_two() =>
             {
-                let signed = field.signed && field.kind == FieldKind::Int;
+                // Syscall records store every argument in an 8-byte unsigned slot; the C
+                // type says how to read it (`int dfd` is -100, not 4294967196).
+                let (size, signed) = match c_int_type(&field.c_type) {
+                    Some(Type::Int { bytes, signed })
+                        if field.kind == FieldKind::Int && bytes as u32 <= field.size =>
+                    {
+                        (bytes as u32, signed)
+                    }
+                    _ => (field.size, field.signed && field.kind == FieldKind::Int),
+                };
                 Expr {
                     kind: ExprKind::TracepointField {
                         offset: field.offset,
-                        size: field.size,
+                        size,
                         signed,
                     },
                     ty: Type::Int {
-                        bytes: field.size as u8,
+                        bytes: size as u8,
                         signed,
                     },
                     span,
@@ -867,6 +876,29 @@ impl<'a> Checker<'a> {
                 ),
             ),
         }
+    }
+}
+
+/// The integer type a tracepoint field's C type names, ignoring qualifiers.
+fn c_int_type(c_type: &str) -> Option<Type> {
+    let words: Vec<&str> = c_type
+        .split_whitespace()
+        .filter(|w| !matches!(*w, "const" | "volatile" | "signed"))
+        .collect();
+    let name = words.join(" ");
+    let int = |bytes, signed| Some(Type::Int { bytes, signed });
+    match name.as_str() {
+        "long long" | "long int" | "ssize_t" | "loff_t" | "off_t" | "__s64" => int(8, true),
+        "unsigned long long" | "unsigned long int" | "size_t" | "__u64" | "dma_addr_t" => {
+            int(8, false)
+        }
+        "unsigned short" | "__u16" | "umode_t" => int(2, false),
+        "__s16" => int(2, true),
+        "pid_t" | "__s32" | "key_serial_t" | "clockid_t" | "timer_t" | "mqd_t" => int(4, true),
+        "__u32" | "uid_t" | "gid_t" | "qid_t" | "rwf_t" | "aio_context_t" => int(4, false),
+        "__u8" | "unsigned char" => int(1, false),
+        "__s8" => int(1, true),
+        other => Type::from_name(other),
     }
 }
 
