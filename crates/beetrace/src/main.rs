@@ -209,6 +209,10 @@ fn real_main(cli: Cli) -> Result<ExitCode, String> {
             "the kernel's BPF verifier rejected the program for {probe}:\n  {}",
             log_tail.join("\n  ")
         )),
+        // `beetrace ... | head` closing the pipe is a normal way to stop.
+        Err(runtime::RuntimeError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+            Ok(ExitCode::SUCCESS)
+        }
         Err(e) => Err(e.to_string()),
     }
 }

@@ -7,6 +7,7 @@ use object::{MapRef, Reg};
 use sema::hir::{Builtin, Expr, ExprKind};
 use syntax::ast::{BinaryOp, UnaryOp};
 
+use crate::emitter::Label;
 use crate::frame::{read, write, Temp};
 use crate::lower::{Lowering, CTX};
 use crate::MAP_GLOBALS;
@@ -25,8 +26,12 @@ impl Lowering<'_> {
         match &e.kind {
             ExprKind::Int(v) => {
                 let t = self.frame.push_temp();
-                self.load_const(Reg::R0, *v);
-                write(&mut self.em, t, Reg::R0);
+                let r = match t {
+                    Temp::Reg(r) => r,
+                    Temp::Slot(_) => Reg::R0,
+                };
+                self.load_const(r, *v);
+                write(&mut self.em, t, r);
                 t
             }
             ExprKind::Var(v) => {
@@ -182,13 +187,103 @@ impl Lowering<'_> {
         Reg::R0
     }
 
-    fn binary(&mut self, op: BinaryOp, lhs: &Expr, rhs: &Expr) -> Temp {
-        let signed = lhs.ty.is_signed() || rhs.ty.is_signed();
+    /// Evaluates `lhs` into a temporary and `rhs` into an operand: an immediate when it is a
+    /// small constant, else a second temporary (popped once the caller has used it, see
+    /// [`Self::release`]).
+    fn operands(&mut self, lhs: &Expr, rhs: &Expr) -> (Temp, Reg, Src) {
         let a = self.expr(lhs);
+        if let ExprKind::Int(v) = rhs.kind {
+            if let Ok(imm) = i32::try_from(v) {
+                let ra = read(&mut self.em, a, Reg::R0);
+                return (a, ra, Src::Imm(imm));
+            }
+        }
         let b = self.expr(rhs);
         let rb = read(&mut self.em, b, Reg::R1);
         let ra = read(&mut self.em, a, Reg::R0);
-        let src = Src::Reg(rb);
+        (a, ra, Src::Reg(rb))
+    }
+
+    /// Pops the second temporary of [`Self::operands`], if it made one.
+    fn release(&mut self, src: Src) {
+        if let Src::Reg(_) = src {
+            self.frame.pop_temp();
+        }
+    }
+
+    /// The jump that is taken when comparison `op` holds.
+    fn comparison(op: BinaryOp, signed: bool) -> Option<JmpOp> {
+        Some(match (op, signed) {
+            (BinaryOp::Eq, _) => JmpOp::Jeq,
+            (BinaryOp::Ne, _) => JmpOp::Jne,
+            (BinaryOp::Lt, false) => JmpOp::Jlt,
+            (BinaryOp::Lt, true) => JmpOp::Jslt,
+            (BinaryOp::Le, false) => JmpOp::Jle,
+            (BinaryOp::Le, true) => JmpOp::Jsle,
+            (BinaryOp::Gt, false) => JmpOp::Jgt,
+            (BinaryOp::Gt, true) => JmpOp::Jsgt,
+            (BinaryOp::Ge, false) => JmpOp::Jge,
+            (BinaryOp::Ge, true) => JmpOp::Jsge,
+            _ => return None,
+        })
+    }
+
+    /// Jumps to `label` when `cond` is false.
+    pub(crate) fn branch_if_false(&mut self, cond: &Expr, label: Label) {
+        self.branch(cond, false, label);
+    }
+
+    /// Jumps to `label` when the truth of `cond` equals `when`. Comparisons, `!`, `&&` and
+    /// `||` become jumps directly instead of materialising 0/1 values first.
+    fn branch(&mut self, cond: &Expr, when: bool, label: Label) {
+        let saved = self.em.span;
+        self.em.span = cond.span;
+        match &cond.kind {
+            ExprKind::Unary {
+                op: UnaryOp::Not,
+                expr,
+            } => self.branch(expr, !when, label),
+            ExprKind::Binary { op, lhs, rhs } if matches!(op, BinaryOp::And | BinaryOp::Or) => {
+                // `a && b` is false when either is false; `a || b` is true when either is true.
+                let shortcut = (*op == BinaryOp::Or) == when;
+                if shortcut {
+                    self.branch(lhs, when, label);
+                    self.branch(rhs, when, label);
+                } else {
+                    let skip = self.em.label();
+                    self.branch(lhs, !when, skip);
+                    self.branch(rhs, when, label);
+                    self.em.bind(skip);
+                }
+            }
+            ExprKind::Binary { op, lhs, rhs } => {
+                let signed = lhs.ty.is_signed() || rhs.ty.is_signed();
+                if let Some(jmp) = Self::comparison(*op, signed) {
+                    let (_, ra, src) = self.operands(lhs, rhs);
+                    let jmp = if when { jmp } else { jmp.negate() };
+                    self.em.jump_if(jmp, ra, src, label);
+                    self.release(src);
+                    self.frame.pop_temp();
+                } else {
+                    self.branch_on_value(cond, when, label);
+                }
+            }
+            _ => self.branch_on_value(cond, when, label),
+        }
+        self.em.span = saved;
+    }
+
+    fn branch_on_value(&mut self, cond: &Expr, when: bool, label: Label) {
+        let t = self.expr(cond);
+        let r = read(&mut self.em, t, Reg::R0);
+        self.frame.pop_temp();
+        let jmp = if when { JmpOp::Jne } else { JmpOp::Jeq };
+        self.em.jump_if(jmp, r, Src::Imm(0), label);
+    }
+
+    fn binary(&mut self, op: BinaryOp, lhs: &Expr, rhs: &Expr) -> Temp {
+        let signed = lhs.ty.is_signed() || rhs.ty.is_signed();
+        let (a, ra, src) = self.operands(lhs, rhs);
         let alu = |op| Some(op);
         let alu_op = match op {
             BinaryOp::Add => alu(AluOp::Add),
@@ -210,24 +305,13 @@ impl Lowering<'_> {
         match alu_op {
             Some(op) => self.em.emit(Insn::alu64(op, ra, src)),
             None => {
-                let jmp = match (op, signed) {
-                    (BinaryOp::Eq, _) => JmpOp::Jeq,
-                    (BinaryOp::Ne, _) => JmpOp::Jne,
-                    (BinaryOp::Lt, false) => JmpOp::Jlt,
-                    (BinaryOp::Lt, true) => JmpOp::Jslt,
-                    (BinaryOp::Le, false) => JmpOp::Jle,
-                    (BinaryOp::Le, true) => JmpOp::Jsle,
-                    (BinaryOp::Gt, false) => JmpOp::Jgt,
-                    (BinaryOp::Gt, true) => JmpOp::Jsgt,
-                    (BinaryOp::Ge, false) => JmpOp::Jge,
-                    (BinaryOp::Ge, true) => JmpOp::Jsge,
-                    _ => unreachable!("logical operators are lowered separately"),
-                };
+                let jmp =
+                    Self::comparison(op, signed).expect("logical operators are lowered separately");
                 self.set_if(ra, jmp, src);
             }
         }
         write(&mut self.em, a, ra);
-        self.frame.pop_temp();
+        self.release(src);
         a
     }
 

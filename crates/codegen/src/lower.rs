@@ -79,10 +79,8 @@ impl<'a> Lowering<'a> {
             self.zero(self.var_slots[i], ty.size().max(8));
         }
         if let Some(pred) = &probe.predicate {
-            let t = self.expr(pred);
-            let r = read(&mut self.em, t, Reg::R0);
-            self.frame.pop_temp();
-            self.em.jump_if(JmpOp::Jeq, r, Src::Imm(0), self.exit);
+            let exit = self.exit;
+            self.branch_if_false(pred, exit);
         }
         self.stmts(&probe.body);
         self.em.span = probe.span;
@@ -301,14 +299,6 @@ impl<'a> Lowering<'a> {
             }
             _ => unreachable!("sema only types these expressions as strings"),
         }
-    }
-
-    /// Jumps to `label` when `cond` is zero.
-    fn branch_if_false(&mut self, cond: &Expr, label: Label) {
-        let t = self.expr(cond);
-        let r = read(&mut self.em, t, Reg::R0);
-        self.frame.pop_temp();
-        self.em.jump_if(JmpOp::Jeq, r, Src::Imm(0), label);
     }
 
     /// Converts the 64-bit register value of type `from` to the representation of `to`:
