@@ -250,15 +250,11 @@ fn load_error(p: &CompiledProgram, e: ProgramError) -> RuntimeError {
             verifier_log,
         } => {
             let log = verifier_log.to_string();
-            let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
-            let slot = lines.iter().rev().find_map(|l| {
-                let (num, rest) = l.split_once(": ")?;
-                if rest.starts_with('(') {
-                    num.trim().parse::<usize>().ok()
-                } else {
-                    None
-                }
-            });
+            let lines: Vec<&str> = log
+                .lines()
+                .filter(|l| !l.trim().is_empty() && !is_verifier_statistics(l))
+                .collect();
+            let slot = verifier_error_slot(&lines);
             let mut log_tail: Vec<String> = lines
                 .iter()
                 .rev()
@@ -278,6 +274,34 @@ fn load_error(p: &CompiledProgram, e: ProgramError) -> RuntimeError {
             message: other.to_string(),
         },
     }
+}
+
+/// Lines the verifier appends to every log, which say nothing about the failure.
+fn is_verifier_statistics(line: &str) -> bool {
+    [
+        "verification time",
+        "stack depth",
+        "processed ",
+        "mark_read",
+    ]
+    .iter()
+    .any(|p| line.starts_with(p))
+}
+
+/// The instruction the verifier stopped at: named in messages such as "infinite loop
+/// detected at insn 5", else the last instruction of the rejected path ("12: (85) call …").
+fn verifier_error_slot(lines: &[&str]) -> Option<usize> {
+    let named = lines.iter().rev().find_map(|l| {
+        let rest = &l[l.find("insn ")? + 5..];
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().ok()
+    });
+    named.or_else(|| {
+        lines.iter().rev().find_map(|l| {
+            let (num, rest) = l.split_once(": ")?;
+            rest.starts_with('(').then(|| num.trim().parse().ok())?
+        })
+    })
 }
 
 /// Attaches one program; `begin`/`end` are not attached but fired. Returns whether it
