@@ -121,6 +121,7 @@ impl Parser<'_> {
     /// Binary operators binding tighter than `min`, left associative.
     fn binary(&mut self, min: u8) -> Expr {
         let mut lhs = self.parse_unary();
+        let mut levels = 0;
         while let Some((op, power)) = binary_op(self.peek()) {
             if power <= min {
                 break;
@@ -129,6 +130,10 @@ impl Parser<'_> {
             if op == BinaryOp::Div && self.nth_kind(1) == &TokenKind::LBrace {
                 break;
             }
+            if !self.add_tree_level() {
+                break;
+            }
+            levels += 1;
             self.bump();
             let rhs = self.binary(power);
             let span = lhs.span.to(rhs.span);
@@ -141,6 +146,7 @@ impl Parser<'_> {
                 span,
             );
         }
+        self.drop_tree_levels(levels);
         lhs
     }
 
@@ -202,9 +208,29 @@ impl Parser<'_> {
     }
 
     /// `.field`, `->field`, `.0`, `[index]`, `++` and `--` after an expression.
-    fn postfix(&mut self, mut base: Expr) -> Expr {
+    fn postfix(&mut self, base: Expr) -> Expr {
+        let mut levels = 0;
+        let e = self.postfix_chain(base, &mut levels);
+        self.drop_tree_levels(levels);
+        e
+    }
+
+    fn postfix_chain(&mut self, mut base: Expr, levels: &mut usize) -> Expr {
         let start = base.span.start as usize;
         loop {
+            if matches!(
+                self.peek(),
+                TokenKind::Dot
+                    | TokenKind::Arrow
+                    | TokenKind::LBracket
+                    | TokenKind::PlusPlus
+                    | TokenKind::MinusMinus
+            ) {
+                if !self.add_tree_level() {
+                    return base;
+                }
+                *levels += 1;
+            }
             match self.peek() {
                 TokenKind::Dot | TokenKind::Arrow => {
                     let arrow = self.at(&TokenKind::Arrow);
@@ -437,10 +463,8 @@ impl Parser<'_> {
         if first_is_name && self.nth_kind(1) == &TokenKind::Assign {
             return self.record(start);
         }
-        if first_is_name {
-            if let Some(cast) = self.try_cast(start) {
-                return cast;
-            }
+        if let Some(cast) = self.try_cast(start) {
+            return cast;
         }
         let first = self.parse_expr();
         if !self.eat(&TokenKind::Comma) {
@@ -483,32 +507,22 @@ impl Parser<'_> {
         expr(ExprKind::Record(fields), self.span_from(start))
     }
 
-    /// `(type) operand`: a type, `)`, and something that starts an expression. Anything else
-    /// rewinds and returns `None`.
+    /// `(type) operand`: a type, `)`, and something that starts an expression. Decided by
+    /// look-ahead alone; `None` (nothing consumed) when it is not a cast.
     fn try_cast(&mut self, start: usize) -> Option<Expr> {
-        let save = self.save();
-        let diags = self.diags.len();
-        let ty = self.parse_type();
-        let is_cast = ty.is_some()
-            && self.diags.len() == diags
-            && self.at(&TokenKind::RParen)
-            && starts_expression(self.nth_kind(1));
-        match ty {
-            Some(ty) if is_cast => {
-                self.bump();
-                let operand = self.parse_unary();
-                Some(expr(
-                    ExprKind::Cast {
-                        ty,
-                        expr: Box::new(operand),
-                    },
-                    self.span_from(start),
-                ))
-            }
-            _ => {
-                self.restore(save);
-                None
-            }
+        let end = self.scan_type(0)?;
+        if self.nth_kind(end) != &TokenKind::RParen || !starts_expression(self.nth_kind(end + 1)) {
+            return None;
         }
+        let ty = self.parse_type()?;
+        self.expect(&TokenKind::RParen, "to close the cast");
+        let operand = self.parse_unary();
+        Some(expr(
+            ExprKind::Cast {
+                ty,
+                expr: Box::new(operand),
+            },
+            self.span_from(start),
+        ))
     }
 }

@@ -166,3 +166,55 @@ fn deep_else_if_chains() {
         .iter()
         .any(|d| d.message.starts_with("nesting too deep")));
 }
+
+#[test]
+fn nested_type_contexts_with_errors_stay_fast() {
+    for open in ["typeof(", "sizeof(", "(typeof(", "offsetof(typeof("] {
+        let src = format!(
+            "begin {{ $x = {}1 +{}; }}",
+            open.repeat(60),
+            ")".repeat(200)
+        );
+        let started = std::time::Instant::now();
+        let (_, diags) = parse(&src);
+        assert!(!diags.is_empty());
+        assert!(
+            started.elapsed().as_secs() < 2,
+            "{open}: {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+#[test]
+fn large_inputs_stay_fast() {
+    let started = std::time::Instant::now();
+    let big_script = SCRIPT.repeat(200);
+    assert!(!parse(&big_script).1.is_empty()); // repeated config/imports are out of order
+    let long_typeof = format!(
+        "begin {{ $x = sizeof(typeof({}1)); }}",
+        "a + ".repeat(100_000)
+    );
+    let _ = parse(&long_typeof);
+    let one_line_garbage = "a b c ; ) ( ".repeat(50_000);
+    assert!(!parse(&one_line_garbage).1.is_empty());
+    assert!(started.elapsed().as_secs() < 10, "{:?}", started.elapsed());
+}
+
+#[test]
+fn long_operator_and_postfix_chains() {
+    let ok = format!(
+        "begin {{ $x = {}1; $y = $a{}; }}",
+        "1 + ".repeat(1000),
+        ".f".repeat(1000)
+    );
+    assert!(parse(&ok).1.is_empty());
+    for chain in [
+        "1 + ".repeat(10_000),
+        "$a.f".to_string() + &".f".repeat(10_000),
+    ] {
+        let (_, diags) = parse(&format!("begin {{ $x = {chain}1; }}"));
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert!(diags[0].message.starts_with("expression too deeply nested"));
+    }
+}

@@ -1,8 +1,9 @@
 //! A hand-written recursive-descent parser with precedence climbing for binary operators.
 //!
 //! Split by grammar area: [`items`] (top level), [`stmt`] (blocks and statements), [`expr`]
-//! (expressions) and [`types`] (type syntax). This module holds the token cursor, diagnostics,
-//! speculative parsing (save/restore) and the error-recovery helpers they share.
+//! (expressions) and [`types`] (type syntax). This module holds the token cursor, diagnostics
+//! and the error-recovery helpers they share. Ambiguities (casts, types in `sizeof`) are
+//! settled by token look-ahead, never by backtracking, so no input makes parsing blow up.
 //!
 //! Robustness rules, relied upon by the fuzz-style tests: every loop either consumes a token
 //! per iteration or bails out, and every recursive descent goes through [`Parser::enter`],
@@ -18,6 +19,8 @@ mod fuzz_tests;
 #[cfg(test)]
 mod tests;
 
+use std::collections::VecDeque;
+
 use crate::ast::{Expr, ExprKind, Script};
 use crate::lexer::{Lexer, Token, TokenKind};
 use crate::{Diagnostic, Span};
@@ -25,6 +28,11 @@ use crate::{Diagnostic, Span};
 /// How deeply expressions, blocks and types may nest before the parser gives up on that
 /// part of the input (keeps recursion far away from the thread's stack limit).
 pub const MAX_DEPTH: usize = 256;
+
+/// How deep the syntax tree itself may get, counting left-leaning chains such as
+/// `a + b + c + ...` that the parser builds in a loop. Walking or dropping the tree is
+/// recursive, so this keeps those walks within a thread's stack.
+pub const MAX_TREE_DEPTH: usize = 4096;
 
 pub fn parse(source: &str) -> (Script, Vec<Diagnostic>) {
     let mut parser = Parser::new(source);
@@ -36,22 +44,16 @@ pub(crate) struct Parser<'a> {
     src: &'a str,
     lexer: Lexer<'a>,
     /// Look-ahead tokens not consumed yet; `lookahead[0]` is the current token.
-    lookahead: Vec<Token>,
+    lookahead: VecDeque<Token>,
     /// End of the last consumed token, for spans that end "here".
     prev_end: usize,
     diags: Vec<Diagnostic>,
     depth: usize,
+    /// Depth of the syntax tree being built (recursion plus operator/postfix chains).
+    tree_depth: usize,
     /// Set when nesting got too deep: the rest of the input is abandoned and further
     /// diagnostics (each enclosing level missing its closer) are dropped as noise.
     bailed: bool,
-}
-
-/// A position to return to after a failed speculative parse.
-#[derive(Clone, Copy)]
-struct SavePoint {
-    pos: usize,
-    prev_end: usize,
-    diags: usize,
 }
 
 impl<'a> Parser<'a> {
@@ -61,10 +63,11 @@ impl<'a> Parser<'a> {
         Parser {
             src,
             lexer,
-            lookahead: Vec::new(),
+            lookahead: VecDeque::new(),
             prev_end,
             diags: Vec::new(),
             depth: 0,
+            tree_depth: 0,
             bailed: false,
         }
     }
@@ -74,7 +77,7 @@ impl<'a> Parser<'a> {
     fn fill(&mut self, n: usize) {
         while self.lookahead.len() <= n {
             let tok = self.lexer.next_token();
-            self.lookahead.push(tok);
+            self.lookahead.push_back(tok);
         }
     }
 
@@ -113,7 +116,10 @@ impl<'a> Parser<'a> {
     /// Consumes the current token, reporting any problems the lexer found in it.
     fn bump(&mut self) -> Token {
         self.fill(0);
-        let tok = self.lookahead.remove(0);
+        let tok = match self.lookahead.pop_front() {
+            Some(tok) => tok,
+            None => self.lexer.next_token(),
+        };
         if tok.kind != TokenKind::Eof {
             self.prev_end = tok.span.end as usize;
         }
@@ -128,8 +134,9 @@ impl<'a> Parser<'a> {
         if self.lookahead[0].kind == TokenKind::Eof {
             return;
         }
-        let tok = self.lookahead.remove(0);
-        self.prev_end = tok.span.end as usize;
+        if let Some(tok) = self.lookahead.pop_front() {
+            self.prev_end = tok.span.end as usize;
+        }
     }
 
     fn eat(&mut self, kind: &TokenKind) -> bool {
@@ -165,25 +172,6 @@ impl<'a> Parser<'a> {
         self.lookahead.clear();
         self.lexer.seek(pos);
         self.prev_end = pos;
-    }
-
-    fn save(&mut self) -> SavePoint {
-        SavePoint {
-            pos: self.offset(),
-            prev_end: self.prev_end,
-            diags: self.diags.len(),
-        }
-    }
-
-    fn restore(&mut self, sp: SavePoint) {
-        // Giving up on the input (see `enter`) is final, even inside a speculative parse.
-        if self.bailed {
-            return;
-        }
-        self.lookahead.clear();
-        self.lexer.seek(sp.pos);
-        self.prev_end = sp.prev_end;
-        self.diags.truncate(sp.diags);
     }
 
     fn span_from(&self, start: usize) -> Span {
@@ -232,17 +220,10 @@ impl<'a> Parser<'a> {
     /// Enters one nesting level; `false` (after one diagnostic) when too deep, in which case
     /// the caller must not recurse. Always pair a `true` with [`Parser::leave`].
     fn enter(&mut self) -> bool {
-        if self.bailed {
-            return false;
-        }
         if self.depth >= MAX_DEPTH {
-            let span = self.peek_span();
-            self.error(
-                span,
-                format!("nesting too deep: more than {MAX_DEPTH} levels; the rest of the script is not parsed"),
-            );
-            self.bailed = true;
-            self.seek(self.src.len());
+            self.bail(format!("nesting too deep: more than {MAX_DEPTH} levels"));
+        }
+        if !self.add_tree_level() {
             return false;
         }
         self.depth += 1;
@@ -251,6 +232,40 @@ impl<'a> Parser<'a> {
 
     fn leave(&mut self) {
         self.depth -= 1;
+        self.tree_depth -= 1;
+    }
+
+    /// Counts one more level of syntax-tree depth for a node built by a loop rather than by
+    /// recursion (`a + b + c`, `a.b.c`); `false` (after one diagnostic) when the tree would
+    /// get deep enough to endanger the recursive code that later walks (or drops) it. The
+    /// caller undoes its levels with [`Parser::drop_tree_levels`].
+    fn add_tree_level(&mut self) -> bool {
+        if self.tree_depth >= MAX_TREE_DEPTH {
+            self.bail(format!(
+                "expression too deeply nested: more than {MAX_TREE_DEPTH} levels"
+            ));
+        }
+        if self.bailed {
+            return false;
+        }
+        self.tree_depth += 1;
+        true
+    }
+
+    fn drop_tree_levels(&mut self, n: usize) {
+        self.tree_depth -= n;
+    }
+
+    /// Gives up on the rest of the input: reports `why` once and jumps to the end, so every
+    /// enclosing construct finishes quickly (their complaints are dropped as noise).
+    fn bail(&mut self, why: String) {
+        if self.bailed {
+            return;
+        }
+        let span = self.peek_span();
+        self.error(span, format!("{why}; the rest of the script is not parsed"));
+        self.bailed = true;
+        self.seek(self.src.len());
     }
 
     // ----- recovery -----
@@ -285,8 +300,8 @@ impl<'a> Parser<'a> {
         loop {
             let span = self.peek_span();
             let kind = self.peek().clone();
-            let at_line_start =
-                span.start as usize > start && self.column_of(span.start as usize) == 0;
+            let pos = span.start as usize;
+            let at_line_start = pos > start && self.src.as_bytes().get(pos - 1) == Some(&b'\n');
             match kind {
                 TokenKind::Eof => return,
                 _ if depth == 0 && at_line_start && kind != TokenKind::RBrace => return,
@@ -303,11 +318,5 @@ impl<'a> Parser<'a> {
             }
             self.skip_token();
         }
-    }
-
-    /// 0-based byte column of `pos` on its line.
-    fn column_of(&self, pos: usize) -> usize {
-        let line_start = self.src[..pos].rfind('\n').map_or(0, |i| i + 1);
-        pos - line_start
     }
 }

@@ -103,18 +103,68 @@ impl Parser<'_> {
     /// The argument of `sizeof`, `offsetof` and `typeof`: a type when it reads as one up to
     /// the closing `)` or `,` (bare names included, as the docs say), else an expression.
     pub(super) fn type_or_expr(&mut self) -> TypeOrExpr {
-        if matches!(self.peek(), TokenKind::Ident(n) if !is_builtin(n)) {
-            let save = self.save();
-            let diags = self.diags.len();
-            if let Some(ty) = self.parse_type() {
-                if self.diags.len() == diags
-                    && matches!(self.peek(), TokenKind::RParen | TokenKind::Comma)
-                {
+        if let Some(end) = self.scan_type(0) {
+            if matches!(self.nth_kind(end), TokenKind::RParen | TokenKind::Comma) {
+                if let Some(ty) = self.parse_type() {
                     return TypeOrExpr::Type(ty);
                 }
             }
-            self.restore(save);
         }
         TypeOrExpr::Expr(self.parse_expr())
+    }
+
+    /// Whether the tokens from look-ahead position `i` read as a type (a name that is not a
+    /// builtin, or `struct X`, or `typeof(...)`, then `*`/`[N]`/`[]` suffixes); returns the
+    /// position just after it. Only looks ahead, so deciding costs no backtracking.
+    pub(super) fn scan_type(&mut self, mut i: usize) -> Option<usize> {
+        match self.nth_kind(i).clone() {
+            TokenKind::Ident(word) if matches!(word.as_str(), "struct" | "union" | "enum") => {
+                if !matches!(self.nth_kind(i + 1), TokenKind::Ident(_)) {
+                    return None;
+                }
+                i += 2;
+            }
+            TokenKind::Ident(word) if word == "typeof" => {
+                if self.nth_kind(i + 1) != &TokenKind::LParen {
+                    return None;
+                }
+                i = self.scan_balanced(i + 1)?;
+            }
+            TokenKind::Ident(word) if !is_builtin(&word) => i += 1,
+            _ => return None,
+        }
+        loop {
+            match self.nth_kind(i) {
+                TokenKind::Star => i += 1,
+                TokenKind::LBracket => {
+                    let sized = matches!(self.nth_kind(i + 1), TokenKind::Int(_));
+                    let close = if sized { i + 2 } else { i + 1 };
+                    if self.nth_kind(close) != &TokenKind::RBracket {
+                        return None;
+                    }
+                    i = close + 1;
+                }
+                _ => return Some(i),
+            }
+        }
+    }
+
+    /// From an opening `(` at look-ahead position `i`, the position after its matching `)`.
+    fn scan_balanced(&mut self, mut i: usize) -> Option<usize> {
+        let mut depth = 0usize;
+        loop {
+            match self.nth_kind(i) {
+                TokenKind::LParen => depth += 1,
+                TokenKind::RParen => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(i + 1);
+                    }
+                }
+                TokenKind::Eof => return None,
+                _ => {}
+            }
+            i += 1;
+        }
     }
 }
