@@ -1,0 +1,221 @@
+//! Teardown checks written in Rust rather than as `.test` cases: beetrace must
+//! run `END`, exit 0 and leave no BPF program, map or link behind, whichever
+//! way it is stopped.
+//!
+//! While beetrace runs, the harness reads `/proc/<pid>/fdinfo/*` to learn the
+//! kernel ids of the programs, maps and links it holds (`prog_id:`, `map_id:`,
+//! `link_id:` lines). After it exits, `bpftool {prog,map,link} show id N` must
+//! fail for every one of them (polled briefly, as the kernel frees objects
+//! asynchronously).
+
+use std::fs;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use libtest_mimic::{Completion, Failed};
+
+use crate::exec::{wait_until, Env, Readers};
+
+/// A probe that fires often, plus an `END` block whose output proves it ran.
+const TRACING_PROG: &str =
+    "tracepoint:syscalls:sys_enter_openat { printf(\"x\\n\"); } END { printf(\"bye\\n\"); }";
+
+/// How beetrace is told to stop.
+#[derive(Debug, Clone, Copy)]
+pub enum Stop {
+    /// `kill -INT`, like Ctrl-C.
+    Signal(&'static str),
+    /// An `interval` probe calls `exit()`.
+    ExitBuiltin,
+    /// `--duration 1`.
+    Duration,
+    /// `-c 'sleep 1'` finishes.
+    CommandExits,
+}
+
+/// Every teardown scenario, as `(test name, how to stop)`.
+pub const SCENARIOS: &[(&str, Stop)] = &[
+    ("sigint_runs_end_and_frees_bpf_objects", Stop::Signal("INT")),
+    (
+        "sigterm_runs_end_and_frees_bpf_objects",
+        Stop::Signal("TERM"),
+    ),
+    ("exit_builtin_frees_bpf_objects", Stop::ExitBuiltin),
+    ("duration_frees_bpf_objects", Stop::Duration),
+    ("command_exit_frees_bpf_objects", Stop::CommandExits),
+];
+
+/// The kernel objects a process holds, by id.
+#[derive(Debug, Default)]
+struct BpfIds {
+    progs: Vec<u32>,
+    maps: Vec<u32>,
+    links: Vec<u32>,
+}
+
+impl BpfIds {
+    /// Reads every fdinfo file of `pid`.
+    fn of_process(pid: u32) -> BpfIds {
+        let mut ids = BpfIds::default();
+        let Ok(entries) = fs::read_dir(format!("/proc/{pid}/fdinfo")) else {
+            return ids;
+        };
+        for entry in entries.flatten() {
+            // An fd may close between listing and reading; skip it then.
+            let Ok(text) = fs::read_to_string(entry.path()) else {
+                continue;
+            };
+            for line in text.lines() {
+                let Some((key, value)) = line.split_once(':') else {
+                    continue;
+                };
+                let Ok(id) = value.trim().parse::<u32>() else {
+                    continue;
+                };
+                let list = match key {
+                    "prog_id" => &mut ids.progs,
+                    "map_id" => &mut ids.maps,
+                    "link_id" => &mut ids.links,
+                    _ => continue,
+                };
+                if !list.contains(&id) {
+                    list.push(id);
+                }
+            }
+        }
+        ids
+    }
+
+    /// `(bpftool object kind, id)` for everything recorded.
+    fn all(&self) -> Vec<(&'static str, u32)> {
+        let tag =
+            |kind, list: &Vec<u32>| list.iter().map(move |&id| (kind, id)).collect::<Vec<_>>();
+        let mut all = tag("prog", &self.progs);
+        all.extend(tag("map", &self.maps));
+        all.extend(tag("link", &self.links));
+        all
+    }
+}
+
+/// True if `bpftool KIND show id ID` still finds the object.
+fn still_exists(kind: &str, id: u32) -> bool {
+    Command::new("bpftool")
+        .args([kind, "show", "id", &id.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn have_bpftool() -> bool {
+    Command::new("bpftool")
+        .arg("version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Runs one teardown scenario.
+pub fn run(stop: Stop, env: &Env) -> Result<Completion, Failed> {
+    if !have_bpftool() {
+        return Ok(Completion::ignored_with(
+            "needs bpftool to look objects up by id",
+        ));
+    }
+    let mut cmd = Command::new(&env.binary);
+    cmd.arg("-e");
+    match stop {
+        Stop::ExitBuiltin => {
+            cmd.arg(format!("{TRACING_PROG} interval:ms:1500 {{ exit(); }}"));
+        }
+        Stop::Duration => {
+            cmd.arg(TRACING_PROG).args(["--duration", "1"]);
+        }
+        Stop::CommandExits => {
+            cmd.arg(TRACING_PROG).args(["-c", "sleep 1"]);
+        }
+        Stop::Signal(_) => {
+            cmd.arg(TRACING_PROG);
+        }
+    }
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", env.binary.display()))?;
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    let readers = Readers::start(&mut child, Some(tx))?;
+
+    let attached = rx.recv_timeout(Duration::from_secs(10)).is_ok();
+    let ids = if attached {
+        BpfIds::of_process(pid)
+    } else {
+        BpfIds::default()
+    };
+    if let Stop::Signal(signal) = stop {
+        let _ = Command::new("kill")
+            .args([&format!("-{signal}"), &pid.to_string()])
+            .status();
+    }
+    let status = wait_until(&mut child, Instant::now() + Duration::from_secs(5));
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let (stdout, stderr) = readers.finish();
+    let context = format!(
+        "--- stdout (last lines) ---\n{}\n--- stderr ---\n{stderr}",
+        tail(&stdout, 5)
+    );
+
+    if !attached {
+        return Err(format!("beetrace never printed `Attached`\n{context}").into());
+    }
+    let Some(status) = status else {
+        return Err(format!(
+            "beetrace did not exit within 5 s of being stopped ({stop:?})\n{context}"
+        )
+        .into());
+    };
+    let mut problems = Vec::new();
+    if status.code() != Some(0) {
+        problems.push(format!("exit status {status}, expected 0"));
+    }
+    if !stdout.lines().any(|l| l == "bye") {
+        problems.push("END did not run: no `bye` line".to_string());
+    }
+    if ids.progs.is_empty() || ids.maps.is_empty() {
+        problems.push(format!(
+            "found no BPF programs or maps in /proc/{pid}/fdinfo while running: {ids:?}"
+        ));
+    }
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut leaked = ids.all();
+    while !leaked.is_empty() {
+        leaked.retain(|&(kind, id)| still_exists(kind, id));
+        if leaked.is_empty() || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if !leaked.is_empty() {
+        problems.push(format!(
+            "BPF objects still exist after exit: {leaked:?} (all ids: {ids:?})"
+        ));
+    }
+    if problems.is_empty() {
+        Ok(Completion::Completed)
+    } else {
+        Err(format!("* {}\n{context}", problems.join("\n* ")).into())
+    }
+}
+
+/// The last `n` lines of `text`.
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
