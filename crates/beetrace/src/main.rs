@@ -145,13 +145,12 @@ fn real_main(cli: Cli) -> Result<ExitCode, String> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    let elf = compiled
-        .object
-        .to_elf()
-        .map_err(|e| format!("internal error: {e}"))?;
-
     if cli.disasm || cli.emit_elf.is_some() {
         if let Some(path) = &cli.emit_elf {
+            let elf = compiled
+                .object
+                .to_elf()
+                .map_err(|e| format!("internal error: {e}"))?;
             fs::write(path, &elf).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         }
         if cli.disasm {
@@ -180,7 +179,6 @@ fn real_main(cli: Cli) -> Result<ExitCode, String> {
     };
     let result = runtime::run(
         &compiled,
-        &elf,
         &analysis.printfs,
         &mut out,
         &mut io::stderr(),

@@ -27,6 +27,8 @@ pub const EVENTS_BYTES: u32 = 1 << 20;
 #[derive(Clone, Debug)]
 pub struct CompiledProgram {
     pub attach: Attach,
+    /// The tracefs event id, for tracepoints.
+    pub tracepoint_id: Option<u32>,
     /// The function/program name inside the object.
     pub name: String,
     pub slot_spans: Vec<Span>,
@@ -82,6 +84,7 @@ pub fn compile(analysis: &Analysis) -> Result<Compiled, Vec<Diagnostic>> {
         });
         compiled.push(CompiledProgram {
             attach: probe.attach.clone(),
+            tracepoint_id: probe.tracepoint_id,
             name,
             slot_spans,
         });

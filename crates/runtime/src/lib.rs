@@ -2,28 +2,27 @@
 //! `begin`, stream events until `exit()`, a signal or the traced command ends, then detach,
 //! fire `end` and print.
 //!
-//! Invariant: only this crate makes bpf() calls. Every kernel object it creates is owned by
-//! a file descriptor held in [`aya::Ebpf`], so returning (normally, by error, or on a
-//! signal) releases them all; nothing is pinned unless asked for.
+//! Invariant: only this crate makes bpf() calls. Every kernel object it creates (map,
+//! program, perf event attachment) is owned by an [`OwnedFd`], so returning (normally, by
+//! error, or on a signal) releases them all; nothing is pinned unless asked for.
 
 mod events;
+mod ringbuf;
 mod sys;
 
 use std::io::{self, Write};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::OwnedFd;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-use aya::maps::{Array, RingBuf};
-use aya::programs::perf_event::{PerfEventConfig, PerfEventScope, SamplePolicy, SoftwareEvent};
-use aya::programs::{Program, ProgramError};
-use aya::{Ebpf, EbpfLoader};
-use codegen::{Compiled, CompiledProgram};
+use codegen::{Compiled, CompiledProgram, EVENTS_BYTES, MAP_EVENTS, MAP_GLOBALS};
+use object::Insn;
 use sema::hir::Attach;
 use sema::PrintfFormat;
 use syntax::Span;
 
 use events::Event;
+use ringbuf::RingBuf;
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,8 +41,12 @@ pub enum Outcome {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
-    #[error("cannot load the compiled object: {0}")]
-    Object(#[from] aya::EbpfError),
+    #[error("cannot create map {map}: {source}")]
+    MapCreate {
+        map: String,
+        #[source]
+        source: io::Error,
+    },
     #[error("the kernel's verifier rejected the program for {probe}")]
     Verifier {
         probe: String,
@@ -84,34 +87,62 @@ pub struct RunOptions {
     pub duration: Option<Duration>,
 }
 
+/// A loaded program.
+struct Loaded<'a> {
+    program: &'a CompiledProgram,
+    fd: OwnedFd,
+}
+
+/// The perf events that keep programs attached. Closing one waits for an RCU grace period
+/// in the kernel (tens of milliseconds), so they are closed from many threads at once:
+/// detaching 360 syscall tracepoints takes a fraction of a second instead of half a minute.
+struct Links(Vec<OwnedFd>);
+
+impl Links {
+    fn detach_all(&mut self) {
+        let links = std::mem::take(&mut self.0);
+        if links.len() <= 1 {
+            return;
+        }
+        let per_thread = links.len().div_ceil(128);
+        let mut links = links.into_iter();
+        std::thread::scope(|scope| loop {
+            let chunk: Vec<OwnedFd> = links.by_ref().take(per_thread).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            scope.spawn(move || drop(chunk));
+        });
+    }
+}
+
+impl Drop for Links {
+    fn drop(&mut self) {
+        self.detach_all();
+    }
+}
+
 /// Runs a compiled script. `out` receives the script's output, `err` status lines.
 pub fn run(
     compiled: &Compiled,
-    elf: &[u8],
     printfs: &[PrintfFormat],
     out: &mut dyn Write,
     err: &mut dyn Write,
     mut options: RunOptions,
 ) -> Result<Outcome, RuntimeError> {
     sys::catch_termination();
-    let mut ebpf = EbpfLoader::new().load(elf)?;
-    set_start_time(&mut ebpf)?;
-    for program in &compiled.programs {
-        load(&mut ebpf, program)?;
+    let maps = create_maps(compiled)?;
+    let mut loaded = Vec::new();
+    for (program, object) in compiled.programs.iter().zip(&compiled.object.programs) {
+        let fd = load(program, &object.insns, &maps, &compiled.object.license)?;
+        loaded.push(Loaded { program, fd });
     }
-    let mut attached = 0;
-    for program in &compiled.programs {
-        if attach(&mut ebpf, program)? {
-            attached += 1;
-        }
+    let mut links = Links(Vec::new());
+    for l in &loaded {
+        links.0.extend(attach(l.program, &l.fd)?);
     }
-    let begin_end = compiled
-        .programs
-        .iter()
-        .filter(|p| matches!(p.attach, Attach::Begin | Attach::End))
-        .count();
     if !options.quiet {
-        let n = attached + begin_end;
+        let n = loaded.len();
         writeln!(err, "Attached {n} probe{}", if n == 1 { "" } else { "s" })
             .map_err(RuntimeError::Output)?;
     }
@@ -119,17 +150,18 @@ pub fn run(
         return Ok(Outcome::DryRun);
     }
 
-    let events_map = ebpf
-        .take_map("events")
-        .ok_or_else(|| RuntimeError::Map("the object has no events ring buffer".into()))?;
-    let mut ring = RingBuf::try_from(events_map).map_err(|e| RuntimeError::Map(e.to_string()))?;
+    let events = maps[MAP_EVENTS as usize]
+        .try_clone()
+        .map_err(|e| RuntimeError::Map(format!("cannot duplicate the events map: {e}")))?;
+    let mut ring = RingBuf::new(events, EVENTS_BYTES as usize)
+        .map_err(|e| RuntimeError::Map(format!("cannot map the events ring buffer: {e}")))?;
     let mut output = Output {
         out,
         printfs,
         exited: false,
     };
 
-    fire(&mut ebpf, compiled, &Attach::Begin)?;
+    fire(&loaded, &Attach::Begin)?;
     output.drain(&mut ring)?;
 
     let mut child: Option<Child> = None;
@@ -162,22 +194,16 @@ pub fn run(
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 break Outcome::Timeout;
             }
-            sys::wait_readable(ring.as_fd().as_raw_fd(), 100);
+            sys::wait_readable(ring.fd(), 100);
         }
     };
 
     // Detach every probe before `end` fires, so `end` sees the final state.
-    for program in &compiled.programs {
-        if !matches!(program.attach, Attach::Begin | Attach::End) {
-            if let Some(p) = ebpf.program_mut(&program.name) {
-                unload(p);
-            }
-        }
-    }
+    links.detach_all();
     output.exited = false;
     output.drain(&mut ring)?;
     output.exited = false;
-    fire(&mut ebpf, compiled, &Attach::End)?;
+    fire(&loaded, &Attach::End)?;
     output.drain(&mut ring)?;
     if let Some(mut c) = child {
         if outcome != Outcome::TargetEnded {
@@ -196,83 +222,118 @@ struct Output<'a> {
 }
 
 impl Output<'_> {
-    fn drain(&mut self, ring: &mut RingBuf<aya::maps::MapData>) -> Result<(), RuntimeError> {
-        while let Some(item) = ring.next() {
+    fn drain(&mut self, ring: &mut RingBuf) -> Result<(), RuntimeError> {
+        let mut failure = None;
+        ring.consume(|record| {
             if self.exited {
-                continue;
+                return true;
             }
-            match events::decode(&item, self.printfs).map_err(RuntimeError::Event)? {
-                Event::Text(text) => self.out.write_all(&text).map_err(RuntimeError::Output)?,
-                Event::Exit => self.exited = true,
+            let result = events::decode(record, self.printfs)
+                .map_err(RuntimeError::Event)
+                .and_then(|event| match event {
+                    Event::Text(text) => self.out.write_all(&text).map_err(RuntimeError::Output),
+                    Event::Exit => {
+                        self.exited = true;
+                        Ok(())
+                    }
+                });
+            match result {
+                Ok(()) => true,
+                Err(e) => {
+                    failure = Some(e);
+                    false
+                }
             }
+        });
+        if let Some(e) = failure {
+            return Err(e);
         }
         self.out.flush().map_err(RuntimeError::Output)
     }
 }
 
-fn set_start_time(ebpf: &mut Ebpf) -> Result<(), RuntimeError> {
-    let map = ebpf
-        .map_mut("globals")
-        .ok_or_else(|| RuntimeError::Map("the object has no globals map".into()))?;
-    let mut globals: Array<_, u64> =
-        Array::try_from(map).map_err(|e| RuntimeError::Map(e.to_string()))?;
-    globals
-        .set(0, sys::monotonic_ns(), 0)
-        .map_err(|e| RuntimeError::Map(format!("cannot set the start time: {e}")))
+/// Creates every map of the object, and stores the start time `elapsed` counts from.
+fn create_maps(compiled: &Compiled) -> Result<Vec<OwnedFd>, RuntimeError> {
+    let mut fds = Vec::new();
+    for def in &compiled.object.maps {
+        let fd = sys::map_create(
+            def.map_type,
+            def.key_size,
+            def.value_size,
+            def.max_entries,
+            def.flags,
+            &def.name,
+        )
+        .map_err(|source| RuntimeError::MapCreate {
+            map: def.name.clone(),
+            source,
+        })?;
+        fds.push(fd);
+    }
+    let globals = &fds[MAP_GLOBALS as usize];
+    sys::map_update(
+        globals,
+        &0u32.to_ne_bytes(),
+        &sys::monotonic_ns().to_ne_bytes(),
+    )
+    .map_err(|e| RuntimeError::Map(format!("cannot set the start time: {e}")))?;
+    Ok(fds)
 }
 
-fn program<'a>(ebpf: &'a mut Ebpf, p: &CompiledProgram) -> Result<&'a mut Program, RuntimeError> {
-    ebpf.program_mut(&p.name)
-        .ok_or_else(|| RuntimeError::Map(format!("program {} missing from the object", p.name)))
-}
+const BPF_PROG_TYPE_TRACEPOINT: u32 = 5;
+const BPF_PROG_TYPE_PERF_EVENT: u32 = 7;
+const BPF_PROG_TYPE_RAW_TRACEPOINT: u32 = 17;
 
-fn load(ebpf: &mut Ebpf, p: &CompiledProgram) -> Result<(), RuntimeError> {
-    let prog = program(ebpf, p)?;
-    let result = match prog {
-        Program::RawTracePoint(rt) => rt.load(),
-        Program::TracePoint(tp) => tp.load(),
-        Program::PerfEvent(pe) => pe.load(),
-        _ => {
-            return Err(RuntimeError::Map(format!(
-                "program {} has an unexpected type",
-                p.name
-            )))
+/// Encodes a program with each map load pointing at its map's fd, and loads it.
+fn load(
+    p: &CompiledProgram,
+    insns: &[Insn],
+    maps: &[OwnedFd],
+    license: &str,
+) -> Result<OwnedFd, RuntimeError> {
+    use std::os::fd::AsRawFd;
+    let mut bytes = Vec::with_capacity(insns.len() * 8);
+    for insn in insns {
+        let at = bytes.len();
+        insn.encode(&mut bytes);
+        if let Insn::LdMap { map, .. } = insn {
+            let fd = maps
+                .get(map.0 as usize)
+                .ok_or_else(|| {
+                    RuntimeError::Map(format!("program {} uses an unknown map", p.name))
+                })?
+                .as_raw_fd();
+            bytes[at + 4..at + 8].copy_from_slice(&fd.to_le_bytes());
         }
+    }
+    let prog_type = match p.attach {
+        Attach::Begin | Attach::End => BPF_PROG_TYPE_RAW_TRACEPOINT,
+        Attach::Tracepoint { .. } => BPF_PROG_TYPE_TRACEPOINT,
+        Attach::Interval { .. } => BPF_PROG_TYPE_PERF_EVENT,
     };
-    result.map_err(|e| load_error(p, e))
+    sys::prog_load(prog_type, &bytes, license, &p.name).map_err(|e| load_error(p, e))
 }
 
 /// Turns a load failure into the script location the verifier stopped at.
-fn load_error(p: &CompiledProgram, e: ProgramError) -> RuntimeError {
-    match e {
-        ProgramError::LoadError {
-            io_error,
-            verifier_log,
-        } => {
-            let log = verifier_log.to_string();
-            let lines: Vec<&str> = log
-                .lines()
-                .filter(|l| !l.trim().is_empty() && !is_verifier_statistics(l))
-                .collect();
-            let slot = verifier_error_slot(&lines);
-            let mut log_tail: Vec<String> = lines
-                .iter()
-                .rev()
-                .take(6)
-                .rev()
-                .map(|s| s.to_string())
-                .collect();
-            log_tail.push(format!("(the kernel returned: {io_error})"));
-            RuntimeError::Verifier {
-                probe: p.attach.probe_name(),
-                span: slot.and_then(|s| p.slot_spans.get(s).copied()),
-                log_tail,
-            }
-        }
-        other => RuntimeError::Attach {
-            probe: p.attach.probe_name(),
-            message: other.to_string(),
-        },
+fn load_error(p: &CompiledProgram, e: sys::LoadError) -> RuntimeError {
+    let lines: Vec<&str> = e
+        .log
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !is_verifier_statistics(l))
+        .collect();
+    let slot = verifier_error_slot(&lines);
+    let mut log_tail: Vec<String> = lines
+        .iter()
+        .rev()
+        .take(6)
+        .rev()
+        .map(|s| s.to_string())
+        .collect();
+    log_tail.push(format!("(the kernel returned: {})", e.error));
+    RuntimeError::Verifier {
+        probe: p.attach.probe_name(),
+        span: slot.and_then(|s| p.slot_spans.get(s).copied()),
+        log_tail,
     }
 }
 
@@ -304,74 +365,35 @@ fn verifier_error_slot(lines: &[&str]) -> Option<usize> {
     })
 }
 
-/// Attaches one program; `begin`/`end` are not attached but fired. Returns whether it
-/// attached something.
-fn attach(ebpf: &mut Ebpf, p: &CompiledProgram) -> Result<bool, RuntimeError> {
-    let prog = program(ebpf, p)?;
-    let err = |e: ProgramError| RuntimeError::Attach {
+/// Attaches one program; `begin`/`end` are not attached but fired. Returns the perf event
+/// that keeps the attachment alive.
+fn attach(p: &CompiledProgram, prog: &OwnedFd) -> Result<Option<OwnedFd>, RuntimeError> {
+    let err = |e: io::Error| RuntimeError::Attach {
         probe: p.attach.probe_name(),
-        message: error_chain(&e),
+        message: e.to_string(),
     };
-    match (&p.attach, prog) {
-        (Attach::Begin | Attach::End, _) => return Ok(false),
-        (Attach::Tracepoint { category, name }, Program::TracePoint(tp)) => {
-            tp.attach(category, name).map_err(err)?;
-        }
-        (Attach::Interval { period_ns }, Program::PerfEvent(pe)) => {
-            pe.attach(
-                PerfEventConfig::Software(SoftwareEvent::CpuClock),
-                PerfEventScope::AllProcessesOneCpu { cpu: 0 },
-                SamplePolicy::Period(*period_ns),
-                false,
-            )
-            .map_err(err)?;
-        }
-        _ => {
-            return Err(RuntimeError::Attach {
+    match &p.attach {
+        Attach::Begin | Attach::End => Ok(None),
+        Attach::Tracepoint { .. } => {
+            let id = p.tracepoint_id.ok_or_else(|| RuntimeError::Attach {
                 probe: p.attach.probe_name(),
-                message: "program type does not match the probe".into(),
-            })
+                message: "no tracefs id for the tracepoint".into(),
+            })?;
+            sys::attach_tracepoint(id, prog).map(Some).map_err(err)
         }
+        Attach::Interval { period_ns } => sys::attach_timer(*period_ns, 0, prog)
+            .map(Some)
+            .map_err(err),
     }
-    Ok(true)
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(&format!(": {s}"));
-        source = s.source();
-    }
-    text
 }
 
 /// Runs every `begin` (or `end`) program once, in script order.
-fn fire(ebpf: &mut Ebpf, compiled: &Compiled, which: &Attach) -> Result<(), RuntimeError> {
-    for p in compiled.programs.iter().filter(|p| &p.attach == which) {
-        if let Program::RawTracePoint(rt) = program(ebpf, p)? {
-            let fd = rt
-                .fd()
-                .map_err(|e| RuntimeError::Attach {
-                    probe: p.attach.probe_name(),
-                    message: e.to_string(),
-                })?
-                .as_fd()
-                .as_raw_fd();
-            sys::test_run(fd).map_err(|source| RuntimeError::TestRun {
-                probe: p.attach.probe_name(),
-                source,
-            })?;
-        }
+fn fire(loaded: &[Loaded], which: &Attach) -> Result<(), RuntimeError> {
+    for l in loaded.iter().filter(|l| &l.program.attach == which) {
+        sys::test_run(&l.fd).map_err(|source| RuntimeError::TestRun {
+            probe: l.program.attach.probe_name(),
+            source,
+        })?;
     }
     Ok(())
-}
-
-fn unload(p: &mut Program) {
-    let _ = match p {
-        Program::TracePoint(tp) => tp.unload(),
-        Program::PerfEvent(pe) => pe.unload(),
-        Program::RawTracePoint(rt) => rt.unload(),
-        _ => Ok(()),
-    };
 }

@@ -1,53 +1,253 @@
-//! The few bpf() and signal calls aya does not wrap.
+//! Thin wrappers over the bpf(), perf_event_open() and signal system calls.
+//!
+//! beetrace loads its own objects directly instead of through a general-purpose loader: the
+//! objects are simple (no CO-RE, no BTF types), and skipping a loader that parses all of
+//! vmlinux BTF at start-up keeps `beetrace -e 'BEGIN { exit(); }'` at a fraction of
+//! bpftrace's time and memory (see BENCHMARKS.md). Every kernel object is returned as an
+//! [`OwnedFd`], so dropping it releases the object.
 
+use std::ffi::CString;
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 
+const BPF_MAP_CREATE: libc::c_long = 0;
+const BPF_MAP_UPDATE_ELEM: libc::c_long = 2;
+const BPF_PROG_LOAD: libc::c_long = 5;
 const BPF_PROG_TEST_RUN: libc::c_long = 10;
 
-/// `union bpf_attr` as `BPF_PROG_TEST_RUN` reads it.
-#[repr(C)]
-#[derive(Default)]
-struct TestRunAttr {
-    prog_fd: u32,
-    retval: u32,
-    data_size_in: u32,
-    data_size_out: u32,
-    data_in: u64,
-    data_out: u64,
-    repeat: u32,
-    duration: u32,
-    ctx_size_in: u32,
-    ctx_size_out: u32,
-    ctx_in: u64,
-    ctx_out: u64,
+/// `union bpf_attr` is a union of per-command structs; 128 bytes covers every field we set.
+#[repr(C, align(8))]
+struct Attr([u8; 128]);
+
+impl Attr {
+    fn new() -> Attr {
+        Attr([0; 128])
+    }
+
+    fn u32(&mut self, offset: usize, value: u32) -> &mut Attr {
+        self.0[offset..offset + 4].copy_from_slice(&value.to_ne_bytes());
+        self
+    }
+
+    fn u64(&mut self, offset: usize, value: u64) -> &mut Attr {
+        self.0[offset..offset + 8].copy_from_slice(&value.to_ne_bytes());
+        self
+    }
+
+    fn bytes(&mut self, offset: usize, value: &[u8]) -> &mut Attr {
+        self.0[offset..offset + value.len()].copy_from_slice(value);
+        self
+    }
+
+    fn read_u32(&self, offset: usize) -> u32 {
+        u32::from_ne_bytes(self.0[offset..offset + 4].try_into().expect("4 bytes"))
+    }
+}
+
+fn bpf(cmd: libc::c_long, attr: &mut Attr) -> io::Result<libc::c_long> {
+    // SAFETY: attr points to 128 initialised bytes, and we pass that size.
+    let ret = unsafe { libc::syscall(libc::SYS_bpf, cmd, attr.0.as_mut_ptr(), attr.0.len()) };
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+fn owned(fd: libc::c_long) -> OwnedFd {
+    // SAFETY: the kernel just returned this descriptor to us and nobody else owns it.
+    unsafe { OwnedFd::from_raw_fd(fd as RawFd) }
+}
+
+/// The kernel-visible object name: at most 15 bytes of `[A-Za-z0-9_.]`.
+fn object_name(name: &str) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    for (dst, c) in out.iter_mut().zip(
+        name.bytes()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'.')
+            .take(15),
+    ) {
+        *dst = c;
+    }
+    out
+}
+
+pub(crate) fn map_create(
+    map_type: u32,
+    key_size: u32,
+    value_size: u32,
+    max_entries: u32,
     flags: u32,
-    cpu: u32,
-    batch_size: u32,
-    _pad: u32,
+    name: &str,
+) -> io::Result<OwnedFd> {
+    let mut attr = Attr::new();
+    attr.u32(0, map_type)
+        .u32(4, key_size)
+        .u32(8, value_size)
+        .u32(12, max_entries)
+        .u32(16, flags)
+        .bytes(28, &object_name(name));
+    bpf(BPF_MAP_CREATE, &mut attr).map(owned)
+}
+
+pub(crate) fn map_update(map: &OwnedFd, key: &[u8], value: &[u8]) -> io::Result<()> {
+    let mut attr = Attr::new();
+    attr.u32(0, map.as_raw_fd() as u32)
+        .u64(8, key.as_ptr() as u64)
+        .u64(16, value.as_ptr() as u64)
+        .u64(24, 0);
+    bpf(BPF_MAP_UPDATE_ELEM, &mut attr).map(|_| ())
+}
+
+/// A failed `BPF_PROG_LOAD`, with the verifier's log.
+pub(crate) struct LoadError {
+    pub(crate) error: io::Error,
+    pub(crate) log: String,
+}
+
+/// Loads a program. The verifier log is only requested when a first attempt fails, so
+/// successful loads pay nothing for it.
+pub(crate) fn prog_load(
+    prog_type: u32,
+    insns: &[u8],
+    license: &str,
+    name: &str,
+) -> Result<OwnedFd, LoadError> {
+    let license = CString::new(license).unwrap_or_else(|_| CString::from(c"GPL"));
+    let load = |log: &mut [u8], level: u32| {
+        let mut attr = Attr::new();
+        attr.u32(0, prog_type)
+            .u32(4, (insns.len() / 8) as u32)
+            .u64(8, insns.as_ptr() as u64)
+            .u64(16, license.as_ptr() as u64)
+            .u32(24, level)
+            .u32(28, log.len() as u32)
+            .u64(
+                32,
+                if log.is_empty() {
+                    0
+                } else {
+                    log.as_mut_ptr() as u64
+                },
+            )
+            .bytes(48, &object_name(name));
+        bpf(BPF_PROG_LOAD, &mut attr).map(owned)
+    };
+    match load(&mut [], 0) {
+        Ok(fd) => Ok(fd),
+        Err(first) => {
+            let mut log = vec![0u8; 1 << 20];
+            match load(&mut log, 1) {
+                Ok(fd) => Ok(fd),
+                Err(error) => {
+                    let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+                    let log = String::from_utf8_lossy(&log[..end]).into_owned();
+                    let error = if log.is_empty() { first } else { error };
+                    Err(LoadError { error, log })
+                }
+            }
+        }
+    }
 }
 
 /// Runs a raw tracepoint program once, on this CPU, in this process: how `begin` and `end`
 /// probes fire (their `pid` and `comm` are beetrace's own, as in bpftrace).
-pub(crate) fn test_run(prog_fd: RawFd) -> io::Result<u32> {
-    let mut attr = TestRunAttr {
-        prog_fd: prog_fd as u32,
-        ..Default::default()
-    };
-    // SAFETY: attr is a valid, fully initialised bpf_attr prefix of the size we pass.
-    let ret = unsafe {
+pub(crate) fn test_run(prog: &OwnedFd) -> io::Result<u32> {
+    let mut attr = Attr::new();
+    attr.u32(0, prog.as_raw_fd() as u32);
+    bpf(BPF_PROG_TEST_RUN, &mut attr)?;
+    Ok(attr.read_u32(4))
+}
+
+const PERF_TYPE_SOFTWARE: u32 = 1;
+const PERF_TYPE_TRACEPOINT: u32 = 2;
+const PERF_COUNT_SW_CPU_CLOCK: u64 = 0;
+const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 8;
+const PERF_EVENT_IOC_ENABLE: libc::c_ulong = 0x2400;
+const PERF_EVENT_IOC_SET_BPF: libc::c_ulong = 0x4004_2408;
+
+/// `struct perf_event_attr`, the fields we use (the kernel accepts a zero-padded prefix).
+#[repr(C)]
+#[derive(Default)]
+struct PerfEventAttr {
+    kind: u32,
+    size: u32,
+    config: u64,
+    sample_period: u64,
+    sample_type: u64,
+    read_format: u64,
+    flags: u64,
+    wakeup_events: u32,
+    bp_type: u32,
+    config1: u64,
+    config2: u64,
+    branch_sample_type: u64,
+    sample_regs_user: u64,
+    sample_stack_user: u32,
+    clockid: i32,
+    sample_regs_intr: u64,
+    aux_watermark: u32,
+    sample_max_stack: u16,
+    _reserved: u16,
+}
+
+fn perf_event_open(attr: &PerfEventAttr, cpu: i32) -> io::Result<OwnedFd> {
+    // SAFETY: attr is a valid perf_event_attr of the size recorded in it.
+    let fd = unsafe {
         libc::syscall(
-            libc::SYS_bpf,
-            BPF_PROG_TEST_RUN,
-            &mut attr as *mut TestRunAttr,
-            std::mem::size_of::<TestRunAttr>() as u32,
+            libc::SYS_perf_event_open,
+            attr as *const PerfEventAttr,
+            -1 as libc::pid_t,
+            cpu,
+            -1 as libc::c_int,
+            PERF_FLAG_FD_CLOEXEC,
         )
     };
-    if ret < 0 {
+    if fd < 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok(attr.retval)
+    Ok(owned(fd))
+}
+
+/// Runs `prog` on every hit of the perf event; the attachment lives as long as the fd.
+fn attach_to_perf_event(event: OwnedFd, prog: &OwnedFd) -> io::Result<OwnedFd> {
+    // SAFETY: ioctls on a perf event fd we own, with an int argument.
+    unsafe {
+        if libc::ioctl(event.as_raw_fd(), PERF_EVENT_IOC_SET_BPF, prog.as_raw_fd()) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if libc::ioctl(event.as_raw_fd(), PERF_EVENT_IOC_ENABLE, 0) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(event)
+}
+
+/// Attaches a tracepoint program by the tracepoint's tracefs id. One event on CPU 0 is
+/// enough: the program runs for hits on every CPU.
+pub(crate) fn attach_tracepoint(id: u32, prog: &OwnedFd) -> io::Result<OwnedFd> {
+    let attr = PerfEventAttr {
+        kind: PERF_TYPE_TRACEPOINT,
+        size: std::mem::size_of::<PerfEventAttr>() as u32,
+        config: id as u64,
+        sample_period: 1,
+        wakeup_events: 1,
+        ..Default::default()
+    };
+    attach_to_perf_event(perf_event_open(&attr, 0)?, prog)
+}
+
+/// A CPU-clock timer on `cpu` firing every `period_ns`, running `prog`.
+pub(crate) fn attach_timer(period_ns: u64, cpu: i32, prog: &OwnedFd) -> io::Result<OwnedFd> {
+    let attr = PerfEventAttr {
+        kind: PERF_TYPE_SOFTWARE,
+        size: std::mem::size_of::<PerfEventAttr>() as u32,
+        config: PERF_COUNT_SW_CPU_CLOCK,
+        sample_period: period_ns,
+        ..Default::default()
+    };
+    attach_to_perf_event(perf_event_open(&attr, cpu)?, prog)
 }
 
 /// The last termination signal received (0 = none yet).

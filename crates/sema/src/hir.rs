@@ -58,6 +58,8 @@ impl Attach {
 #[derive(Clone, Debug)]
 pub struct Probe {
     pub attach: Attach,
+    /// The tracefs event id of a tracepoint (what perf_event_open attaches by).
+    pub tracepoint_id: Option<u32>,
     pub predicate: Option<Expr>,
     pub body: Vec<Stmt>,
     /// Stack bytes the scratch variables need (each variable has a fixed slot).

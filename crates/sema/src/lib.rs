@@ -97,6 +97,7 @@ pub fn analyze(
                     }
                     if !failed {
                         analysis.probes.push(hir::Probe {
+                            tracepoint_id: tp_format.as_ref().map(|f| f.id),
                             attach,
                             predicate,
                             body,
