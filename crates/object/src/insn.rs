@@ -515,7 +515,7 @@ pub struct Decoded {
 /// Decodes a program's bytes. Map loads decode as `LdMap` with the map index unknown (0); the
 /// disassembler names them from relocations.
 pub fn decode(bytes: &[u8]) -> Result<Vec<Decoded>, DecodeError> {
-    if bytes.len() % 8 != 0 {
+    if !bytes.len().is_multiple_of(8) {
         return Err(DecodeError::Length(bytes.len()));
     }
     let slot_at = |i: usize| -> (u8, u8, u8, i16, i32) {
