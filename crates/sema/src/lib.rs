@@ -9,6 +9,7 @@
 
 mod check;
 pub mod hir;
+pub mod maps;
 pub mod printf;
 mod probes;
 pub mod types;
@@ -47,6 +48,8 @@ pub struct PrintfFormat {
 pub struct Analysis {
     pub probes: Vec<hir::Probe>,
     pub printfs: Vec<PrintfFormat>,
+    /// Every `@map` of the script, in order of first appearance.
+    pub maps: Vec<maps::MapInfo>,
 }
 
 /// Options that change how a script is understood.

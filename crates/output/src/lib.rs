@@ -1,0 +1,1 @@
+//! stub: map printing (being written)
