@@ -177,13 +177,7 @@ fn real_main(cli: Cli) -> Result<ExitCode, String> {
         pid: cli.pid,
         duration: cli.duration.map(Duration::from_secs_f64),
     };
-    let result = runtime::run(
-        &compiled,
-        &analysis.printfs,
-        &mut out,
-        &mut io::stderr(),
-        options,
-    );
+    let result = runtime::run(&compiled, &analysis, &mut out, &mut io::stderr(), options);
     let _ = out.flush();
     match result {
         Ok(_) => Ok(ExitCode::SUCCESS),

@@ -78,8 +78,20 @@ impl Lowering<'_> {
                 write(&mut self.em, t, Reg::R0);
                 t
             }
-            ExprKind::TracepointString { .. } => {
+            ExprKind::TracepointString { .. } | ExprKind::Str(_) => {
                 unreachable!("sema keeps strings out of integer expressions")
+            }
+            ExprKind::MapRead { map, key } => {
+                let t = self.frame.push_temp();
+                self.map_read_int(*map, key);
+                write(&mut self.em, t, Reg::R0);
+                t
+            }
+            ExprKind::HasKey { map, key } => {
+                let t = self.frame.push_temp();
+                self.map_has_key(*map, key);
+                write(&mut self.em, t, Reg::R0);
+                t
             }
             ExprKind::Cast(inner) => {
                 let t = self.expr(inner);

@@ -48,6 +48,17 @@ impl Frame {
         -(self.used as i16)
     }
 
+    /// The current allocation point, to free everything allocated after it with
+    /// [`Frame::release`] (per statement, so sibling statements share stack space).
+    pub(crate) fn mark(&self) -> i32 {
+        self.used
+    }
+
+    pub(crate) fn release(&mut self, mark: i32) {
+        self.used = mark;
+        self.spill_slots.retain(|&off| -(off as i32) <= mark);
+    }
+
     pub(crate) fn push_temp(&mut self) -> Temp {
         let d = self.depth;
         self.depth += 1;

@@ -10,6 +10,7 @@ mod emitter;
 mod expr;
 mod frame;
 mod lower;
+mod maps;
 
 use object::{map_type, MapDef, ObjectFile, Program};
 use sema::hir::Attach;
@@ -20,6 +21,8 @@ use syntax::{Diagnostic, Span};
 pub const MAP_EVENTS: u32 = 0;
 /// Index of the one-entry array holding values user space sets before start (start time).
 pub const MAP_GLOBALS: u32 = 1;
+/// Index of the first `@map`; map `i` of the analysis is object map `MAP_USER_BASE + i`.
+pub const MAP_USER_BASE: u32 = 2;
 /// Ring buffer size: 1 MiB, a power-of-two number of pages as the kernel requires.
 pub const EVENTS_BYTES: u32 = 1 << 20;
 
@@ -39,6 +42,18 @@ pub struct Compiled {
     pub object: ObjectFile,
     /// In the same order as `object.programs`.
     pub programs: Vec<CompiledProgram>,
+}
+
+/// Layout of the one `globals` value: the start time (`elapsed`), then counters of events
+/// lost in the kernel that user space reports at exit.
+pub const GLOBALS_START_NS: i16 = 0;
+/// Map updates that failed (a map was full).
+pub const GLOBALS_MAP_FULL: i16 = 8;
+pub const GLOBALS_SIZE: u32 = 16;
+
+/// The object name of `@name`: `AT_name` (`AT_` for `@`), a C identifier as BTF requires.
+pub fn map_symbol(name: &str) -> String {
+    format!("AT_{name}")
 }
 
 /// A C identifier naming the program, unique within the object.
@@ -63,7 +78,7 @@ pub fn compile(analysis: &Analysis) -> Result<Compiled, Vec<Diagnostic>> {
     let mut compiled = Vec::new();
     let mut errors = Vec::new();
     for (index, probe) in analysis.probes.iter().enumerate() {
-        let mut lowering = lower::Lowering::new(probe, &analysis.printfs);
+        let mut lowering = lower::Lowering::new(probe, &analysis.printfs, &analysis.maps);
         lowering.probe(probe);
         if let Some(needed) = lowering.frame.overflow {
             errors.push(
@@ -105,11 +120,26 @@ pub fn compile(analysis: &Analysis) -> Result<Compiled, Vec<Diagnostic>> {
             name: "globals".into(),
             map_type: map_type::ARRAY,
             key_size: 4,
-            value_size: 8,
+            value_size: GLOBALS_SIZE,
             max_entries: 1,
             flags: 0,
         },
     ];
+    let mut maps = maps;
+    for info in &analysis.maps {
+        maps.push(MapDef {
+            name: map_symbol(&info.name),
+            map_type: if info.value.per_cpu() {
+                map_type::PERCPU_HASH
+            } else {
+                map_type::HASH
+            },
+            key_size: info.key_size(),
+            value_size: info.value.size(),
+            max_entries: info.max_entries,
+            flags: 0,
+        });
+    }
     Ok(Compiled {
         object: ObjectFile {
             license: "GPL".into(),

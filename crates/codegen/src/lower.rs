@@ -4,6 +4,7 @@ use object::helpers::Helper;
 use object::insn::{AluOp, Insn, JmpOp, Size, Src};
 use object::{MapRef, Reg};
 use sema::hir::{Builtin, Expr, ExprKind, Probe, Stmt, StmtKind};
+use sema::maps::MapInfo;
 use sema::{PrintfArg, PrintfFormat, Type, EXIT_EVENT_ID};
 
 use crate::emitter::{Emitter, Label};
@@ -17,10 +18,11 @@ pub(crate) struct Lowering<'a> {
     pub(crate) em: Emitter,
     pub(crate) frame: Frame,
     printfs: &'a [PrintfFormat],
+    pub(crate) maps: &'a [MapInfo],
     pub(crate) var_slots: Vec<i16>,
     pub(crate) vars: Vec<Type>,
     /// One reusable buffer for event records, as large as this probe's largest record.
-    record: i16,
+    pub(crate) record: i16,
     exit: Label,
     loops: Vec<(Label, Label)>,
 }
@@ -31,6 +33,7 @@ fn max_record(stmts: &[Stmt], printfs: &[PrintfFormat]) -> u32 {
         .map(|s| match &s.kind {
             StmtKind::Printf { id, .. } => printfs[*id].record_size,
             StmtKind::Exit => 8,
+            StmtKind::MapCommand { .. } => crate::maps::COMMAND_RECORD,
             StmtKind::If { then, els, .. } => {
                 max_record(then, printfs).max(max_record(els, printfs))
             }
@@ -44,7 +47,11 @@ fn max_record(stmts: &[Stmt], printfs: &[PrintfFormat]) -> u32 {
 }
 
 impl<'a> Lowering<'a> {
-    pub(crate) fn new(probe: &Probe, printfs: &'a [PrintfFormat]) -> Lowering<'a> {
+    pub(crate) fn new(
+        probe: &Probe,
+        printfs: &'a [PrintfFormat],
+        maps: &'a [MapInfo],
+    ) -> Lowering<'a> {
         let mut em = Emitter::new();
         let mut frame = Frame::new();
         let var_slots = probe
@@ -63,6 +70,7 @@ impl<'a> Lowering<'a> {
             em,
             frame,
             printfs,
+            maps,
             var_slots,
             vars: probe.vars.iter().map(|v| v.ty).collect(),
             record,
@@ -90,7 +98,7 @@ impl<'a> Lowering<'a> {
         self.em.emit(Insn::Exit);
     }
 
-    fn zero(&mut self, off: i16, size: u32) {
+    pub(crate) fn zero(&mut self, off: i16, size: u32) {
         for i in (0..size as i16).step_by(8) {
             self.em.emit(Insn::Store {
                 size: Size::DW,
@@ -108,8 +116,24 @@ impl<'a> Lowering<'a> {
     }
 
     fn stmt(&mut self, stmt: &Stmt) {
+        let mark = self.frame.mark();
+        self.stmt_inner(stmt);
+        self.frame.release(mark);
+    }
+
+    fn stmt_inner(&mut self, stmt: &Stmt) {
         self.em.span = stmt.span;
         match &stmt.kind {
+            StmtKind::MapStore { map, key, value } => self.map_store(*map, key, value),
+            StmtKind::MapAdd { map, key, value } => self.map_add(*map, key, value),
+            StmtKind::Aggregate {
+                map,
+                key,
+                func,
+                value,
+            } => self.aggregate(*map, key, *func, value.as_ref()),
+            StmtKind::MapDelete { map, key } => self.map_delete(*map, key),
+            StmtKind::MapCommand { map, command } => self.map_command(*map, *command),
             StmtKind::Expr(e) => {
                 if e.ty.is_integer() {
                     self.expr(e);
@@ -195,7 +219,7 @@ impl<'a> Lowering<'a> {
     }
 
     /// `bpf_ringbuf_output(&events, fp + off, size, 0)`.
-    fn output(&mut self, off: i16, size: u32) {
+    pub(crate) fn output(&mut self, off: i16, size: u32) {
         self.em.emit(Insn::LdMap {
             dst: Reg::R1,
             map: MapRef(MAP_EVENTS),
@@ -255,7 +279,7 @@ impl<'a> Lowering<'a> {
     }
 
     /// Writes the string value of `e` (at most `cap` bytes) to the frame at `dst`.
-    fn string_into(&mut self, e: &Expr, dst: i16, cap: u32) {
+    pub(crate) fn string_into(&mut self, e: &Expr, dst: i16, cap: u32) {
         match &e.kind {
             ExprKind::Builtin(Builtin::Comm) => {
                 self.em.emit(Insn::mov64(Reg::R1, Reg::FP));
@@ -297,6 +321,22 @@ impl<'a> Lowering<'a> {
                     i += chunk;
                 }
             }
+            ExprKind::Str(bytes) => {
+                // NUL-terminated, zero-padded to whole words; longer literals are cut to fit.
+                let mut padded = vec![0u8; cap.div_ceil(4) as usize * 4];
+                let n = bytes.len().min(cap.saturating_sub(1) as usize);
+                padded[..n].copy_from_slice(&bytes[..n]);
+                for (i, chunk) in padded.chunks(4).enumerate() {
+                    let word = i32::from_le_bytes(chunk.try_into().expect("4-byte chunks"));
+                    self.em.emit(Insn::Store {
+                        size: Size::W,
+                        dst: Reg::FP,
+                        off: dst + 4 * i as i16,
+                        src: Src::Imm(word),
+                    });
+                }
+            }
+            ExprKind::MapRead { map, key } => self.map_read_string(*map, key, dst, cap),
             _ => unreachable!("sema only types these expressions as strings"),
         }
     }

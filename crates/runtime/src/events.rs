@@ -1,13 +1,29 @@
 //! Records from the `events` ring buffer, decoded with the resource tables from sema.
 
+use sema::hir::MapCommand;
 use sema::printf::{self, Value};
-use sema::{PrintfArg, PrintfFormat, EXIT_EVENT_ID};
+use sema::{
+    PrintfArg, PrintfFormat, CLEAR_MAP_EVENT_ID, EXIT_EVENT_ID, PRINT_MAP_EVENT_ID,
+    ZERO_MAP_EVENT_ID,
+};
 
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Event {
     /// Text to write, already formatted.
     Text(Vec<u8>),
     Exit,
+    /// `print`/`clear`/`zero` of the map with this index.
+    Map {
+        map: usize,
+        command: MapCommand,
+    },
+}
+
+fn word(record: &[u8], index: usize) -> u64 {
+    record
+        .get(index * 8..index * 8 + 8)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, u64::from_le_bytes)
 }
 
 /// Decodes one record. A record we cannot make sense of is an error naming its id: that
@@ -18,8 +34,21 @@ pub(crate) fn decode(record: &[u8], printfs: &[PrintfFormat]) -> Result<Event, S
         .and_then(|b| b.try_into().ok())
         .ok_or_else(|| format!("event record of {} bytes is too short", record.len()))?;
     let id = u64::from_le_bytes(id_bytes);
-    if id == EXIT_EVENT_ID {
-        return Ok(Event::Exit);
+    let command = match id {
+        EXIT_EVENT_ID => return Ok(Event::Exit),
+        PRINT_MAP_EVENT_ID => Some(MapCommand::Print {
+            top: word(record, 2),
+            div: word(record, 3).max(1),
+        }),
+        CLEAR_MAP_EVENT_ID => Some(MapCommand::Clear),
+        ZERO_MAP_EVENT_ID => Some(MapCommand::Zero),
+        _ => None,
+    };
+    if let Some(command) = command {
+        return Ok(Event::Map {
+            map: word(record, 1) as usize,
+            command,
+        });
     }
     let format = usize::try_from(id)
         .ok()

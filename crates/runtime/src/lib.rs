@@ -7,7 +7,9 @@
 //! error, or on a signal) releases them all; nothing is pinned unless asked for.
 
 mod events;
+mod maps;
 mod ringbuf;
+mod shim_output;
 mod sys;
 
 use std::io::{self, Write};
@@ -15,13 +17,18 @@ use std::os::fd::OwnedFd;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-use codegen::{Compiled, CompiledProgram, EVENTS_BYTES, MAP_EVENTS, MAP_GLOBALS};
+use codegen::{
+    Compiled, CompiledProgram, EVENTS_BYTES, GLOBALS_MAP_FULL, GLOBALS_SIZE, MAP_EVENTS,
+    MAP_GLOBALS, MAP_USER_BASE,
+};
 use object::Insn;
-use sema::hir::Attach;
-use sema::PrintfFormat;
+use sema::hir::{Attach, MapCommand};
+use sema::{Analysis, PrintfFormat};
+use shim_output::PrintOptions;
 use syntax::Span;
 
 use events::Event;
+use maps::ScriptMap;
 use ringbuf::RingBuf;
 
 /// How a run ended.
@@ -125,7 +132,7 @@ impl Drop for Links {
 /// Runs a compiled script. `out` receives the script's output, `err` status lines.
 pub fn run(
     compiled: &Compiled,
-    printfs: &[PrintfFormat],
+    analysis: &Analysis,
     out: &mut dyn Write,
     err: &mut dyn Write,
     mut options: RunOptions,
@@ -155,9 +162,22 @@ pub fn run(
         .map_err(|e| RuntimeError::Map(format!("cannot duplicate the events map: {e}")))?;
     let mut ring = RingBuf::new(events, EVENTS_BYTES as usize)
         .map_err(|e| RuntimeError::Map(format!("cannot map the events ring buffer: {e}")))?;
+    let script_maps: Vec<ScriptMap> = analysis
+        .maps
+        .iter()
+        .enumerate()
+        .map(|(i, info)| ScriptMap {
+            info,
+            fd: &maps[MAP_USER_BASE as usize + i],
+        })
+        .collect();
+    let cpus =
+        sys::possible_cpus().map_err(|e| RuntimeError::Map(format!("cannot count CPUs: {e}")))?;
     let mut output = Output {
         out,
-        printfs,
+        printfs: &analysis.printfs,
+        maps: &script_maps,
+        cpus,
         exited: false,
     };
 
@@ -205,6 +225,8 @@ pub fn run(
     output.exited = false;
     fire(&loaded, &Attach::End)?;
     output.drain(&mut ring)?;
+    output.finish()?;
+    report_losses(&maps[MAP_GLOBALS as usize], err)?;
     if let Some(mut c) = child {
         if outcome != Outcome::TargetEnded {
             let _ = c.kill();
@@ -217,11 +239,52 @@ pub fn run(
 struct Output<'a> {
     out: &'a mut dyn Write,
     printfs: &'a [PrintfFormat],
+    maps: &'a [ScriptMap<'a>],
+    cpus: usize,
     /// An exit record was seen; later records of this batch are dropped, as in bpftrace.
     exited: bool,
 }
 
 impl Output<'_> {
+    fn map_command(&mut self, map: usize, command: MapCommand) -> Result<(), RuntimeError> {
+        let m = self
+            .maps
+            .get(map)
+            .ok_or_else(|| RuntimeError::Event(format!("map command for unknown map {map}")))?;
+        let failed = |e: io::Error| RuntimeError::Map(format!("{}: {e}", m.info.display_name()));
+        match command {
+            MapCommand::Print { top, div } => {
+                let opts = PrintOptions {
+                    top: top as usize,
+                    div,
+                };
+                let text = m.text(self.cpus, &opts).map_err(failed)?;
+                self.out
+                    .write_all(text.as_bytes())
+                    .map_err(RuntimeError::Output)
+            }
+            MapCommand::Clear => m.clear().map_err(failed),
+            MapCommand::Zero => m.zero(self.cpus).map_err(failed),
+        }
+    }
+
+    /// What bpftrace prints when a run ends: two newlines, then every map by name.
+    fn finish(&mut self) -> Result<(), RuntimeError> {
+        self.out.write_all(b"\n\n").map_err(RuntimeError::Output)?;
+        let mut order: Vec<&ScriptMap> = self.maps.iter().collect();
+        order.sort_by(|a, b| a.info.name.cmp(&b.info.name));
+        let opts = PrintOptions { top: 0, div: 1 };
+        for m in order {
+            let text = m
+                .text(self.cpus, &opts)
+                .map_err(|e| RuntimeError::Map(format!("{}: {e}", m.info.display_name())))?;
+            self.out
+                .write_all(text.as_bytes())
+                .map_err(RuntimeError::Output)?;
+        }
+        self.out.flush().map_err(RuntimeError::Output)
+    }
+
     fn drain(&mut self, ring: &mut RingBuf) -> Result<(), RuntimeError> {
         let mut failure = None;
         ring.consume(|record| {
@@ -236,6 +299,7 @@ impl Output<'_> {
                         self.exited = true;
                         Ok(())
                     }
+                    Event::Map { map, command } => self.map_command(map, command),
                 });
             match result {
                 Ok(()) => true,
@@ -250,6 +314,24 @@ impl Output<'_> {
         }
         self.out.flush().map_err(RuntimeError::Output)
     }
+}
+
+/// Warns about updates the kernel side had to drop because a map was full.
+fn report_losses(globals: &OwnedFd, err: &mut dyn Write) -> Result<(), RuntimeError> {
+    let mut value = vec![0u8; GLOBALS_SIZE as usize];
+    if sys::map_lookup(globals, &0u32.to_ne_bytes(), &mut value).unwrap_or(false) {
+        let off = GLOBALS_MAP_FULL as usize;
+        let full = u64::from_ne_bytes(value[off..off + 8].try_into().expect("8 bytes"));
+        if full > 0 {
+            writeln!(
+                err,
+                "WARNING: {full} map update(s) were dropped because a map was full; \
+                 declare it larger, e.g. let @m = hash(100000);"
+            )
+            .map_err(RuntimeError::Output)?;
+        }
+    }
+    Ok(())
 }
 
 /// Creates every map of the object, and stores the start time `elapsed` counts from.

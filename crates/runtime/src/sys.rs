@@ -12,7 +12,10 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 
 const BPF_MAP_CREATE: libc::c_long = 0;
+const BPF_MAP_LOOKUP_ELEM: libc::c_long = 1;
 const BPF_MAP_UPDATE_ELEM: libc::c_long = 2;
+const BPF_MAP_DELETE_ELEM: libc::c_long = 3;
+const BPF_MAP_GET_NEXT_KEY: libc::c_long = 4;
 const BPF_PROG_LOAD: libc::c_long = 5;
 const BPF_PROG_TEST_RUN: libc::c_long = 10;
 
@@ -98,6 +101,64 @@ pub(crate) fn map_update(map: &OwnedFd, key: &[u8], value: &[u8]) -> io::Result<
         .u64(16, value.as_ptr() as u64)
         .u64(24, 0);
     bpf(BPF_MAP_UPDATE_ELEM, &mut attr).map(|_| ())
+}
+
+/// Reads the value of `key` into `value` (sized for all CPUs of a per-CPU map). `Ok(false)`
+/// when the key is absent.
+pub(crate) fn map_lookup(map: &OwnedFd, key: &[u8], value: &mut [u8]) -> io::Result<bool> {
+    let mut attr = Attr::new();
+    attr.u32(0, map.as_raw_fd() as u32)
+        .u64(8, key.as_ptr() as u64)
+        .u64(16, value.as_mut_ptr() as u64);
+    match bpf(BPF_MAP_LOOKUP_ELEM, &mut attr) {
+        Ok(_) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+pub(crate) fn map_delete(map: &OwnedFd, key: &[u8]) -> io::Result<()> {
+    let mut attr = Attr::new();
+    attr.u32(0, map.as_raw_fd() as u32)
+        .u64(8, key.as_ptr() as u64);
+    match bpf(BPF_MAP_DELETE_ELEM, &mut attr) {
+        Ok(_) => Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Every key of a hash map, in the kernel's order.
+pub(crate) fn map_keys(map: &OwnedFd, key_size: usize) -> io::Result<Vec<Vec<u8>>> {
+    let mut keys: Vec<Vec<u8>> = Vec::new();
+    loop {
+        let mut next = vec![0u8; key_size];
+        let mut attr = Attr::new();
+        attr.u32(0, map.as_raw_fd() as u32)
+            .u64(8, keys.last().map_or(0, |k| k.as_ptr() as u64))
+            .u64(16, next.as_mut_ptr() as u64);
+        match bpf(BPF_MAP_GET_NEXT_KEY, &mut attr) {
+            Ok(_) => keys.push(next),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(keys),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The number of possible CPUs: how many values a per-CPU map lookup returns.
+pub(crate) fn possible_cpus() -> io::Result<usize> {
+    let text = std::fs::read_to_string("/sys/devices/system/cpu/possible")?;
+    let mut count = 0;
+    for range in text.trim().split(',') {
+        let (a, b) = range.split_once('-').unwrap_or((range, range));
+        let parse = |s: &str| {
+            s.trim().parse::<usize>().map_err(|_| {
+                io::Error::new(io::ErrorKind::InvalidData, format!("bad CPU list {text:?}"))
+            })
+        };
+        count += parse(b)? - parse(a)? + 1;
+    }
+    Ok(count)
 }
 
 /// A failed `BPF_PROG_LOAD`, with the verifier's log.

@@ -76,6 +76,30 @@ pub struct Var {
 
 pub type VarId = usize;
 
+/// Index into [`crate::Analysis::maps`].
+pub type MapId = usize;
+
+/// The aggregating functions a map value can be assigned from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AggFunc {
+    Count,
+    Sum,
+    Min,
+    Max,
+    Avg,
+    Stats,
+    Hist { bits: u8 },
+    Lhist { min: i64, max: i64, step: i64 },
+}
+
+/// Map operations done by user space when their event record arrives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapCommand {
+    Print { top: u64, div: u64 },
+    Clear,
+    Zero,
+}
+
 #[derive(Clone, Debug)]
 pub struct Stmt {
     pub kind: StmtKind,
@@ -104,6 +128,35 @@ pub enum StmtKind {
     Return,
     Break,
     Continue,
+    /// `@m[key] = value` for a plain (non-aggregation) map.
+    MapStore {
+        map: MapId,
+        key: Vec<Expr>,
+        value: Expr,
+    },
+    /// `@m[key] += value` (also `++`, `--`, `-=` with the value negated): an atomic add on
+    /// an existing entry, an insert of `value` otherwise.
+    MapAdd {
+        map: MapId,
+        key: Vec<Expr>,
+        value: Expr,
+    },
+    /// `@m[key] = count()` and the other aggregations; `value` is the aggregated argument.
+    Aggregate {
+        map: MapId,
+        key: Vec<Expr>,
+        func: AggFunc,
+        value: Option<Expr>,
+    },
+    MapDelete {
+        map: MapId,
+        key: Vec<Expr>,
+    },
+    /// `print(@m)`, `clear(@m)`, `zero(@m)`: done asynchronously by user space.
+    MapCommand {
+        map: MapId,
+        command: MapCommand,
+    },
     /// Send a printf record: format id and its non-constant arguments.
     Printf {
         id: usize,
@@ -123,6 +176,8 @@ pub struct Expr {
 #[derive(Clone, Debug)]
 pub enum ExprKind {
     Int(i64),
+    /// A string literal (NUL-terminated in `ty`'s length).
+    Str(Vec<u8>),
     Var(VarId),
     Builtin(Builtin),
     /// A field of the tracepoint record at `offset` in the context.
@@ -152,6 +207,16 @@ pub enum ExprKind {
     },
     /// Integer conversion to `ty` of the outer expression.
     Cast(Box<Expr>),
+    /// `@m[key]`: the value, or 0 / "" when the key is missing.
+    MapRead {
+        map: MapId,
+        key: Vec<Expr>,
+    },
+    /// `has_key(@m, key)`
+    HasKey {
+        map: MapId,
+        key: Vec<Expr>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -22,6 +22,12 @@ pub use types::Type;
 
 /// The id of the event record that asks user space to stop (printf ids count up from 0).
 pub const EXIT_EVENT_ID: u64 = u64::MAX;
+/// `print(@m, top, div)`: record {id, map index, top, div}.
+pub const PRINT_MAP_EVENT_ID: u64 = u64::MAX - 1;
+/// `clear(@m)`: record {id, map index, 0, 1}.
+pub const CLEAR_MAP_EVENT_ID: u64 = u64::MAX - 2;
+/// `zero(@m)`: record {id, map index, 0, 1}.
+pub const ZERO_MAP_EVENT_ID: u64 = u64::MAX - 3;
 
 /// The argument of a printf directive: known at compile time, or carried by the event.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,12 +73,15 @@ pub fn analyze(
 ) -> (Analysis, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let mut analysis = Analysis::default();
+    let mut maps = check::MapTable::default();
+
+    // Expand attach points and read tracepoint formats once for both passes.
+    let mut instances = Vec::new();
     for item in &script.items {
         match item {
             ast::Item::Probe(probe) => {
-                let attaches = probes::expand(probe, kernel, &mut diags);
-                for attach in attaches {
-                    let tp_format = match &attach {
+                for attach in probes::expand(probe, kernel, &mut diags) {
+                    let format = match &attach {
                         hir::Attach::Tracepoint { category, name } => {
                             match kernel.tracepoint_format(category, name) {
                                 Ok(f) => Some(f),
@@ -87,62 +96,48 @@ pub fn analyze(
                         }
                         _ => None,
                     };
-                    let mut checker =
-                        check::Checker::new(&attach, tp_format.as_ref(), &mut analysis.printfs);
-                    let predicate = probe.predicate.as_ref().map(|p| checker.condition(p));
-                    let body = checker.block(&probe.body);
-                    let (vars, errors) = checker.finish();
-                    let failed = !errors.is_empty();
-                    for e in errors {
-                        if !diags.contains(&e) {
-                            diags.push(e);
-                        }
-                    }
-                    if !failed {
-                        analysis.probes.push(hir::Probe {
-                            tracepoint_id: tp_format.as_ref().map(|f| f.id),
-                            attach,
-                            predicate,
-                            body,
-                            vars,
-                            span: probe.span,
-                        });
-                    }
+                    instances.push((probe, attach, format));
                 }
             }
-            ast::Item::Preprocessor(p) => match p.kind {
-                ast::PreprocessorKind::Include => diags.push(
-                    Diagnostic::warning(
-                        p.span,
-                        "#include is ignored: beetrace reads kernel types from BTF",
-                    )
-                    .with_hint("remove the line; no kernel headers are needed"),
-                ),
-                _ => diags.push(Diagnostic::error(
-                    p.span,
-                    "preprocessor directives other than #include are not supported yet",
-                )),
-            },
-            ast::Item::CDefinition(c) => diags.push(Diagnostic::error(
-                c.span,
-                "C struct definitions are not supported yet; kernel types come from BTF",
-            )),
-            ast::Item::Config(c) => diags.push(Diagnostic::warning(
-                c.span,
-                "config blocks are accepted but not applied yet",
-            )),
-            ast::Item::Import(i) => {
-                diags.push(Diagnostic::error(i.span, "import is not supported yet"))
-            }
-            ast::Item::MapDecl(m) => diags.push(Diagnostic::error(
-                m.span,
-                "map declarations are not supported yet",
-            )),
-            ast::Item::Macro(m) => {
-                diags.push(Diagnostic::error(m.span, "macros are not supported yet"))
-            }
+            ast::Item::MapDecl(decl) => map_declaration(decl, &mut maps, &mut diags),
+            other => unsupported_item(other, &mut diags),
         }
     }
+
+    // Pass 1 learns every map's type from all its uses; pass 2 checks and lowers.
+    for final_pass in [false, true] {
+        let mut printfs = Vec::new();
+        for (probe, attach, format) in &instances {
+            let mut checker =
+                check::Checker::new(attach, format.as_ref(), &mut printfs, &mut maps, final_pass);
+            let predicate = probe.predicate.as_ref().map(|p| checker.condition(p));
+            let body = checker.block(&probe.body);
+            let (vars, errors) = checker.finish();
+            if !final_pass {
+                continue;
+            }
+            let failed = !errors.is_empty();
+            for e in errors {
+                if !diags.contains(&e) {
+                    diags.push(e);
+                }
+            }
+            if !failed {
+                analysis.probes.push(hir::Probe {
+                    tracepoint_id: format.as_ref().map(|f| f.id),
+                    attach: attach.clone(),
+                    predicate,
+                    body,
+                    vars,
+                    span: probe.span,
+                });
+            }
+        }
+        if final_pass {
+            analysis.printfs = printfs;
+        }
+    }
+    analysis.maps = maps.maps;
     if analysis.probes.is_empty() && !diags.iter().any(Diagnostic::is_error) {
         diags.push(
             Diagnostic::error(syntax::Span::new(0, 0), "the script has no probes")
@@ -150,4 +145,72 @@ pub fn analyze(
         );
     }
     (analysis, diags)
+}
+
+/// `let @m = hash(n);`: the map's size (and later its kind).
+fn map_declaration(decl: &ast::MapDecl, maps: &mut check::MapTable, diags: &mut Vec<Diagnostic>) {
+    match (decl.kind.as_str(), decl.args.as_slice()) {
+        ("hash" | "lruhash" | "percpuhash" | "percpulruhash", [arg]) => match arg.kind {
+            ast::ExprKind::Int(n) if n > 0 && n <= u32::MAX as u64 => {
+                if decl.kind != "hash" {
+                    diags.push(Diagnostic::warning(
+                        decl.kind_span,
+                        format!(
+                            "{}() maps are created as plain hash maps for now",
+                            decl.kind
+                        ),
+                    ));
+                }
+                maps.declared.insert(decl.name.clone(), n as u32);
+            }
+            _ => diags.push(Diagnostic::error(
+                arg.span,
+                "the map size must be a positive integer literal",
+            )),
+        },
+        (kind @ ("hash" | "lruhash" | "percpuhash" | "percpulruhash"), _) => {
+            diags.push(Diagnostic::error(
+                decl.span,
+                format!("{kind}() takes one argument: the maximum number of entries"),
+            ))
+        }
+        (other, _) => diags.push(
+            Diagnostic::error(decl.kind_span, format!("unknown map type '{other}'"))
+                .with_hint("use hash(n), lruhash(n), percpuhash(n) or percpulruhash(n)"),
+        ),
+    }
+}
+
+/// Top-level items parsed but not compiled yet.
+fn unsupported_item(item: &ast::Item, diags: &mut Vec<Diagnostic>) {
+    match item {
+        ast::Item::Preprocessor(p) => match p.kind {
+            ast::PreprocessorKind::Include => diags.push(
+                Diagnostic::warning(
+                    p.span,
+                    "#include is ignored: beetrace reads kernel types from BTF",
+                )
+                .with_hint("remove the line; no kernel headers are needed"),
+            ),
+            _ => diags.push(Diagnostic::error(
+                p.span,
+                "preprocessor directives other than #include are not supported yet",
+            )),
+        },
+        ast::Item::CDefinition(c) => diags.push(Diagnostic::error(
+            c.span,
+            "C struct definitions are not supported yet; kernel types come from BTF",
+        )),
+        ast::Item::Config(c) => diags.push(Diagnostic::warning(
+            c.span,
+            "config blocks are accepted but not applied yet",
+        )),
+        ast::Item::Import(i) => {
+            diags.push(Diagnostic::error(i.span, "import is not supported yet"))
+        }
+        ast::Item::Macro(m) => {
+            diags.push(Diagnostic::error(m.span, "macros are not supported yet"))
+        }
+        ast::Item::Probe(_) | ast::Item::MapDecl(_) => {}
+    }
 }

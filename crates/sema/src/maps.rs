@@ -27,16 +27,32 @@ pub enum MapValue {
     /// Assigned with `=`: an integer or a string.
     Plain(Type),
     Count,
-    Sum { signed: bool },
-    Min { signed: bool },
-    Max { signed: bool },
-    Avg { signed: bool },
-    Stats { signed: bool },
+    Sum {
+        signed: bool,
+    },
+    Min {
+        signed: bool,
+    },
+    Max {
+        signed: bool,
+    },
+    Avg {
+        signed: bool,
+    },
+    Stats {
+        signed: bool,
+    },
     /// `hist(x[, bits])`: power-of-two buckets, each split in `2^bits` linear steps
     /// (bpftrace's default is 0).
-    Hist { bits: u8 },
+    Hist {
+        bits: u8,
+    },
     /// `lhist(x, min, max, step)`
-    Lhist { min: i64, max: i64, step: i64 },
+    Lhist {
+        min: i64,
+        max: i64,
+        step: i64,
+    },
 }
 
 impl MapValue {

@@ -1,5 +1,9 @@
 //! Types one probe body for one attach point and lowers it to HIR.
 
+mod maps;
+
+pub(crate) use maps::MapTable;
+
 use kernel::{FieldKind, TracepointFormat};
 use syntax::ast::{self, BinaryOp, ExprKind as A, StmtKind as S, UnaryOp};
 use syntax::{Diagnostic, Span};
@@ -75,6 +79,9 @@ pub(crate) struct Checker<'a> {
     attach: &'a Attach,
     format: Option<&'a TracepointFormat>,
     printfs: &'a mut Vec<PrintfFormat>,
+    maps: &'a mut MapTable,
+    /// False while inferring map types from a first walk over all probes.
+    final_pass: bool,
     vars: Vec<Var>,
     errors: Vec<Diagnostic>,
     loop_depth: usize,
@@ -102,11 +109,15 @@ impl<'a> Checker<'a> {
         attach: &'a Attach,
         format: Option<&'a TracepointFormat>,
         printfs: &'a mut Vec<PrintfFormat>,
+        maps: &'a mut MapTable,
+        final_pass: bool,
     ) -> Checker<'a> {
         Checker {
             attach,
             format,
             printfs,
+            maps,
+            final_pass,
             vars: Vec::new(),
             errors: Vec::new(),
             loop_depth: 0,
@@ -414,13 +425,7 @@ impl<'a> Checker<'a> {
                 };
                 self.assign(name, value, span, out);
             }
-            A::Map { .. } => self.push(
-                Diagnostic::error(
-                    target.span,
-                    "maps are not supported by this version of beetrace yet",
-                )
-                .with_hint("use a $variable, or printf the value"),
-            ),
+            A::Map { .. } => self.assign_map(target, op, value, span, out),
             _ => self.push(Diagnostic::error(
                 target.span,
                 "only $variables and @maps can be assigned to",
@@ -431,6 +436,8 @@ impl<'a> Checker<'a> {
     fn expr_stmt(&mut self, e: &ast::Expr, out: &mut Vec<Stmt>) {
         let span = e.span;
         match &e.kind {
+            A::Call { name, args, .. } if self.map_call_stmt(name, args, span, out) => {}
+            A::Call { name, args, .. } if name == "print" => self.print_value(args, span, out),
             A::Call { name, args, .. } if name == "printf" => {
                 if let Some(kind) = self.printf(args, span) {
                     out.push(Stmt { kind, span });
@@ -572,6 +579,57 @@ impl<'a> Checker<'a> {
         })
     }
 
+    /// A string literal as a value (map keys and values, variables).
+    fn string_literal(&mut self, s: &[u8], span: Span) -> Expr {
+        Expr {
+            kind: ExprKind::Str(s.to_vec()),
+            ty: Type::Str {
+                len: s.len() as u32 + 1,
+            },
+            span,
+        }
+    }
+
+    /// `print(value)`: the value on a line of its own, like a one-argument printf.
+    fn print_value(&mut self, args: &[ast::Expr], span: Span, out: &mut Vec<Stmt>) {
+        let [arg] = args else {
+            self.push(Diagnostic::error(
+                span,
+                "print() takes a map (print(@m), print(@m, top, div)) or one value",
+            ));
+            return;
+        };
+        let v = self.expr(arg);
+        let conv = match v.ty {
+            Type::Str { .. } => b's',
+            Type::None => {
+                self.push(Diagnostic::error(
+                    arg.span,
+                    "this expression has no value to print",
+                ));
+                return;
+            }
+            t if t.is_signed() => b'd',
+            _ => b'u',
+        };
+        let format = [b'%', conv, b'\n'];
+        let pieces = printf::parse(&format).expect("a fixed, valid format");
+        let size = v.ty.size().div_ceil(8) * 8;
+        let id = self.printfs.len();
+        self.printfs.push(PrintfFormat {
+            pieces,
+            args: vec![PrintfArg::Field {
+                ty: v.ty,
+                offset: 8,
+            }],
+            record_size: 8 + size,
+        });
+        out.push(Stmt {
+            kind: StmtKind::Printf { id, args: vec![v] },
+            span,
+        });
+    }
+
     fn type_expr(&mut self, t: &ast::TypeExpr) -> Type {
         match &t.kind {
             ast::TypeKind::Named(name) => match Type::from_name(name) {
@@ -599,10 +657,7 @@ impl<'a> Checker<'a> {
         match &e.kind {
             A::Int(v) => int(*v as i64, literal_type(*v), span),
             A::Bool(b) => int(*b as i64, Type::Bool, span),
-            A::Str(_) => self.error(
-                span,
-                "string literals are only supported as printf arguments in this version",
-            ),
+            A::Str(s) => self.string_literal(s, span),
             A::Var(name) => match self.var_id(name) {
                 Some(id) => Expr {
                     kind: ExprKind::Var(id),
@@ -612,11 +667,9 @@ impl<'a> Checker<'a> {
                 None => self.error(span, format!("${name} is used before it is assigned")),
             },
             A::Ident(name) => self.ident(name, span),
-            A::Map { .. } => self.error(
-                span,
-                "maps are not supported by this version of beetrace yet",
-            ),
+            A::Map { name, keys } => self.read_map(name, keys, span),
             A::Field { base, name, .. } => self.field(base, name, span),
+            A::Call { name, args, .. } if name == "has_key" => self.has_key(args, span),
             A::Call { name, .. } => {
                 if name == "printf" || name == "exit" {
                     self.error(

@@ -1,0 +1,504 @@
+//! `@map` operations: keys built on the stack, lookups, updates, aggregations.
+//!
+//! Plain maps are shared hash maps: `@m[k] += n` is an atomic add on an existing entry (no
+//! lost updates between CPUs). Aggregations live in per-CPU hash maps that user space merges,
+//! so their updates need no atomics. A failed insert (map full) is counted in `globals`.
+
+use object::helpers::Helper;
+use object::insn::{AluOp, AtomicOp, Insn, JmpOp, Size, Src};
+use object::{MapRef, Reg};
+use sema::hir::{AggFunc, Expr, MapCommand, MapId};
+use sema::maps::MapValue;
+use sema::{Type, CLEAR_MAP_EVENT_ID, PRINT_MAP_EVENT_ID, ZERO_MAP_EVENT_ID};
+
+use crate::frame::read;
+use crate::lower::Lowering;
+use crate::{GLOBALS_MAP_FULL, MAP_GLOBALS, MAP_USER_BASE};
+
+/// Bytes of a map command record: id, map index, top, div.
+pub(crate) const COMMAND_RECORD: u32 = 32;
+
+const BPF_ANY: i32 = 0;
+const BPF_NOEXIST: i32 = 1;
+
+impl Lowering<'_> {
+    fn map_ref(map: MapId) -> MapRef {
+        MapRef(MAP_USER_BASE + map as u32)
+    }
+
+    /// `r1 = map; r2 = fp + key`
+    fn map_and_key(&mut self, map: MapId, key: i16) {
+        self.em.emit(Insn::LdMap {
+            dst: Reg::R1,
+            map: Self::map_ref(map),
+        });
+        self.fp_plus(Reg::R2, key);
+    }
+
+    fn fp_plus(&mut self, r: Reg, off: i16) {
+        self.em.emit(Insn::mov64(r, Reg::FP));
+        self.em
+            .emit(Insn::alu64(AluOp::Add, r, Src::Imm(off as i32)));
+    }
+
+    /// Writes the key of `map` for `parts` into a fresh zeroed stack buffer; returns its
+    /// offset. For histograms the last 8 bytes are left for the bucket.
+    fn build_key(&mut self, map: MapId, parts: &[Expr]) -> i16 {
+        let info = &self.maps[map];
+        let size = info.key_size();
+        let types = info.key.clone();
+        let buf = self.frame.alloc(size);
+        self.zero(buf, size);
+        let mut off = 0i16;
+        for (part, ty) in parts.iter().zip(types) {
+            match ty {
+                Type::Str { len } => self.string_into(part, buf + off, len),
+                _ => {
+                    let t = self.expr(part);
+                    let r = read(&mut self.em, t, Reg::R0);
+                    self.em.emit(Insn::Store {
+                        size: Size::DW,
+                        dst: Reg::FP,
+                        off: buf + off,
+                        src: Src::Reg(r),
+                    });
+                    self.frame.pop_temp();
+                }
+            }
+            off += (ty.size().div_ceil(8) * 8) as i16;
+        }
+        buf
+    }
+
+    /// `r0 = bpf_map_lookup_elem(map, key)`
+    fn lookup(&mut self, map: MapId, key: i16) {
+        self.map_and_key(map, key);
+        self.call(Helper::MapLookupElem);
+    }
+
+    /// `bpf_map_update_elem(map, key, value, flags)`, counting a failure as a full map
+    /// unless `allow_exists` and the entry merely appeared meanwhile.
+    fn update(&mut self, map: MapId, key: i16, value: i16, flags: i32) {
+        self.map_and_key(map, key);
+        self.fp_plus(Reg::R3, value);
+        self.em.emit(Insn::mov64_imm(Reg::R4, flags));
+        self.call(Helper::MapUpdateElem);
+        let ok = self.em.label();
+        self.em.jump_if(JmpOp::Jeq, Reg::R0, Src::Imm(0), ok);
+        self.count_map_full();
+        self.em.bind(ok);
+    }
+
+    /// `globals.map_full += 1`, atomically.
+    fn count_map_full(&mut self) {
+        let key = self.frame.alloc(8);
+        self.em.emit(Insn::Store {
+            size: Size::W,
+            dst: Reg::FP,
+            off: key,
+            src: Src::Imm(0),
+        });
+        self.em.emit(Insn::LdMap {
+            dst: Reg::R1,
+            map: MapRef(MAP_GLOBALS),
+        });
+        self.fp_plus(Reg::R2, key);
+        self.call(Helper::MapLookupElem);
+        let missing = self.em.label();
+        self.em.jump_if(JmpOp::Jeq, Reg::R0, Src::Imm(0), missing);
+        self.em.emit(Insn::mov64_imm(Reg::R1, 1));
+        self.em.emit(Insn::Atomic {
+            size: Size::DW,
+            op: AtomicOp::Add,
+            fetch: false,
+            dst: Reg::R0,
+            off: GLOBALS_MAP_FULL,
+            src: Reg::R1,
+        });
+        self.em.bind(missing);
+    }
+
+    /// Evaluates an integer into a fresh 8-byte stack slot.
+    fn int_slot(&mut self, e: &Expr) -> i16 {
+        let t = self.expr(e);
+        let slot = self.frame.alloc(8);
+        let r = read(&mut self.em, t, Reg::R0);
+        self.em.emit(Insn::Store {
+            size: Size::DW,
+            dst: Reg::FP,
+            off: slot,
+            src: Src::Reg(r),
+        });
+        self.frame.pop_temp();
+        slot
+    }
+
+    pub(crate) fn map_store(&mut self, map: MapId, key: &[Expr], value: &Expr) {
+        let key = self.build_key(map, key);
+        let slot = match self.maps[map].value {
+            MapValue::Plain(Type::Str { len }) => {
+                let size = self.maps[map].value.size();
+                let slot = self.frame.alloc(size);
+                self.zero(slot, size);
+                self.string_into(value, slot, len);
+                slot
+            }
+            _ => self.int_slot(value),
+        };
+        self.update(map, key, slot, BPF_ANY);
+    }
+
+    /// `*(u64 *)r0 += *(u64 *)(fp + delta)`, atomically.
+    fn atomic_add_from(&mut self, delta: i16) {
+        self.em.emit(Insn::Load {
+            size: Size::DW,
+            dst: Reg::R1,
+            src: Reg::FP,
+            off: delta,
+        });
+        self.em.emit(Insn::Atomic {
+            size: Size::DW,
+            op: AtomicOp::Add,
+            fetch: false,
+            dst: Reg::R0,
+            off: 0,
+            src: Reg::R1,
+        });
+    }
+
+    pub(crate) fn map_add(&mut self, map: MapId, key: &[Expr], value: &Expr) {
+        let key = self.build_key(map, key);
+        let delta = self.int_slot(value);
+        let insert = self.em.label();
+        let done = self.em.label();
+        self.lookup(map, key);
+        self.em.jump_if(JmpOp::Jeq, Reg::R0, Src::Imm(0), insert);
+        self.atomic_add_from(delta);
+        self.em.goto(done);
+        self.em.bind(insert);
+        // Insert only if still absent; if another CPU inserted first, add to its entry.
+        self.map_and_key(map, key);
+        self.fp_plus(Reg::R3, delta);
+        self.em.emit(Insn::mov64_imm(Reg::R4, BPF_NOEXIST));
+        self.call(Helper::MapUpdateElem);
+        self.em.jump_if(JmpOp::Jeq, Reg::R0, Src::Imm(0), done);
+        self.lookup(map, key);
+        let full = self.em.label();
+        self.em.jump_if(JmpOp::Jeq, Reg::R0, Src::Imm(0), full);
+        self.atomic_add_from(delta);
+        self.em.goto(done);
+        self.em.bind(full);
+        self.count_map_full();
+        self.em.bind(done);
+    }
+
+    pub(crate) fn aggregate(
+        &mut self,
+        map: MapId,
+        key: &[Expr],
+        func: AggFunc,
+        value: Option<&Expr>,
+    ) {
+        let key_off = self.build_key(map, key);
+        let v = match value {
+            Some(e) => self.int_slot(e),
+            None => {
+                let slot = self.frame.alloc(8);
+                self.em.emit(Insn::Store {
+                    size: Size::DW,
+                    dst: Reg::FP,
+                    off: slot,
+                    src: Src::Imm(1),
+                });
+                slot
+            }
+        };
+        if let AggFunc::Hist { bits } = func {
+            self.hist_bucket(v, bits, key_off + self.maps[map].key_size() as i16 - 8);
+        }
+        if let AggFunc::Lhist { min, max, step } = func {
+            self.lhist_bucket(
+                v,
+                min,
+                max,
+                step,
+                key_off + self.maps[map].key_size() as i16 - 8,
+            );
+        }
+        let insert = self.em.label();
+        let done = self.em.label();
+        self.lookup(map, key_off);
+        self.em.jump_if(JmpOp::Jeq, Reg::R0, Src::Imm(0), insert);
+        // The entry exists: update this CPU's copy in place.
+        self.em.emit(Insn::Load {
+            size: Size::DW,
+            dst: Reg::R1,
+            src: Reg::FP,
+            off: v,
+        });
+        match func {
+            AggFunc::Count | AggFunc::Sum | AggFunc::Hist { .. } | AggFunc::Lhist { .. } => {
+                let one = matches!(func, AggFunc::Hist { .. } | AggFunc::Lhist { .. });
+                self.add_at(
+                    Reg::R0,
+                    0,
+                    if one { Src::Imm(1) } else { Src::Reg(Reg::R1) },
+                );
+            }
+            AggFunc::Avg | AggFunc::Stats => {
+                self.add_at(Reg::R0, 0, Src::Imm(1));
+                self.add_at(Reg::R0, 8, Src::Reg(Reg::R1));
+            }
+            AggFunc::Min | AggFunc::Max => {
+                let signed = value.is_some_and(|e| e.ty.is_signed());
+                let replace = self.em.label();
+                self.em.emit(Insn::Load {
+                    size: Size::DW,
+                    dst: Reg::R2,
+                    src: Reg::R0,
+                    off: 8,
+                });
+                self.em.jump_if(JmpOp::Jeq, Reg::R2, Src::Imm(0), replace);
+                self.em.emit(Insn::Load {
+                    size: Size::DW,
+                    dst: Reg::R2,
+                    src: Reg::R0,
+                    off: 0,
+                });
+                let better = match (func == AggFunc::Min, signed) {
+                    (true, true) => JmpOp::Jslt,
+                    (true, false) => JmpOp::Jlt,
+                    (false, true) => JmpOp::Jsgt,
+                    (false, false) => JmpOp::Jgt,
+                };
+                self.em.jump_if(better, Reg::R1, Src::Reg(Reg::R2), replace);
+                self.em.goto(done);
+                self.em.bind(replace);
+                self.em.emit(Insn::Store {
+                    size: Size::DW,
+                    dst: Reg::R0,
+                    off: 0,
+                    src: Src::Reg(Reg::R1),
+                });
+                self.em.emit(Insn::Store {
+                    size: Size::DW,
+                    dst: Reg::R0,
+                    off: 8,
+                    src: Src::Imm(1),
+                });
+            }
+        }
+        self.em.goto(done);
+        // No entry yet: insert this CPU's first value.
+        self.em.bind(insert);
+        let size = self.maps[map].value.size();
+        let initial = self.frame.alloc(size);
+        self.em.emit(Insn::Load {
+            size: Size::DW,
+            dst: Reg::R1,
+            src: Reg::FP,
+            off: v,
+        });
+        let (first, second) = match func {
+            AggFunc::Count | AggFunc::Sum => (Src::Reg(Reg::R1), None),
+            AggFunc::Hist { .. } | AggFunc::Lhist { .. } => (Src::Imm(1), None),
+            AggFunc::Min | AggFunc::Max => (Src::Reg(Reg::R1), Some(Src::Imm(1))),
+            AggFunc::Avg | AggFunc::Stats => (Src::Imm(1), Some(Src::Reg(Reg::R1))),
+        };
+        self.em.emit(Insn::Store {
+            size: Size::DW,
+            dst: Reg::FP,
+            off: initial,
+            src: first,
+        });
+        if let Some(second) = second {
+            self.em.emit(Insn::Store {
+                size: Size::DW,
+                dst: Reg::FP,
+                off: initial + 8,
+                src: second,
+            });
+        }
+        self.update(map, key_off, initial, BPF_ANY);
+        self.em.bind(done);
+    }
+
+    /// `*(u64 *)(base + off) += src` (not atomic: for per-CPU values).
+    fn add_at(&mut self, base: Reg, off: i16, src: Src) {
+        self.em.emit(Insn::Load {
+            size: Size::DW,
+            dst: Reg::R3,
+            src: base,
+            off,
+        });
+        self.em.emit(Insn::alu64(AluOp::Add, Reg::R3, src));
+        self.em.emit(Insn::Store {
+            size: Size::DW,
+            dst: base,
+            off,
+            src: Src::Reg(Reg::R3),
+        });
+    }
+
+    /// The log2 bucket of the value at `v`, stored at `dst`: 0 for negative values, 1 for
+    /// 0, `2 + floor(log2(v))` otherwise (`output::hist_bucket` with bits = 0).
+    fn hist_bucket(&mut self, v: i16, bits: u8, dst: i16) {
+        let _ = bits;
+        let done = self.em.label();
+        let (x, r) = (Reg::R1, Reg::R2);
+        self.em.emit(Insn::Load {
+            size: Size::DW,
+            dst: x,
+            src: Reg::FP,
+            off: v,
+        });
+        self.em.emit(Insn::mov64_imm(r, 0));
+        self.em.jump_if(JmpOp::Jslt, x, Src::Imm(0), done);
+        self.em.emit(Insn::mov64_imm(r, 1));
+        self.em.jump_if(JmpOp::Jeq, x, Src::Imm(0), done);
+        self.em.emit(Insn::mov64_imm(r, 2));
+        for shift in [32, 16, 8, 4, 2, 1] {
+            let skip = self.em.label();
+            self.em.emit(Insn::LdImm64 {
+                dst: Reg::R3,
+                imm: 1i64 << shift,
+            });
+            self.em.jump_if(JmpOp::Jlt, x, Src::Reg(Reg::R3), skip);
+            self.em.emit(Insn::alu64(AluOp::Rsh, x, Src::Imm(shift)));
+            self.em.emit(Insn::alu64(AluOp::Add, r, Src::Imm(shift)));
+            self.em.bind(skip);
+        }
+        self.em.bind(done);
+        self.em.emit(Insn::Store {
+            size: Size::DW,
+            dst: Reg::FP,
+            off: dst,
+            src: Src::Reg(r),
+        });
+    }
+
+    /// The linear bucket: 0 below `min`, 1 + (v - min) / step inside, the last one at or
+    /// above `max`.
+    fn lhist_bucket(&mut self, v: i16, min: i64, max: i64, step: i64, dst: i16) {
+        let done = self.em.label();
+        let (x, r) = (Reg::R1, Reg::R2);
+        self.em.emit(Insn::Load {
+            size: Size::DW,
+            dst: x,
+            src: Reg::FP,
+            off: v,
+        });
+        self.em.emit(Insn::LdImm64 {
+            dst: Reg::R3,
+            imm: min,
+        });
+        self.em.emit(Insn::mov64_imm(r, 0));
+        self.em.jump_if(JmpOp::Jslt, x, Src::Reg(Reg::R3), done);
+        self.em.emit(Insn::LdImm64 {
+            dst: r,
+            imm: (max - min) / step + 1,
+        });
+        self.em.emit(Insn::LdImm64 {
+            dst: Reg::R3,
+            imm: max,
+        });
+        self.em.jump_if(JmpOp::Jsge, x, Src::Reg(Reg::R3), done);
+        self.em.emit(Insn::mov64(r, x));
+        self.em.emit(Insn::LdImm64 {
+            dst: Reg::R3,
+            imm: min,
+        });
+        self.em.emit(Insn::alu64(AluOp::Sub, r, Src::Reg(Reg::R3)));
+        self.em.emit(Insn::LdImm64 {
+            dst: Reg::R3,
+            imm: step,
+        });
+        self.em.emit(Insn::alu64(AluOp::Div, r, Src::Reg(Reg::R3)));
+        self.em.emit(Insn::alu64(AluOp::Add, r, Src::Imm(1)));
+        self.em.bind(done);
+        self.em.emit(Insn::Store {
+            size: Size::DW,
+            dst: Reg::FP,
+            off: dst,
+            src: Src::Reg(r),
+        });
+    }
+
+    /// `@m[k]` as an integer, into r0 (0 when missing).
+    pub(crate) fn map_read_int(&mut self, map: MapId, key: &[Expr]) {
+        let key = self.build_key(map, key);
+        self.lookup(map, key);
+        let missing = self.em.label();
+        self.em.jump_if(JmpOp::Jeq, Reg::R0, Src::Imm(0), missing);
+        self.em.emit(Insn::Load {
+            size: Size::DW,
+            dst: Reg::R0,
+            src: Reg::R0,
+            off: 0,
+        });
+        self.em.bind(missing);
+    }
+
+    /// `has_key(@m, k)` into r0.
+    pub(crate) fn map_has_key(&mut self, map: MapId, key: &[Expr]) {
+        let key = self.build_key(map, key);
+        self.lookup(map, key);
+        let missing = self.em.label();
+        self.em.jump_if(JmpOp::Jeq, Reg::R0, Src::Imm(0), missing);
+        self.em.emit(Insn::mov64_imm(Reg::R0, 1));
+        self.em.bind(missing);
+    }
+
+    /// `@m[k]` as a string, copied to `dst` (zeros when missing).
+    pub(crate) fn map_read_string(&mut self, map: MapId, key: &[Expr], dst: i16, cap: u32) {
+        let key = self.build_key(map, key);
+        self.lookup(map, key);
+        let missing = self.em.label();
+        let done = self.em.label();
+        self.em.jump_if(JmpOp::Jeq, Reg::R0, Src::Imm(0), missing);
+        let len = match self.maps[map].value {
+            MapValue::Plain(Type::Str { len }) => len.min(cap),
+            _ => cap,
+        };
+        self.em.emit(Insn::mov64(Reg::R3, Reg::R0));
+        self.fp_plus(Reg::R1, dst);
+        self.em.emit(Insn::mov64_imm(Reg::R2, len as i32));
+        self.call(Helper::ProbeReadKernel);
+        self.em.goto(done);
+        self.em.bind(missing);
+        self.zero(dst, cap.div_ceil(8) * 8);
+        self.em.bind(done);
+    }
+
+    pub(crate) fn map_delete(&mut self, map: MapId, key: &[Expr]) {
+        let key = self.build_key(map, key);
+        self.map_and_key(map, key);
+        self.call(Helper::MapDeleteElem);
+    }
+
+    /// Asks user space to print, clear or zero a map.
+    pub(crate) fn map_command(&mut self, map: MapId, command: MapCommand) {
+        let (id, top, div) = match command {
+            MapCommand::Print { top, div } => (PRINT_MAP_EVENT_ID, top, div),
+            MapCommand::Clear => (CLEAR_MAP_EVENT_ID, 0, 1),
+            MapCommand::Zero => (ZERO_MAP_EVENT_ID, 0, 1),
+        };
+        let rec = self.record;
+        for (i, value) in [id as i64, map as i64, top as i64, div as i64]
+            .into_iter()
+            .enumerate()
+        {
+            self.em.emit(Insn::LdImm64 {
+                dst: Reg::R1,
+                imm: value,
+            });
+            self.em.emit(Insn::Store {
+                size: Size::DW,
+                dst: Reg::FP,
+                off: rec + 8 * i as i16,
+                src: Src::Reg(Reg::R1),
+            });
+        }
+        self.output(rec, COMMAND_RECORD);
+    }
+}

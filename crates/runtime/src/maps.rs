@@ -1,0 +1,59 @@
+//! Reading `@maps` back from the kernel: at exit, for `print(@m)`, and for `clear`/`zero`.
+
+use std::io;
+use std::os::fd::OwnedFd;
+
+use crate::shim_output::{self as output, Entry, PrintOptions};
+use sema::maps::MapInfo;
+
+use crate::sys;
+
+/// One `@map` of the running script and its kernel map.
+pub(crate) struct ScriptMap<'a> {
+    pub(crate) info: &'a MapInfo,
+    pub(crate) fd: &'a OwnedFd,
+}
+
+impl ScriptMap<'_> {
+    /// Every entry, with one value per CPU for per-CPU maps.
+    pub(crate) fn entries(&self, cpus: usize) -> io::Result<Vec<Entry>> {
+        let value_size = self.info.value.size() as usize;
+        let copies = if self.info.value.per_cpu() { cpus } else { 1 };
+        let stride = value_size.div_ceil(8) * 8;
+        let mut entries = Vec::new();
+        for key in sys::map_keys(self.fd, self.info.key_size() as usize)? {
+            let mut buf = vec![0u8; stride * copies];
+            if sys::map_lookup(self.fd, &key, &mut buf)? {
+                let values = buf
+                    .chunks(stride)
+                    .map(|c| c[..value_size].to_vec())
+                    .collect();
+                entries.push(Entry { key, values });
+            }
+        }
+        Ok(entries)
+    }
+
+    pub(crate) fn text(&self, cpus: usize, opts: &PrintOptions) -> io::Result<String> {
+        Ok(output::map_text(self.info, &self.entries(cpus)?, opts))
+    }
+
+    /// `clear(@m)`: remove every entry.
+    pub(crate) fn clear(&self) -> io::Result<()> {
+        for key in sys::map_keys(self.fd, self.info.key_size() as usize)? {
+            sys::map_delete(self.fd, &key)?;
+        }
+        Ok(())
+    }
+
+    /// `zero(@m)`: keep the keys, reset the values.
+    pub(crate) fn zero(&self, cpus: usize) -> io::Result<()> {
+        let copies = if self.info.value.per_cpu() { cpus } else { 1 };
+        let stride = (self.info.value.size() as usize).div_ceil(8) * 8;
+        let zeros = vec![0u8; stride * copies];
+        for key in sys::map_keys(self.fd, self.info.key_size() as usize)? {
+            sys::map_update(self.fd, &key, &zeros)?;
+        }
+        Ok(())
+    }
+}
