@@ -78,12 +78,27 @@ impl Lowering<'_> {
                 write(&mut self.em, t, Reg::R0);
                 t
             }
-            ExprKind::TracepointString { .. } | ExprKind::Str(_) => {
+            ExprKind::TracepointString { .. } | ExprKind::Str(_) | ExprKind::StrRead { .. } => {
                 unreachable!("sema keeps strings out of integer expressions")
             }
             ExprKind::MapRead { map, key } => {
                 let t = self.frame.push_temp();
                 self.map_read_int(*map, key);
+                write(&mut self.em, t, Reg::R0);
+                t
+            }
+            ExprKind::StrCmp { lhs, rhs, equal } => {
+                let t = self.frame.push_temp();
+                let mut buffers = Vec::new();
+                for side in [lhs, rhs] {
+                    let len = side.ty.size();
+                    let buf = self.frame.alloc(len);
+                    self.zero(buf, len.div_ceil(8) * 8);
+                    self.string_into(side, buf, len);
+                    buffers.push(buf);
+                }
+                let n = lhs.ty.size().min(rhs.ty.size());
+                self.compare_strings(buffers[0], buffers[1], n, *equal);
                 write(&mut self.em, t, Reg::R0);
                 t
             }
@@ -145,6 +160,33 @@ impl Lowering<'_> {
                 result
             }
         }
+    }
+
+    /// r0 = whether the NUL-terminated strings at `a` and `b` are equal (`equal`) or differ,
+    /// comparing at most `n` bytes.
+    fn compare_strings(&mut self, a: i16, b: i16, n: u32, equal: bool) {
+        let same = self.em.label();
+        let differ = self.em.label();
+        let end = self.em.label();
+        for i in 0..n as i16 {
+            for (r, base) in [(Reg::R1, a), (Reg::R2, b)] {
+                self.em.emit(Insn::Load {
+                    size: Size::B,
+                    dst: r,
+                    src: Reg::FP,
+                    off: base + i,
+                });
+            }
+            self.em
+                .jump_if(JmpOp::Jne, Reg::R1, Src::Reg(Reg::R2), differ);
+            self.em.jump_if(JmpOp::Jeq, Reg::R1, Src::Imm(0), same);
+        }
+        self.em.bind(same);
+        self.em.emit(Insn::mov64_imm(Reg::R0, equal as i32));
+        self.em.goto(end);
+        self.em.bind(differ);
+        self.em.emit(Insn::mov64_imm(Reg::R0, !equal as i32));
+        self.em.bind(end);
     }
 
     fn load_const(&mut self, r: Reg, v: i64) {

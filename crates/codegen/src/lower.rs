@@ -337,6 +337,24 @@ impl<'a> Lowering<'a> {
                 }
             }
             ExprKind::MapRead { map, key } => self.map_read_string(*map, key, dst, cap),
+            ExprKind::StrRead { ptr, user } => {
+                let t = self.expr(ptr);
+                let r = read(&mut self.em, t, Reg::R3);
+                if r != Reg::R3 {
+                    self.em.emit(Insn::mov64(Reg::R3, r));
+                }
+                self.frame.pop_temp();
+                self.em.emit(Insn::mov64(Reg::R1, Reg::FP));
+                self.em
+                    .emit(Insn::alu64(AluOp::Add, Reg::R1, Src::Imm(dst as i32)));
+                self.em
+                    .emit(Insn::mov64_imm(Reg::R2, cap.min(e.ty.size()) as i32));
+                self.call(if *user {
+                    Helper::ProbeReadUserStr
+                } else {
+                    Helper::ProbeReadKernelStr
+                });
+            }
             _ => unreachable!("sema only types these expressions as strings"),
         }
     }

@@ -212,6 +212,17 @@ pub enum ExprKind {
         map: MapId,
         key: Vec<Expr>,
     },
+    /// `str(ptr)`: read a NUL-terminated string of at most `ty`'s length.
+    StrRead {
+        ptr: Box<Expr>,
+        user: bool,
+    },
+    /// `a == b` / `a != b` on strings (`equal` false for `!=`).
+    StrCmp {
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+        equal: bool,
+    },
     /// `has_key(@m, key)`
     HasKey {
         map: MapId,

@@ -72,6 +72,11 @@ const KNOWN_FUNCTIONS: &[&str] = &[
     "fail",
 ];
 
+/// Bytes `str()` reads when no length is given (bpftrace 0.17's default `max_strlen`).
+const DEFAULT_STRLEN: u32 = 64;
+/// The longest `str()` that fits on the BPF stack next to the rest of a probe.
+const MAX_STRLEN: u32 = 200;
+
 /// Maximum bytes of one printf record; the BPF stack is 512 bytes in all.
 const MAX_RECORD: u32 = 256;
 
@@ -579,6 +584,45 @@ impl<'a> Checker<'a> {
         })
     }
 
+    /// `str(ptr[, len])`: a NUL-terminated string read from memory.
+    fn str_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        if args.is_empty() || args.len() > 2 {
+            return self.error(
+                span,
+                "str() takes a pointer and optionally a length: str(p[, n])",
+            );
+        }
+        let ptr = self.expr(&args[0]);
+        if let Type::Str { .. } = ptr.ty {
+            // str() of something that already is a string is that string.
+            return ptr;
+        }
+        if !ptr.ty.is_integer() {
+            return self.error(args[0].span, "str() needs a pointer");
+        }
+        let len = match args.get(1).map(|a| &a.kind) {
+            None => DEFAULT_STRLEN,
+            Some(A::Int(n)) if (1..=MAX_STRLEN as u64).contains(n) => *n as u32 + 1,
+            Some(_) => {
+                return self.error(
+                    args[1].span,
+                    format!("str(): the length must be an integer literal from 1 to {MAX_STRLEN}"),
+                )
+            }
+        };
+        // Syscall arguments point into the traced process; everything else is kernel memory.
+        let user =
+            matches!(self.attach, Attach::Tracepoint { category, .. } if category == "syscalls");
+        Expr {
+            kind: ExprKind::StrRead {
+                ptr: Box::new(ptr),
+                user,
+            },
+            ty: Type::Str { len },
+            span,
+        }
+    }
+
     /// A string literal as a value (map keys and values, variables).
     fn string_literal(&mut self, s: &[u8], span: Span) -> Expr {
         Expr {
@@ -670,6 +714,7 @@ impl<'a> Checker<'a> {
             A::Map { name, keys } => self.read_map(name, keys, span),
             A::Field { base, name, .. } => self.field(base, name, span),
             A::Call { name, args, .. } if name == "has_key" => self.has_key(args, span),
+            A::Call { name, args, .. } if name == "str" => self.str_call(args, span),
             A::Call { name, .. } => {
                 if name == "printf" || name == "exit" {
                     self.error(
@@ -721,10 +766,32 @@ impl<'a> Checker<'a> {
                 let l = self.expr(lhs);
                 let r = self.expr(rhs);
                 if !l.ty.is_integer() || !r.ty.is_integer() {
+                    let both_strings =
+                        matches!(l.ty, Type::Str { .. }) && matches!(r.ty, Type::Str { .. });
+                    if both_strings && matches!(op, BinaryOp::Eq | BinaryOp::Ne) {
+                        return Expr {
+                            kind: ExprKind::StrCmp {
+                                lhs: Box::new(l),
+                                rhs: Box::new(r),
+                                equal: *op == BinaryOp::Eq,
+                            },
+                            ty: Type::Bool,
+                            span,
+                        };
+                    }
+                    if both_strings {
+                        return self.error(
+                            span,
+                            format!(
+                                "strings can only be compared with == and !=, not '{}'",
+                                op.symbol()
+                            ),
+                        );
+                    }
                     if matches!(l.ty, Type::Str { .. }) || matches!(r.ty, Type::Str { .. }) {
                         return self.error(
                             span,
-                            "string comparison is not supported by this version of beetrace yet",
+                            format!("'{}' cannot mix a string and an integer", op.symbol()),
                         );
                     }
                     return self.error(span, format!("'{}' needs integer operands", op.symbol()));
