@@ -152,7 +152,7 @@ fn report(problems: &[String], output: &Output, dir: PathBuf) -> String {
     for p in problems {
         let _ = writeln!(msg, "* {p}");
     }
-    let _ = writeln!(msg, "exit status: {}", output.status);
+    let _ = writeln!(msg, "beetrace {}", output.status);
     let _ = writeln!(msg, "--- stdout ---\n{}", output.stdout);
     let _ = writeln!(msg, "--- stderr ---\n{}", output.stderr);
     let _ = writeln!(msg, "(case directory kept: {})", dir.display());
