@@ -180,6 +180,7 @@ fn real_main(cli: Cli) -> Result<ExitCode, String> {
     let result = runtime::run(&compiled, &analysis, &mut out, &mut io::stderr(), options);
     let _ = out.flush();
     match result {
+        Ok(runtime::Outcome::Exit(code)) => Ok(ExitCode::from(code as u8)),
         Ok(_) => Ok(ExitCode::SUCCESS),
         Err(runtime::RuntimeError::Verifier {
             probe,

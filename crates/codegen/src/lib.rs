@@ -49,7 +49,9 @@ pub struct Compiled {
 pub const GLOBALS_START_NS: i16 = 0;
 /// Map updates that failed (a map was full).
 pub const GLOBALS_MAP_FULL: i16 = 8;
-pub const GLOBALS_SIZE: u32 = 16;
+/// Event records dropped because the ring buffer was full.
+pub const GLOBALS_LOST_EVENTS: i16 = 16;
+pub const GLOBALS_SIZE: u32 = 24;
 
 /// The object name of `@name`: `AT_name` (`AT_` for `@`), a C identifier as BTF requires.
 pub fn map_symbol(name: &str) -> String {
@@ -63,6 +65,7 @@ fn program_name(attach: &Attach, index: usize) -> String {
         Attach::End => "end".to_string(),
         Attach::Tracepoint { name, .. } => name.clone(),
         Attach::Interval { .. } => "interval".to_string(),
+        Attach::PerfEvent { probe, .. } => probe.replace(':', "_"),
     };
     let clean: String = base
         .chars()

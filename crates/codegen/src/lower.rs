@@ -9,7 +9,7 @@ use sema::{PrintfArg, PrintfFormat, Type, EXIT_EVENT_ID};
 
 use crate::emitter::{Emitter, Label};
 use crate::frame::{read, Frame};
-use crate::MAP_EVENTS;
+use crate::{GLOBALS_LOST_EVENTS, MAP_EVENTS};
 
 /// The context pointer, saved on entry because r1 is clobbered by calls.
 pub(crate) const CTX: Reg = Reg::R6;
@@ -32,7 +32,7 @@ fn max_record(stmts: &[Stmt], printfs: &[PrintfFormat]) -> u32 {
         .iter()
         .map(|s| match &s.kind {
             StmtKind::Printf { id, .. } => printfs[*id].record_size,
-            StmtKind::Exit => 8,
+            StmtKind::Exit { .. } => 16,
             StmtKind::MapCommand { .. } => crate::maps::COMMAND_RECORD,
             StmtKind::If { then, els, .. } => {
                 max_record(then, printfs).max(max_record(els, printfs))
@@ -200,7 +200,26 @@ impl<'a> Lowering<'a> {
                 self.em.goto(next);
             }
             StmtKind::Return => self.em.goto(self.exit),
-            StmtKind::Exit => {
+            StmtKind::Exit { code } => {
+                let rec = self.record;
+                let code_reg = match code {
+                    Some(c) => {
+                        let t = self.expr(c);
+                        let r = read(&mut self.em, t, Reg::R0);
+                        self.frame.pop_temp();
+                        r
+                    }
+                    None => {
+                        self.em.emit(Insn::mov64_imm(Reg::R0, 0));
+                        Reg::R0
+                    }
+                };
+                self.em.emit(Insn::Store {
+                    size: Size::DW,
+                    dst: Reg::FP,
+                    off: rec + 8,
+                    src: Src::Reg(code_reg),
+                });
                 self.em.emit(Insn::LdImm64 {
                     dst: Reg::R1,
                     imm: EXIT_EVENT_ID as i64,
@@ -208,10 +227,10 @@ impl<'a> Lowering<'a> {
                 self.em.emit(Insn::Store {
                     size: Size::DW,
                     dst: Reg::FP,
-                    off: self.record,
+                    off: rec,
                     src: Src::Reg(Reg::R1),
                 });
-                self.output(self.record, 8);
+                self.output(rec, 16);
                 self.em.goto(self.exit);
             }
             StmtKind::Printf { id, args } => self.printf(*id, args),
@@ -230,6 +249,11 @@ impl<'a> Lowering<'a> {
         self.em.emit(Insn::mov64_imm(Reg::R3, size as i32));
         self.em.emit(Insn::mov64_imm(Reg::R4, 0));
         self.call(Helper::RingbufOutput);
+        // A full ring buffer drops the record: count it, user space reports the total.
+        let sent = self.em.label();
+        self.em.jump_if(JmpOp::Jeq, Reg::R0, Src::Imm(0), sent);
+        self.count_in_globals(GLOBALS_LOST_EVENTS);
+        self.em.bind(sent);
     }
 
     pub(crate) fn call(&mut self, helper: Helper) {

@@ -85,12 +85,12 @@ impl Lowering<'_> {
         self.call(Helper::MapUpdateElem);
         let ok = self.em.label();
         self.em.jump_if(JmpOp::Jeq, Reg::R0, Src::Imm(0), ok);
-        self.count_map_full();
+        self.count_in_globals(GLOBALS_MAP_FULL);
         self.em.bind(ok);
     }
 
-    /// `globals.map_full += 1`, atomically.
-    fn count_map_full(&mut self) {
+    /// `globals[offset] += 1`, atomically: the loss counters user space reports at exit.
+    pub(crate) fn count_in_globals(&mut self, offset: i16) {
         let key = self.frame.alloc(8);
         self.em.emit(Insn::Store {
             size: Size::W,
@@ -112,7 +112,7 @@ impl Lowering<'_> {
             op: AtomicOp::Add,
             fetch: false,
             dst: Reg::R0,
-            off: GLOBALS_MAP_FULL,
+            off: offset,
             src: Reg::R1,
         });
         self.em.bind(missing);
@@ -188,7 +188,7 @@ impl Lowering<'_> {
         self.atomic_add_from(delta);
         self.em.goto(done);
         self.em.bind(full);
-        self.count_map_full();
+        self.count_in_globals(GLOBALS_MAP_FULL);
         self.em.bind(done);
     }
 

@@ -11,12 +11,10 @@ use sema::{
 pub(crate) enum Event {
     /// Text to write, already formatted.
     Text(Vec<u8>),
-    Exit,
+    /// `exit(code)`
+    Exit(i32),
     /// `print`/`clear`/`zero` of the map with this index.
-    Map {
-        map: usize,
-        command: MapCommand,
-    },
+    Map { map: usize, command: MapCommand },
 }
 
 fn word(record: &[u8], index: usize) -> u64 {
@@ -35,7 +33,7 @@ pub(crate) fn decode(record: &[u8], printfs: &[PrintfFormat]) -> Result<Event, S
         .ok_or_else(|| format!("event record of {} bytes is too short", record.len()))?;
     let id = u64::from_le_bytes(id_bytes);
     let command = match id {
-        EXIT_EVENT_ID => return Ok(Event::Exit),
+        EXIT_EVENT_ID => return Ok(Event::Exit(word(record, 1) as i32)),
         PRINT_MAP_EVENT_ID => Some(MapCommand::Print {
             top: word(record, 2),
             div: word(record, 3).max(1),

@@ -18,8 +18,8 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use codegen::{
-    Compiled, CompiledProgram, EVENTS_BYTES, GLOBALS_MAP_FULL, GLOBALS_SIZE, MAP_EVENTS,
-    MAP_GLOBALS, MAP_USER_BASE,
+    Compiled, CompiledProgram, EVENTS_BYTES, GLOBALS_LOST_EVENTS, GLOBALS_MAP_FULL, GLOBALS_SIZE,
+    MAP_EVENTS, MAP_GLOBALS, MAP_USER_BASE,
 };
 use object::Insn;
 use sema::hir::{Attach, MapCommand};
@@ -34,8 +34,8 @@ use ringbuf::RingBuf;
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
-    /// A probe called `exit()`.
-    Exit,
+    /// A probe called `exit(code)` (`exit()` is code 0).
+    Exit(i32),
     /// SIGINT or SIGTERM.
     Signal(i32),
     /// The `-c` command or the `-p` process ended.
@@ -178,15 +178,15 @@ pub fn run(
         printfs: &analysis.printfs,
         maps: &script_maps,
         cpus,
-        exited: false,
+        exited: None,
     };
 
     fire(&loaded, &Attach::Begin)?;
     output.drain(&mut ring)?;
 
     let mut child: Option<Child> = None;
-    let outcome = if output.exited {
-        Outcome::Exit
+    let outcome = if let Some(code) = output.exited {
+        Outcome::Exit(code)
     } else {
         if let Some(cmd) = options.command.as_mut() {
             child = Some(cmd.spawn().map_err(RuntimeError::Command)?);
@@ -194,8 +194,8 @@ pub fn run(
         let deadline = options.duration.map(|d| Instant::now() + d);
         loop {
             output.drain(&mut ring)?;
-            if output.exited {
-                break Outcome::Exit;
+            if let Some(code) = output.exited {
+                break Outcome::Exit(code);
             }
             if let Some(sig) = sys::termination_signal() {
                 break Outcome::Signal(sig);
@@ -220,9 +220,9 @@ pub fn run(
 
     // Detach every probe before `end` fires, so `end` sees the final state.
     links.detach_all();
-    output.exited = false;
+    output.exited = None;
     output.drain(&mut ring)?;
-    output.exited = false;
+    output.exited = None;
     fire(&loaded, &Attach::End)?;
     output.drain(&mut ring)?;
     output.finish()?;
@@ -241,8 +241,9 @@ struct Output<'a> {
     printfs: &'a [PrintfFormat],
     maps: &'a [ScriptMap<'a>],
     cpus: usize,
-    /// An exit record was seen; later records of this batch are dropped, as in bpftrace.
-    exited: bool,
+    /// An exit record was seen (with its code); later records of this batch are dropped,
+    /// as in bpftrace.
+    exited: Option<i32>,
 }
 
 impl Output<'_> {
@@ -288,15 +289,15 @@ impl Output<'_> {
     fn drain(&mut self, ring: &mut RingBuf) -> Result<(), RuntimeError> {
         let mut failure = None;
         ring.consume(|record| {
-            if self.exited {
+            if self.exited.is_some() {
                 return true;
             }
             let result = events::decode(record, self.printfs)
                 .map_err(RuntimeError::Event)
                 .and_then(|event| match event {
                     Event::Text(text) => self.out.write_all(&text).map_err(RuntimeError::Output),
-                    Event::Exit => {
-                        self.exited = true;
+                    Event::Exit(code) => {
+                        self.exited = Some(code);
                         Ok(())
                     }
                     Event::Map { map, command } => self.map_command(map, command),
@@ -320,8 +321,20 @@ impl Output<'_> {
 fn report_losses(globals: &OwnedFd, err: &mut dyn Write) -> Result<(), RuntimeError> {
     let mut value = vec![0u8; GLOBALS_SIZE as usize];
     if sys::map_lookup(globals, &0u32.to_ne_bytes(), &mut value).unwrap_or(false) {
-        let off = GLOBALS_MAP_FULL as usize;
-        let full = u64::from_ne_bytes(value[off..off + 8].try_into().expect("8 bytes"));
+        let counter = |off: i16| {
+            let off = off as usize;
+            u64::from_ne_bytes(value[off..off + 8].try_into().expect("8 bytes"))
+        };
+        let lost = counter(GLOBALS_LOST_EVENTS);
+        if lost > 0 {
+            writeln!(
+                err,
+                "WARNING: {lost} events were lost because the ring buffer was full; \
+                 print less, or less often"
+            )
+            .map_err(RuntimeError::Output)?;
+        }
+        let full = counter(GLOBALS_MAP_FULL);
         if full > 0 {
             writeln!(
                 err,
@@ -391,7 +404,7 @@ fn load(
     let prog_type = match p.attach {
         Attach::Begin | Attach::End => BPF_PROG_TYPE_RAW_TRACEPOINT,
         Attach::Tracepoint { .. } => BPF_PROG_TYPE_TRACEPOINT,
-        Attach::Interval { .. } => BPF_PROG_TYPE_PERF_EVENT,
+        Attach::Interval { .. } | Attach::PerfEvent { .. } => BPF_PROG_TYPE_PERF_EVENT,
     };
     sys::prog_load(prog_type, &bytes, license, &p.name).map_err(|e| load_error(p, e))
 }
@@ -447,25 +460,55 @@ fn verifier_error_slot(lines: &[&str]) -> Option<usize> {
     })
 }
 
-/// Attaches one program; `begin`/`end` are not attached but fired. Returns the perf event
-/// that keeps the attachment alive.
-fn attach(p: &CompiledProgram, prog: &OwnedFd) -> Result<Option<OwnedFd>, RuntimeError> {
+/// Attaches one program; `begin`/`end` are not attached but fired. Returns the perf events
+/// that keep the attachment alive.
+fn attach(p: &CompiledProgram, prog: &OwnedFd) -> Result<Vec<OwnedFd>, RuntimeError> {
     let err = |e: io::Error| RuntimeError::Attach {
         probe: p.attach.probe_name(),
         message: e.to_string(),
     };
     match &p.attach {
-        Attach::Begin | Attach::End => Ok(None),
+        Attach::Begin | Attach::End => Ok(Vec::new()),
         Attach::Tracepoint { .. } => {
             let id = p.tracepoint_id.ok_or_else(|| RuntimeError::Attach {
                 probe: p.attach.probe_name(),
                 message: "no tracefs id for the tracepoint".into(),
             })?;
-            sys::attach_tracepoint(id, prog).map(Some).map_err(err)
+            sys::attach_tracepoint(id, prog)
+                .map(|fd| vec![fd])
+                .map_err(err)
         }
         Attach::Interval { period_ns } => sys::attach_timer(*period_ns, 0, prog)
-            .map(Some)
+            .map(|fd| vec![fd])
             .map_err(err),
+        Attach::PerfEvent {
+            perf_type,
+            config,
+            sample,
+            ..
+        } => {
+            let cpus = sys::online_cpus().map_err(err)?;
+            let mut fds = Vec::new();
+            for cpu in cpus {
+                let fd = sys::attach_perf_event(*perf_type, *config, *sample, cpu, prog).map_err(
+                    |e| RuntimeError::Attach {
+                        probe: p.attach.probe_name(),
+                        message: perf_event_hint(*perf_type, e),
+                    },
+                )?;
+                fds.push(fd);
+            }
+            Ok(fds)
+        }
+    }
+}
+
+/// Hardware counters are often missing (virtual machines): say so instead of a bare errno.
+fn perf_event_hint(perf_type: u32, e: io::Error) -> String {
+    if perf_type == sys::PERF_TYPE_HARDWARE && e.raw_os_error() == Some(libc::ENOENT) {
+        format!("{e}: this machine exposes no such hardware counter (common in virtual machines)")
+    } else {
+        e.to_string()
     }
 }
 

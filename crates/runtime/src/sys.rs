@@ -147,18 +147,31 @@ pub(crate) fn map_keys(map: &OwnedFd, key_size: usize) -> io::Result<Vec<Vec<u8>
 
 /// The number of possible CPUs: how many values a per-CPU map lookup returns.
 pub(crate) fn possible_cpus() -> io::Result<usize> {
-    let text = std::fs::read_to_string("/sys/devices/system/cpu/possible")?;
-    let mut count = 0;
-    for range in text.trim().split(',') {
+    Ok(cpu_list("/sys/devices/system/cpu/possible")?.len())
+}
+
+/// The online CPUs, where per-CPU perf events can be opened.
+pub(crate) fn online_cpus() -> io::Result<Vec<i32>> {
+    cpu_list("/sys/devices/system/cpu/online")
+}
+
+/// Parses a kernel CPU list such as `0-3,6`.
+fn cpu_list(path: &str) -> io::Result<Vec<i32>> {
+    let text = std::fs::read_to_string(path)?;
+    let bad = || {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("bad CPU list in {path}: {text:?}"),
+        )
+    };
+    let mut cpus = Vec::new();
+    for range in text.trim().split(',').filter(|r| !r.is_empty()) {
         let (a, b) = range.split_once('-').unwrap_or((range, range));
-        let parse = |s: &str| {
-            s.trim().parse::<usize>().map_err(|_| {
-                io::Error::new(io::ErrorKind::InvalidData, format!("bad CPU list {text:?}"))
-            })
-        };
-        count += parse(b)? - parse(a)? + 1;
+        let a: i32 = a.trim().parse().map_err(|_| bad())?;
+        let b: i32 = b.trim().parse().map_err(|_| bad())?;
+        cpus.extend(a..=b);
     }
-    Ok(count)
+    Ok(cpus)
 }
 
 /// A failed `BPF_PROG_LOAD`, with the verifier's log.
@@ -221,6 +234,7 @@ pub(crate) fn test_run(prog: &OwnedFd) -> io::Result<u32> {
     Ok(attr.read_u32(4))
 }
 
+pub(crate) const PERF_TYPE_HARDWARE: u32 = 0;
 const PERF_TYPE_SOFTWARE: u32 = 1;
 const PERF_TYPE_TRACEPOINT: u32 = 2;
 const PERF_COUNT_SW_CPU_CLOCK: u64 = 0;
@@ -306,6 +320,32 @@ pub(crate) fn attach_timer(period_ns: u64, cpu: i32, prog: &OwnedFd) -> io::Resu
         size: std::mem::size_of::<PerfEventAttr>() as u32,
         config: PERF_COUNT_SW_CPU_CLOCK,
         sample_period: period_ns,
+        ..Default::default()
+    };
+    attach_to_perf_event(perf_event_open(&attr, cpu)?, prog)
+}
+
+/// Bit of `perf_event_attr.flags`: `sample_period` holds a frequency.
+const PERF_ATTR_FLAG_FREQ: u64 = 1 << 10;
+
+/// A software or hardware perf event on `cpu` running `prog` at the given sampling.
+pub(crate) fn attach_perf_event(
+    perf_type: u32,
+    config: u64,
+    sample: sema::hir::Sample,
+    cpu: i32,
+    prog: &OwnedFd,
+) -> io::Result<OwnedFd> {
+    let (period, flags) = match sample {
+        sema::hir::Sample::Period(n) => (n, 0),
+        sema::hir::Sample::Frequency(n) => (n, PERF_ATTR_FLAG_FREQ),
+    };
+    let attr = PerfEventAttr {
+        kind: perf_type,
+        size: std::mem::size_of::<PerfEventAttr>() as u32,
+        config,
+        sample_period: period,
+        flags,
         ..Default::default()
     };
     attach_to_perf_event(perf_event_open(&attr, cpu)?, prog)

@@ -21,6 +21,25 @@ pub enum Attach {
     Interval {
         period_ns: u64,
     },
+    /// A perf event opened on every online CPU: `profile:` (cpu-clock), `software:` and
+    /// `hardware:` probes.
+    PerfEvent {
+        /// The probe as written, normalised (`profile:hz:99`, `software:page-faults:100`).
+        probe: String,
+        /// `PERF_TYPE_SOFTWARE` (1) or `PERF_TYPE_HARDWARE` (0).
+        perf_type: u32,
+        config: u64,
+        sample: Sample,
+    },
+}
+
+/// How often a perf event runs its program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Sample {
+    /// Every `n` events (nanoseconds for clocks).
+    Period(u64),
+    /// About `n` times a second.
+    Frequency(u64),
 }
 
 impl Attach {
@@ -29,7 +48,7 @@ impl Attach {
         match self {
             Attach::Begin | Attach::End => "raw_tp".to_string(),
             Attach::Tracepoint { category, name } => format!("tracepoint/{category}/{name}"),
-            Attach::Interval { .. } => "perf_event".to_string(),
+            Attach::Interval { .. } | Attach::PerfEvent { .. } => "perf_event".to_string(),
         }
     }
 
@@ -39,6 +58,7 @@ impl Attach {
             Attach::Begin => "begin".to_string(),
             Attach::End => "end".to_string(),
             Attach::Tracepoint { category, name } => format!("tracepoint:{category}:{name}"),
+            Attach::PerfEvent { probe, .. } => probe.clone(),
             Attach::Interval { period_ns } => {
                 if period_ns % 1_000_000_000 == 0 {
                     format!("interval:s:{}", period_ns / 1_000_000_000)
@@ -162,8 +182,10 @@ pub enum StmtKind {
         id: usize,
         args: Vec<Expr>,
     },
-    /// Ask user space to stop, then leave the probe.
-    Exit,
+    /// Ask user space to stop (with this exit code, 0 if none), then leave the probe.
+    Exit {
+        code: Option<Expr>,
+    },
 }
 
 #[derive(Clone, Debug)]

@@ -5,7 +5,39 @@ use kernel::{wildcard, KernelInfo};
 use syntax::ast;
 use syntax::Diagnostic;
 
-use crate::hir::Attach;
+use crate::hir::{Attach, Sample};
+
+const PERF_TYPE_HARDWARE: u32 = 0;
+const PERF_TYPE_SOFTWARE: u32 = 1;
+
+/// Software events: (name, alias, `PERF_COUNT_SW_*`, bpftrace's default period).
+const SOFTWARE_EVENTS: &[(&str, &str, u64, u64)] = &[
+    ("cpu-clock", "cpu", 0, 1_000_000),
+    ("task-clock", "", 1, 1_000_000),
+    ("page-faults", "faults", 2, 100),
+    ("context-switches", "cs", 3, 1_000),
+    ("cpu-migrations", "migrations", 4, 1),
+    ("minor-faults", "", 5, 100),
+    ("major-faults", "", 6, 1),
+    ("alignment-faults", "", 7, 1),
+    ("emulation-faults", "", 8, 1),
+    ("dummy", "", 9, 1),
+    ("bpf-output", "", 10, 1),
+];
+
+/// Hardware events: (name, alias, `PERF_COUNT_HW_*`, bpftrace's default period).
+const HARDWARE_EVENTS: &[(&str, &str, u64, u64)] = &[
+    ("cpu-cycles", "cycles", 0, 1_000_000),
+    ("instructions", "", 1, 1_000_000),
+    ("cache-references", "", 2, 1_000_000),
+    ("cache-misses", "", 3, 1_000_000),
+    ("branch-instructions", "branches", 4, 100_000),
+    ("branch-misses", "", 5, 100_000),
+    ("bus-cycles", "", 6, 100_000),
+    ("frontend-stalls", "", 7, 1_000_000),
+    ("backend-stalls", "", 8, 1_000_000),
+    ("ref-cycles", "", 9, 1_000_000),
+];
 
 /// Every probe type of the language, by full and short name, and whether beetrace attaches
 /// it yet.
@@ -20,9 +52,9 @@ const PROVIDERS: &[(&str, &str, bool)] = &[
     ("uprobe", "u", false),
     ("uretprobe", "ur", false),
     ("usdt", "U", false),
-    ("profile", "p", false),
-    ("software", "s", false),
-    ("hardware", "h", false),
+    ("profile", "p", true),
+    ("software", "s", true),
+    ("hardware", "h", true),
     ("fentry", "f", false),
     ("fexit", "fr", false),
     ("watchpoint", "w", false),
@@ -75,6 +107,55 @@ pub(crate) fn expand(
                     out.push(Attach::End);
                 }
             }
+            "profile" => match profile_sample(&parts) {
+                Ok((sample, probe)) => out.push(Attach::PerfEvent {
+                    probe,
+                    perf_type: PERF_TYPE_SOFTWARE,
+                    config: 0,
+                    sample,
+                }),
+                Err(msg) => diags.push(err(msg).with_hint(
+                    "write profile:hz:99, profile:s:1, profile:ms:10 or profile:us:500",
+                )),
+            },
+            "software" | "hardware" => {
+                let (table, perf_type) = if kind == "software" {
+                    (SOFTWARE_EVENTS, PERF_TYPE_SOFTWARE)
+                } else {
+                    (HARDWARE_EVENTS, PERF_TYPE_HARDWARE)
+                };
+                let Some(name) = parts.first() else {
+                    diags.push(err(format!("{kind} probes need an event name")));
+                    continue;
+                };
+                let Some(&(full, _, config, default)) = table
+                    .iter()
+                    .find(|(full, alias, _, _)| full == name || (!alias.is_empty() && alias == name))
+                else {
+                    let names: Vec<&str> = table.iter().map(|e| e.0).collect();
+                    diags.push(
+                        err(format!("unknown {kind} event '{name}'"))
+                            .with_hint(format!("{kind} events: {}", names.join(", "))),
+                    );
+                    continue;
+                };
+                let period = match parts.get(1) {
+                    None => default,
+                    Some(p) => match p.parse::<u64>() {
+                        Ok(n) if n > 0 => n,
+                        _ => {
+                            diags.push(err(format!("the period '{p}' is not a positive integer")));
+                            continue;
+                        }
+                    },
+                };
+                out.push(Attach::PerfEvent {
+                    probe: format!("{kind}:{full}:{period}"),
+                    perf_type,
+                    config,
+                    sample: Sample::Period(period),
+                });
+            }
             "interval" => match interval_period(&parts) {
                 Ok(period_ns) => out.push(Attach::Interval { period_ns }),
                 Err(msg) => diags.push(err(msg).with_hint(
@@ -122,6 +203,26 @@ pub(crate) fn expand(
         }
     }
     out
+}
+
+/// `profile:hz:99`, `profile:s:1`, `profile:ms:10`, `profile:us:100`.
+fn profile_sample(parts: &[&str]) -> Result<(Sample, String), String> {
+    let [unit, count] = parts else {
+        return Err("profile probes need a unit and a count".into());
+    };
+    let n: u64 = count
+        .parse()
+        .ok()
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("profile count '{count}' is not a positive integer"))?;
+    let sample = match *unit {
+        "hz" => Sample::Frequency(n),
+        "s" => Sample::Period(n.saturating_mul(1_000_000_000)),
+        "ms" => Sample::Period(n.saturating_mul(1_000_000)),
+        "us" => Sample::Period(n.saturating_mul(1_000)),
+        _ => return Err(format!("unknown profile unit '{unit}'")),
+    };
+    Ok((sample, format!("profile:{unit}:{n}")))
 }
 
 /// `interval:s:1`, `interval:ms:100`, `interval:hz:99`, or bpftrace 0.26's `interval:1s`.

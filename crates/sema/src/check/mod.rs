@@ -455,8 +455,17 @@ impl<'a> Checker<'a> {
                         "exit() takes at most one argument (the exit code)",
                     ));
                 }
+                let code = args.first().map(|a| self.expr(a));
+                if let Some(c) = &code {
+                    if !c.ty.is_integer() {
+                        self.push(Diagnostic::error(
+                            c.span,
+                            "the exit code must be an integer",
+                        ));
+                    }
+                }
                 out.push(Stmt {
-                    kind: StmtKind::Exit,
+                    kind: StmtKind::Exit { code },
                     span,
                 });
             }
@@ -902,8 +911,9 @@ impl<'a> Checker<'a> {
                     ),
                 )
             }
-            "probe" | "func" | "retval" | "kstack" | "ustack" | "curtask" | "username"
-            | "ncpus" | "jiffies" | "cpid" | "numaid" | "usermode" | "sarg0" => {
+            "probe" => return self.string_literal(self.attach.probe_name().as_bytes(), span),
+            "func" | "retval" | "kstack" | "ustack" | "curtask" | "username" | "ncpus"
+            | "jiffies" | "cpid" | "numaid" | "usermode" | "sarg0" => {
                 return self.error(
                     span,
                     format!(
