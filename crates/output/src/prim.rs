@@ -43,12 +43,21 @@ pub(crate) fn decode(ty: Type, bytes: &[u8]) -> Prim {
         }
         Type::Bool => Prim::Bool(bytes.first().is_some_and(|&b| b != 0)),
         Type::None => Prim::Null,
-        Type::Int { .. } => match Value::decode(ty, bytes) {
+        // Pad to 8 bytes first: missing bytes read as zero (and `Value::decode` would
+        // overflow a shift on an empty slice).
+        Type::Int { .. } => match Value::decode(ty, &padded8(bytes)) {
             Value::Int(i) => Prim::Int(i),
             Value::UInt(u) => Prim::UInt(u),
             Value::Str(_) => Prim::Null,
         },
     }
+}
+
+fn padded8(bytes: &[u8]) -> [u8; 8] {
+    let mut raw = [0u8; 8];
+    let n = bytes.len().min(8);
+    raw[..n].copy_from_slice(&bytes[..n]);
+    raw
 }
 
 impl Prim {
