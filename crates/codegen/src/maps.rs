@@ -340,12 +340,14 @@ impl Lowering<'_> {
         });
     }
 
-    /// The log2 bucket of the value at `v`, stored at `dst`: 0 for negative values, 1 for
-    /// 0, `2 + floor(log2(v))` otherwise (`output::hist_bucket` with bits = 0).
+    /// The `hist(v, k)` bucket of the value at `v`, stored at `dst`, in the encoding
+    /// `output::hist_bucket` documents (bpftrace's): with n = 2^k, 0 for negative values,
+    /// v + 1 below n, else `((p - k + 1) << k) + ((v >> (p - k)) & (n - 1)) + 1` where
+    /// p = floor(log2 v).
     fn hist_bucket(&mut self, v: i16, bits: u8, dst: i16) {
-        let _ = bits;
         let done = self.em.label();
         let (x, r) = (Reg::R1, Reg::R2);
+        let n = 1i32 << bits;
         self.em.emit(Insn::Load {
             size: Size::DW,
             dst: x,
@@ -354,20 +356,34 @@ impl Lowering<'_> {
         });
         self.em.emit(Insn::mov64_imm(r, 0));
         self.em.jump_if(JmpOp::Jslt, x, Src::Imm(0), done);
-        self.em.emit(Insn::mov64_imm(r, 1));
-        self.em.jump_if(JmpOp::Jeq, x, Src::Imm(0), done);
-        self.em.emit(Insn::mov64_imm(r, 2));
+        self.em.emit(Insn::mov64(r, x));
+        self.em.emit(Insn::alu64(AluOp::Add, r, Src::Imm(1)));
+        self.em.jump_if(JmpOp::Jlt, x, Src::Imm(n), done);
+        // p = floor(log2 x) by halving the search range; x itself is kept in r1.
+        let (y, p) = (Reg::R4, Reg::R2);
+        self.em.emit(Insn::mov64(y, x));
+        self.em.emit(Insn::mov64_imm(p, 0));
         for shift in [32, 16, 8, 4, 2, 1] {
             let skip = self.em.label();
             self.em.emit(Insn::LdImm64 {
                 dst: Reg::R3,
                 imm: 1i64 << shift,
             });
-            self.em.jump_if(JmpOp::Jlt, x, Src::Reg(Reg::R3), skip);
-            self.em.emit(Insn::alu64(AluOp::Rsh, x, Src::Imm(shift)));
-            self.em.emit(Insn::alu64(AluOp::Add, r, Src::Imm(shift)));
+            self.em.jump_if(JmpOp::Jlt, y, Src::Reg(Reg::R3), skip);
+            self.em.emit(Insn::alu64(AluOp::Rsh, y, Src::Imm(shift)));
+            self.em.emit(Insn::alu64(AluOp::Add, p, Src::Imm(shift)));
             self.em.bind(skip);
         }
+        // r2 = p - k; r1 = (x >> (p - k)) & (n - 1); r2 = ((p - k + 1) << k) + r1 + 1
+        self.em
+            .emit(Insn::alu64(AluOp::Sub, p, Src::Imm(bits as i32)));
+        self.em.emit(Insn::alu64(AluOp::Rsh, x, Src::Reg(p)));
+        self.em.emit(Insn::alu64(AluOp::And, x, Src::Imm(n - 1)));
+        self.em.emit(Insn::alu64(AluOp::Add, p, Src::Imm(1)));
+        self.em
+            .emit(Insn::alu64(AluOp::Lsh, p, Src::Imm(bits as i32)));
+        self.em.emit(Insn::alu64(AluOp::Add, p, Src::Reg(x)));
+        self.em.emit(Insn::alu64(AluOp::Add, p, Src::Imm(1)));
         self.em.bind(done);
         self.em.emit(Insn::Store {
             size: Size::DW,

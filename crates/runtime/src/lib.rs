@@ -9,7 +9,6 @@
 mod events;
 mod maps;
 mod ringbuf;
-mod shim_output;
 mod sys;
 
 use std::io::{self, Write};
@@ -22,9 +21,9 @@ use codegen::{
     MAP_EVENTS, MAP_GLOBALS, MAP_USER_BASE,
 };
 use object::Insn;
+use output::PrintOptions;
 use sema::hir::{Attach, MapCommand};
 use sema::{Analysis, PrintfFormat};
-use shim_output::PrintOptions;
 use syntax::Span;
 
 use events::Event;
@@ -259,7 +258,7 @@ impl Output<'_> {
                     top: top as usize,
                     div,
                 };
-                let text = m.text(self.cpus, &opts).map_err(failed)?;
+                let text = m.text(self.cpus, &opts, true).map_err(failed)?;
                 self.out
                     .write_all(text.as_bytes())
                     .map_err(RuntimeError::Output)
@@ -277,7 +276,7 @@ impl Output<'_> {
         let opts = PrintOptions { top: 0, div: 1 };
         for m in order {
             let text = m
-                .text(self.cpus, &opts)
+                .text(self.cpus, &opts, false)
                 .map_err(|e| RuntimeError::Map(format!("{}: {e}", m.info.display_name())))?;
             self.out
                 .write_all(text.as_bytes())

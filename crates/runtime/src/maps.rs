@@ -3,7 +3,7 @@
 use std::io;
 use std::os::fd::OwnedFd;
 
-use crate::shim_output::{self as output, Entry, PrintOptions};
+use output::{Entry, PrintOptions};
 use sema::maps::MapInfo;
 
 use crate::sys;
@@ -34,8 +34,20 @@ impl ScriptMap<'_> {
         Ok(entries)
     }
 
-    pub(crate) fn text(&self, cpus: usize, opts: &PrintOptions) -> io::Result<String> {
-        Ok(output::map_text(self.info, &self.entries(cpus)?, opts))
+    /// The map as printed at exit (`on_print` false) or by `print(@m)`, which also shows
+    /// an empty scalar map as its zero value.
+    pub(crate) fn text(
+        &self,
+        cpus: usize,
+        opts: &PrintOptions,
+        on_print: bool,
+    ) -> io::Result<String> {
+        let entries = self.entries(cpus)?;
+        Ok(if on_print {
+            output::map_text_on_print(self.info, &entries, opts)
+        } else {
+            output::map_text(self.info, &entries, opts)
+        })
     }
 
     /// `clear(@m)`: remove every entry.

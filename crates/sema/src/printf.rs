@@ -142,6 +142,13 @@ impl Value {
                 let n = (n as usize).min(bytes.len());
                 raw[..n].copy_from_slice(&bytes[..n]);
                 let v = u64::from_le_bytes(raw);
+                if n == 0 {
+                    return if signed {
+                        Value::Int(0)
+                    } else {
+                        Value::UInt(0)
+                    };
+                }
                 if signed {
                     let shift = 64 - 8 * n as u32;
                     Value::Int(((v << shift) as i64) >> shift)

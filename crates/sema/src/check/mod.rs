@@ -88,6 +88,8 @@ pub(crate) struct Checker<'a> {
     /// False while inferring map types from a first walk over all probes.
     final_pass: bool,
     vars: Vec<Var>,
+    /// Lexical scopes, innermost last: the variables each block declared.
+    scopes: Vec<Vec<VarId>>,
     errors: Vec<Diagnostic>,
     loop_depth: usize,
 }
@@ -124,6 +126,7 @@ impl<'a> Checker<'a> {
             maps,
             final_pass,
             vars: Vec::new(),
+            scopes: vec![Vec::new()],
             errors: Vec::new(),
             loop_depth: 0,
         }
@@ -142,18 +145,17 @@ impl<'a> Checker<'a> {
         self.errors.push(diag);
     }
 
+    /// A `{ ... }` block: variables first assigned inside are not visible after it.
     pub(crate) fn block(&mut self, block: &ast::Block) -> Vec<Stmt> {
+        self.scopes.push(Vec::new());
         let mut out = Vec::new();
         for stmt in &block.stmts {
             self.stmt(stmt, &mut out);
         }
         if let Some(value) = &block.value {
-            let e = self.expr(value);
-            out.push(Stmt {
-                span: e.span,
-                kind: StmtKind::Expr(e),
-            });
+            self.expr_stmt(value, &mut out);
         }
+        self.scopes.pop();
         out
     }
 
@@ -169,8 +171,32 @@ impl<'a> Checker<'a> {
         c
     }
 
+    /// The variable `name` visible here (innermost scope first).
     fn var_id(&self, name: &str) -> Option<VarId> {
-        self.vars.iter().position(|v| v.name == name)
+        self.scopes
+            .iter()
+            .rev()
+            .flat_map(|scope| scope.iter().rev())
+            .copied()
+            .find(|&id| self.vars[id].name == name)
+    }
+
+    /// Declares a new variable in the innermost scope.
+    fn declare_var(&mut self, name: &str, ty: Type) -> VarId {
+        let ty = match ty {
+            Type::Int { signed, .. } => Type::Int { bytes: 8, signed },
+            other => other,
+        };
+        self.vars.push(Var {
+            name: name.to_string(),
+            ty,
+        });
+        let id = self.vars.len() - 1;
+        self.scopes
+            .last_mut()
+            .expect("the probe body scope is never popped")
+            .push(id);
+        id
     }
 
     /// The variable `name` holding `ty`, declared on first assignment.
@@ -196,17 +222,7 @@ impl<'a> Checker<'a> {
                 }
                 Some(id)
             }
-            None => {
-                let ty = match ty {
-                    Type::Int { signed, .. } => Type::Int { bytes: 8, signed },
-                    other => other,
-                };
-                self.vars.push(Var {
-                    name: name.to_string(),
-                    ty,
-                });
-                Some(self.vars.len() - 1)
-            }
+            None => Some(self.declare_var(name, ty)),
         }
     }
 
@@ -258,6 +274,14 @@ impl<'a> Checker<'a> {
                     }
                     None => int(0, declared.unwrap_or(Type::I64), *var_span),
                 };
+                // `let` declares in this block, shadowing any outer $var of the same name.
+                let declared_here = self
+                    .scopes
+                    .last()
+                    .is_some_and(|scope| scope.iter().any(|&id| self.vars[id].name == *var));
+                if !declared_here && value.ty != Type::None {
+                    self.declare_var(var, value.ty);
+                }
                 self.assign(var, value, span, out);
             }
             S::Assign { target, op, value } => self.assign_stmt(target, *op, value, span, out),
@@ -314,13 +338,22 @@ impl<'a> Checker<'a> {
                         return;
                     }
                     // for ($i : a..b) { body }  ==>  $end = b; $i = a; while ($i < $end) { body; $i++ }
-                    let end_name = format!("{var}..end");
+                    // The loop variable lives in a scope of its own around the loop.
+                    self.scopes.push(Vec::new());
                     let end_span = end.span;
-                    self.assign(&end_name, end, end_span, out);
-                    self.assign(var, start, *var_span, out);
-                    let (Some(i), Some(e)) = (self.var_id(var), self.var_id(&end_name)) else {
-                        return;
-                    };
+                    let e = self.declare_var(&format!("{var}..end"), end.ty);
+                    let i = self.declare_var(var, start.ty);
+                    out.push(Stmt {
+                        kind: StmtKind::AssignVar { var: e, value: end },
+                        span: end_span,
+                    });
+                    out.push(Stmt {
+                        kind: StmtKind::AssignVar {
+                            var: i,
+                            value: start,
+                        },
+                        span: *var_span,
+                    });
                     let ity = self.vars[i].ty;
                     let ety = self.vars[e].ty;
                     let cond = Expr {
@@ -367,6 +400,7 @@ impl<'a> Checker<'a> {
                         kind: StmtKind::While { cond, body, step },
                         span,
                     });
+                    self.scopes.pop();
                 }
                 ast::ForIter::Map(_) => self.push(Diagnostic::error(
                     span,
