@@ -59,7 +59,7 @@ struct Cli {
     #[arg(long = "dry-run")]
     dry_run: bool,
 
-    /// Output format (text; json is planned).
+    /// Output format: text (bpftrace's) or json (bpftrace's NDJSON records).
     #[arg(short = 'f', value_name = "FORMAT", default_value = "text")]
     format: String,
 
@@ -110,12 +110,15 @@ fn real_main(cli: Cli) -> Result<ExitCode, String> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    if cli.format != "text" {
-        return Err(format!(
-            "output format '{}' is not supported yet; use -f text",
-            cli.format
-        ));
-    }
+    let json = match cli.format.as_str() {
+        "text" => false,
+        "json" => true,
+        other => {
+            return Err(format!(
+                "unknown output format '{other}'; use -f text or -f json"
+            ))
+        }
+    };
 
     let (name, source) = match (&cli.program, &cli.file) {
         (Some(p), _) => ("stdin".to_string(), p.clone()),
@@ -176,6 +179,7 @@ fn real_main(cli: Cli) -> Result<ExitCode, String> {
         command,
         pid: cli.pid,
         duration: cli.duration.map(Duration::from_secs_f64),
+        json,
     };
     let result = runtime::run(&compiled, &analysis, &mut out, &mut io::stderr(), options);
     let _ = out.flush();

@@ -11,6 +11,8 @@ use sema::{
 pub(crate) enum Event {
     /// Text to write, already formatted.
     Text(Vec<u8>),
+    /// A `print(value)`: the value's type and bytes.
+    Value { ty: sema::Type, bytes: Vec<u8> },
     /// `exit(code)`
     Exit(i32),
     /// `print`/`clear`/`zero` of the map with this index.
@@ -52,6 +54,16 @@ pub(crate) fn decode(record: &[u8], printfs: &[PrintfFormat]) -> Result<Event, S
         .ok()
         .and_then(|i| printfs.get(i))
         .ok_or_else(|| format!("event record has unknown id {id}"))?;
+    if format.print_value {
+        if let Some(PrintfArg::Field { ty, offset }) = format.args.first() {
+            let start = (*offset as usize).min(record.len());
+            let end = (start + ty.size() as usize).min(record.len());
+            return Ok(Event::Value {
+                ty: *ty,
+                bytes: record[start..end].to_vec(),
+            });
+        }
+    }
     let values: Vec<Value> = format
         .args
         .iter()

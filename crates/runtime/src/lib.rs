@@ -91,6 +91,8 @@ pub struct RunOptions {
     pub pid: Option<u32>,
     /// Stop after this long (as if Ctrl-C).
     pub duration: Option<Duration>,
+    /// `-f json`: bpftrace's NDJSON records instead of text.
+    pub json: bool,
 }
 
 /// A loaded program.
@@ -149,8 +151,15 @@ pub fn run(
     }
     if !options.quiet {
         let n = loaded.len();
-        writeln!(err, "Attached {n} probe{}", if n == 1 { "" } else { "s" })
-            .map_err(RuntimeError::Output)?;
+        if options.json {
+            writeln!(
+                out,
+                r#"{{"type": "attached_probes", "count": {n}, "data": {{"probes": {n}}}}}"#
+            )
+        } else {
+            writeln!(err, "Attached {n} probe{}", if n == 1 { "" } else { "s" })
+        }
+        .map_err(RuntimeError::Output)?;
     }
     if options.dry_run {
         return Ok(Outcome::DryRun);
@@ -177,6 +186,7 @@ pub fn run(
         printfs: &analysis.printfs,
         maps: &script_maps,
         cpus,
+        json: options.json,
         exited: None,
     };
 
@@ -225,7 +235,11 @@ pub fn run(
     fire(&loaded, &Attach::End)?;
     output.drain(&mut ring)?;
     output.finish()?;
-    report_losses(&maps[MAP_GLOBALS as usize], err)?;
+    report_losses(
+        &maps[MAP_GLOBALS as usize],
+        err,
+        options.json.then_some(&mut *output.out),
+    )?;
     if let Some(mut c) = child {
         if outcome != Outcome::TargetEnded {
             let _ = c.kill();
@@ -240,12 +254,26 @@ struct Output<'a> {
     printfs: &'a [PrintfFormat],
     maps: &'a [ScriptMap<'a>],
     cpus: usize,
+    json: bool,
     /// An exit record was seen (with its code); later records of this batch are dropped,
     /// as in bpftrace.
     exited: Option<i32>,
 }
 
 impl Output<'_> {
+    fn text(&mut self, text: &[u8]) -> Result<(), RuntimeError> {
+        if self.json {
+            let line = format!(
+                "{{\"type\": \"printf\", \"data\": {}}}\n",
+                output::json_string(text)
+            );
+            self.out.write_all(line.as_bytes())
+        } else {
+            self.out.write_all(text)
+        }
+        .map_err(RuntimeError::Output)
+    }
+
     fn map_command(&mut self, map: usize, command: MapCommand) -> Result<(), RuntimeError> {
         let m = self
             .maps
@@ -258,7 +286,9 @@ impl Output<'_> {
                     top: top as usize,
                     div,
                 };
-                let text = m.text(self.cpus, &opts, true).map_err(failed)?;
+                let text = m
+                    .render(self.cpus, &opts, true, self.json)
+                    .map_err(failed)?;
                 self.out
                     .write_all(text.as_bytes())
                     .map_err(RuntimeError::Output)
@@ -268,15 +298,17 @@ impl Output<'_> {
         }
     }
 
-    /// What bpftrace prints when a run ends: two newlines, then every map by name.
+    /// What bpftrace prints when a run ends: (in text) two newlines, then every map by name.
     fn finish(&mut self) -> Result<(), RuntimeError> {
-        self.out.write_all(b"\n\n").map_err(RuntimeError::Output)?;
+        if !self.json {
+            self.out.write_all(b"\n\n").map_err(RuntimeError::Output)?;
+        }
         let mut order: Vec<&ScriptMap> = self.maps.iter().collect();
         order.sort_by(|a, b| a.info.name.cmp(&b.info.name));
         let opts = PrintOptions { top: 0, div: 1 };
         for m in order {
             let text = m
-                .text(self.cpus, &opts, false)
+                .render(self.cpus, &opts, false, self.json)
                 .map_err(|e| RuntimeError::Map(format!("{}: {e}", m.info.display_name())))?;
             self.out
                 .write_all(text.as_bytes())
@@ -294,7 +326,17 @@ impl Output<'_> {
             let result = events::decode(record, self.printfs)
                 .map_err(RuntimeError::Event)
                 .and_then(|event| match event {
-                    Event::Text(text) => self.out.write_all(&text).map_err(RuntimeError::Output),
+                    Event::Text(text) => self.text(&text),
+                    Event::Value { ty, bytes } => {
+                        let line = if self.json {
+                            output::value_json(ty, &bytes)
+                        } else {
+                            output::value_text(ty, &bytes)
+                        };
+                        self.out
+                            .write_all(line.as_bytes())
+                            .map_err(RuntimeError::Output)
+                    }
                     Event::Exit(code) => {
                         self.exited = Some(code);
                         Ok(())
@@ -317,7 +359,11 @@ impl Output<'_> {
 }
 
 /// Warns about updates the kernel side had to drop because a map was full.
-fn report_losses(globals: &OwnedFd, err: &mut dyn Write) -> Result<(), RuntimeError> {
+fn report_losses(
+    globals: &OwnedFd,
+    err: &mut dyn Write,
+    json: Option<&mut dyn Write>,
+) -> Result<(), RuntimeError> {
     let mut value = vec![0u8; GLOBALS_SIZE as usize];
     if sys::map_lookup(globals, &0u32.to_ne_bytes(), &mut value).unwrap_or(false) {
         let counter = |off: i16| {
@@ -325,6 +371,13 @@ fn report_losses(globals: &OwnedFd, err: &mut dyn Write) -> Result<(), RuntimeEr
             u64::from_ne_bytes(value[off..off + 8].try_into().expect("8 bytes"))
         };
         let lost = counter(GLOBALS_LOST_EVENTS);
+        if let (Some(out), true) = (json, lost > 0) {
+            writeln!(
+                out,
+                r#"{{"type": "lost_events", "count": {lost}, "data": {{"events": {lost}}}}}"#
+            )
+            .map_err(RuntimeError::Output)?;
+        }
         if lost > 0 {
             writeln!(
                 err,

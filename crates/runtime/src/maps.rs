@@ -35,19 +35,22 @@ impl ScriptMap<'_> {
     }
 
     /// The map as printed at exit (`on_print` false) or by `print(@m)`, which also shows
-    /// an empty scalar map as its zero value.
-    pub(crate) fn text(
+    /// an empty scalar map as its zero value; as text or as a JSON record.
+    pub(crate) fn render(
         &self,
         cpus: usize,
         opts: &PrintOptions,
         on_print: bool,
+        json: bool,
     ) -> io::Result<String> {
         let entries = self.entries(cpus)?;
-        Ok(if on_print {
-            output::map_text_on_print(self.info, &entries, opts)
-        } else {
-            output::map_text(self.info, &entries, opts)
-        })
+        let render = match (on_print, json) {
+            (false, false) => output::map_text,
+            (true, false) => output::map_text_on_print,
+            (false, true) => output::map_json,
+            (true, true) => output::map_json_on_print,
+        };
+        Ok(render(self.info, &entries, opts))
     }
 
     /// `clear(@m)`: remove every entry.

@@ -47,6 +47,8 @@ pub struct PrintfFormat {
     pub args: Vec<PrintfArg>,
     /// Bytes of the event record, the 8-byte id included.
     pub record_size: u32,
+    /// A `print(value)` call rather than `printf`: JSON output shows it as a value record.
+    pub print_value: bool,
 }
 
 /// Everything later stages need.

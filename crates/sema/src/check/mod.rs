@@ -620,6 +620,7 @@ impl<'a> Checker<'a> {
             pieces,
             args: printf_args,
             record_size: offset,
+            print_value: false,
         });
         Some(StmtKind::Printf {
             id,
@@ -710,6 +711,7 @@ impl<'a> Checker<'a> {
                 offset: 8,
             }],
             record_size: 8 + size,
+            print_value: true,
         });
         out.push(Stmt {
             kind: StmtKind::Printf { id, args: vec![v] },
