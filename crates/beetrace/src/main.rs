@@ -63,6 +63,10 @@ struct Cli {
     #[arg(short = 'f', value_name = "FORMAT", default_value = "text")]
     format: String,
 
+    /// Allow calls that change the system: system(), signal().
+    #[arg(long = "unsafe")]
+    unsafe_allowed: bool,
+
     /// Stop after this many seconds (as if Ctrl-C were pressed).
     #[arg(long = "duration", value_name = "SECONDS")]
     duration: Option<f64>,
@@ -136,7 +140,14 @@ fn real_main(cli: Cli) -> Result<ExitCode, String> {
         return Ok(ExitCode::FAILURE);
     }
     let tracefs = open_tracefs()?;
-    let (analysis, sema_diags) = sema::analyze(&script, &tracefs, &sema::Options::default());
+    let (analysis, sema_diags) = sema::analyze(
+        &script,
+        &tracefs,
+        &sema::Options {
+            unsafe_allowed: cli.unsafe_allowed,
+            ..sema::Options::default()
+        },
+    );
     diags = sema_diags;
     if report(&diags, &name, &source) {
         return Ok(ExitCode::FAILURE);

@@ -400,6 +400,7 @@ impl Lowering<'_> {
             Builtin::Cpu => self.call(Helper::GetSmpProcessorId),
             Builtin::Cgroup => self.call(Helper::GetCurrentCgroupId),
             Builtin::Rand => self.call(Helper::GetPrandomU32),
+            Builtin::Curtask => self.call(Helper::GetCurrentTask),
             Builtin::Elapsed => self.elapsed(),
             Builtin::Comm => unreachable!("comm is a string"),
         }

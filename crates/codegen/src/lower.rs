@@ -234,6 +234,15 @@ impl<'a> Lowering<'a> {
                 self.em.goto(self.exit);
             }
             StmtKind::Printf { id, args } => self.printf(*id, args),
+            StmtKind::Signal(sig) => {
+                let t = self.expr(sig);
+                let r = read(&mut self.em, t, Reg::R1);
+                if r != Reg::R1 {
+                    self.em.emit(Insn::mov64(Reg::R1, r));
+                }
+                self.frame.pop_temp();
+                self.call(Helper::SendSignal);
+            }
         }
     }
 

@@ -3,7 +3,7 @@
 use sema::hir::MapCommand;
 use sema::printf::{self, Value};
 use sema::{
-    PrintfArg, PrintfFormat, CLEAR_MAP_EVENT_ID, EXIT_EVENT_ID, PRINT_MAP_EVENT_ID,
+    FormatKind, PrintfArg, PrintfFormat, CLEAR_MAP_EVENT_ID, EXIT_EVENT_ID, PRINT_MAP_EVENT_ID,
     ZERO_MAP_EVENT_ID,
 };
 
@@ -11,6 +11,12 @@ use sema::{
 pub(crate) enum Event {
     /// Text to write, already formatted.
     Text(Vec<u8>),
+    /// `time(fmt)`: the strftime format.
+    Time(Vec<u8>),
+    /// `system(...)`: the command line.
+    System(Vec<u8>),
+    /// `cat(...)`: the file name.
+    Cat(Vec<u8>),
     /// A `print(value)`: the value's type and bytes.
     Value { ty: sema::Type, bytes: Vec<u8> },
     /// `exit(code)`
@@ -54,7 +60,7 @@ pub(crate) fn decode(record: &[u8], printfs: &[PrintfFormat]) -> Result<Event, S
         .ok()
         .and_then(|i| printfs.get(i))
         .ok_or_else(|| format!("event record has unknown id {id}"))?;
-    if format.print_value {
+    if format.kind == FormatKind::PrintValue {
         if let Some(PrintfArg::Field { ty, offset }) = format.args.first() {
             let start = (*offset as usize).min(record.len());
             let end = (start + ty.size() as usize).min(record.len());
@@ -76,5 +82,11 @@ pub(crate) fn decode(record: &[u8], printfs: &[PrintfFormat]) -> Result<Event, S
             }
         })
         .collect();
-    Ok(Event::Text(printf::render(&format.pieces, &values)))
+    let text = printf::render(&format.pieces, &values);
+    Ok(match format.kind {
+        FormatKind::Time => Event::Time(text),
+        FormatKind::System => Event::System(text),
+        FormatKind::Cat => Event::Cat(text),
+        FormatKind::Printf | FormatKind::PrintValue => Event::Text(text),
+    })
 }

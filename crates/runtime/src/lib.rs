@@ -262,9 +262,14 @@ struct Output<'a> {
 
 impl Output<'_> {
     fn text(&mut self, text: &[u8]) -> Result<(), RuntimeError> {
+        self.emit("printf", text)
+    }
+
+    /// Text as is, or in JSON a `{"type": kind, "data": text}` record.
+    fn emit(&mut self, kind: &str, text: &[u8]) -> Result<(), RuntimeError> {
         if self.json {
             let line = format!(
-                "{{\"type\": \"printf\", \"data\": {}}}\n",
+                "{{\"type\": \"{kind}\", \"data\": {}}}\n",
                 output::json_string(text)
             );
             self.out.write_all(line.as_bytes())
@@ -327,6 +332,21 @@ impl Output<'_> {
                 .map_err(RuntimeError::Event)
                 .and_then(|event| match event {
                     Event::Text(text) => self.text(&text),
+                    Event::Time(format) => {
+                        let now = sys::local_time(&format);
+                        self.emit("time", &now)
+                    }
+                    Event::System(command) => {
+                        let out = run_shell(&command);
+                        self.emit("syscall", &out)
+                    }
+                    Event::Cat(path) => {
+                        let path = String::from_utf8_lossy(&path).into_owned();
+                        let content = std::fs::read(&path).unwrap_or_else(|e| {
+                            format!("cat: cannot read {path}: {e}\n").into_bytes()
+                        });
+                        self.emit("cat", &content)
+                    }
                     Event::Value { ty, bytes } => {
                         let line = if self.json {
                             output::value_json(ty, &bytes)
@@ -355,6 +375,20 @@ impl Output<'_> {
             return Err(e);
         }
         self.out.flush().map_err(RuntimeError::Output)
+    }
+}
+
+/// `system()`: runs the command through the shell and returns what it printed.
+fn run_shell(command: &[u8]) -> Vec<u8> {
+    let command = String::from_utf8_lossy(command).into_owned();
+    match std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(&command)
+        .stdin(std::process::Stdio::null())
+        .output()
+    {
+        Ok(out) => out.stdout,
+        Err(e) => format!("system: cannot run {command:?}: {e}\n").into_bytes(),
     }
 }
 

@@ -394,6 +394,28 @@ pub(crate) fn wait_readable(fd: RawFd, timeout_ms: i32) {
     }
 }
 
+/// The current local time formatted by strftime(3) with `format`.
+pub(crate) fn local_time(format: &[u8]) -> Vec<u8> {
+    let Ok(format) = CString::new(format.to_vec()) else {
+        return Vec::new();
+    };
+    // SAFETY: time/localtime_r/strftime with valid pointers and the buffer's real size.
+    unsafe {
+        let now = libc::time(std::ptr::null_mut());
+        let mut tm: libc::tm = std::mem::zeroed();
+        libc::localtime_r(&now, &mut tm);
+        let mut buf = vec![0u8; 512];
+        let n = libc::strftime(
+            buf.as_mut_ptr() as *mut libc::c_char,
+            buf.len(),
+            format.as_ptr(),
+            &tm,
+        );
+        buf.truncate(n);
+        buf
+    }
+}
+
 /// CLOCK_MONOTONIC in nanoseconds: the clock `bpf_ktime_get_ns` reads.
 pub(crate) fn monotonic_ns() -> u64 {
     let mut ts = libc::timespec {

@@ -177,6 +177,8 @@ pub enum StmtKind {
         map: MapId,
         command: MapCommand,
     },
+    /// `signal(sig)`: send `sig` to the current process (bpf_send_signal).
+    Signal(Expr),
     /// Send a printf record: format id and its non-constant arguments.
     Printf {
         id: usize,
@@ -263,6 +265,8 @@ pub enum Builtin {
     Cpu,
     Comm,
     Cgroup,
+    /// `bpf_get_current_task()`: the current `struct task_struct *` as an integer.
+    Curtask,
     /// The `probe` builtin is a compile-time string; kept for completeness.
     Rand,
 }

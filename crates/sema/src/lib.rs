@@ -47,8 +47,23 @@ pub struct PrintfFormat {
     pub args: Vec<PrintfArg>,
     /// Bytes of the event record, the 8-byte id included.
     pub record_size: u32,
-    /// A `print(value)` call rather than `printf`: JSON output shows it as a value record.
-    pub print_value: bool,
+    /// What user space does with the formatted text.
+    pub kind: FormatKind,
+}
+
+/// The calls that send a formatted record for user space to act on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FormatKind {
+    /// `printf(fmt, ...)`: print the text.
+    Printf,
+    /// `print(value)`: print the one value (a value record in JSON).
+    PrintValue,
+    /// `time(fmt)`: print the current local time through strftime(3).
+    Time,
+    /// `system(fmt, ...)`: run the text as a shell command (needs `--unsafe`).
+    System,
+    /// `cat(fmt, ...)`: print the file the text names.
+    Cat,
 }
 
 /// Everything later stages need.
@@ -65,13 +80,15 @@ pub struct Analysis {
 pub struct Options {
     /// `-p PID` / `-c CMD`: the pid the `pid` filter of probes applies to. Kept for later.
     pub target_pid: Option<u32>,
+    /// `--unsafe`: allow calls that change the system (`system`, `signal`).
+    pub unsafe_allowed: bool,
 }
 
 /// Analyzes a parsed script. On errors the analysis is partial and must not be compiled.
 pub fn analyze(
     script: &ast::Script,
     kernel: &dyn KernelInfo,
-    _options: &Options,
+    options: &Options,
 ) -> (Analysis, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let mut analysis = Analysis::default();
@@ -110,8 +127,14 @@ pub fn analyze(
     for final_pass in [false, true] {
         let mut printfs = Vec::new();
         for (probe, attach, format) in &instances {
-            let mut checker =
-                check::Checker::new(attach, format.as_ref(), &mut printfs, &mut maps, final_pass);
+            let mut checker = check::Checker::new(
+                attach,
+                format.as_ref(),
+                &mut printfs,
+                &mut maps,
+                options,
+                final_pass,
+            );
             let predicate = probe.predicate.as_ref().map(|p| checker.condition(p));
             let body = checker.block(&probe.body);
             let (vars, errors) = checker.finish();

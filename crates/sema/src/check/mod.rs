@@ -11,7 +11,7 @@ use syntax::{Diagnostic, Span};
 use crate::hir::{Attach, Builtin, Expr, ExprKind, Stmt, StmtKind, Var, VarId};
 use crate::printf::{self, Piece};
 use crate::types::Type;
-use crate::{PrintfArg, PrintfFormat};
+use crate::{FormatKind, Options, PrintfArg, PrintfFormat};
 
 /// Functions of bpftrace's standard library that beetrace does not compile yet: calling one is
 /// a clear "not yet", not "unknown".
@@ -85,6 +85,7 @@ pub(crate) struct Checker<'a> {
     format: Option<&'a TracepointFormat>,
     printfs: &'a mut Vec<PrintfFormat>,
     maps: &'a mut MapTable,
+    options: &'a Options,
     /// False while inferring map types from a first walk over all probes.
     final_pass: bool,
     vars: Vec<Var>,
@@ -117,6 +118,7 @@ impl<'a> Checker<'a> {
         format: Option<&'a TracepointFormat>,
         printfs: &'a mut Vec<PrintfFormat>,
         maps: &'a mut MapTable,
+        options: &'a Options,
         final_pass: bool,
     ) -> Checker<'a> {
         Checker {
@@ -124,6 +126,7 @@ impl<'a> Checker<'a> {
             format,
             printfs,
             maps,
+            options,
             final_pass,
             vars: Vec::new(),
             scopes: vec![Vec::new()],
@@ -477,10 +480,64 @@ impl<'a> Checker<'a> {
         match &e.kind {
             A::Call { name, args, .. } if self.map_call_stmt(name, args, span, out) => {}
             A::Call { name, args, .. } if name == "print" => self.print_value(args, span, out),
-            A::Call { name, args, .. } if name == "printf" => {
-                if let Some(kind) = self.printf(args, span) {
+            A::Call { name, args, .. }
+                if matches!(name.as_str(), "printf" | "system" | "cat" | "time") =>
+            {
+                let kind = match name.as_str() {
+                    "printf" => FormatKind::Printf,
+                    "system" => FormatKind::System,
+                    "cat" => FormatKind::Cat,
+                    _ => FormatKind::Time,
+                };
+                if kind == FormatKind::System && !self.options.unsafe_allowed {
+                    self.push(
+                        Diagnostic::error(span, "system() runs commands and needs --unsafe")
+                            .with_hint("rerun with --unsafe if you mean it"),
+                    );
+                    return;
+                }
+                if let Some(kind) = self.printf(name, kind, args, span) {
                     out.push(Stmt { kind, span });
                 }
+            }
+            A::Call { name, args, .. } if name == "signal" => {
+                if !self.options.unsafe_allowed {
+                    self.push(
+                        Diagnostic::error(span, "signal() sends signals and needs --unsafe")
+                            .with_hint("rerun with --unsafe if you mean it"),
+                    );
+                    return;
+                }
+                let [arg] = args.as_slice() else {
+                    self.push(Diagnostic::error(
+                        span,
+                        "signal() takes one signal: a number or a name like \"SIGKILL\"",
+                    ));
+                    return;
+                };
+                let sig = match &arg.kind {
+                    A::Str(name) => {
+                        match signal_number(&String::from_utf8_lossy(name)) {
+                            Some(n) => int(n, Type::I64, arg.span),
+                            None => {
+                                self.push(Diagnostic::error(arg.span, "unknown signal name").with_hint("use e.g. \"SIGKILL\", \"SIGTERM\", \"SIGUSR1\" or a number"));
+                                return;
+                            }
+                        }
+                    }
+                    _ => self.expr(arg),
+                };
+                if !sig.ty.is_integer() {
+                    self.push(Diagnostic::error(
+                        arg.span,
+                        "the signal must be a number or a name",
+                    ));
+                    return;
+                }
+                out.push(Stmt {
+                    kind: StmtKind::Signal(sig),
+                    span,
+                });
             }
             A::Call { name, args, .. } if name == "exit" => {
                 if args.len() > 1 {
@@ -527,15 +584,52 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn printf(&mut self, args: &[ast::Expr], span: Span) -> Option<StmtKind> {
+    /// `printf(fmt, ...)` and the calls formatted like it (`system`, `cat`, `time`).
+    fn printf(
+        &mut self,
+        func: &str,
+        kind: FormatKind,
+        args: &[ast::Expr],
+        span: Span,
+    ) -> Option<StmtKind> {
+        if kind == FormatKind::Time {
+            // time(fmt) formats the time in user space; the format is strftime's, not ours.
+            let format = match args {
+                [] => b"%H:%M:%S\n".to_vec(),
+                [ast::Expr {
+                    kind: A::Str(f), ..
+                }] => f.clone(),
+                _ => {
+                    self.push(Diagnostic::error(
+                        span,
+                        "time() takes an optional strftime format literal",
+                    ));
+                    return None;
+                }
+            };
+            let id = self.printfs.len();
+            self.printfs.push(PrintfFormat {
+                pieces: vec![Piece::Literal(format)],
+                args: Vec::new(),
+                record_size: 8,
+                kind,
+            });
+            return Some(StmtKind::Printf {
+                id,
+                args: Vec::new(),
+            });
+        }
         let Some(first) = args.first() else {
-            self.push(Diagnostic::error(span, "printf needs a format string"));
+            self.push(Diagnostic::error(
+                span,
+                format!("{func} needs a format string"),
+            ));
             return None;
         };
         let A::Str(format) = &first.kind else {
             self.push(Diagnostic::error(
                 first.span,
-                "printf's first argument must be a string literal",
+                format!("{func}'s first argument must be a string literal"),
             ));
             return None;
         };
@@ -620,7 +714,7 @@ impl<'a> Checker<'a> {
             pieces,
             args: printf_args,
             record_size: offset,
-            print_value: false,
+            kind,
         });
         Some(StmtKind::Printf {
             id,
@@ -711,7 +805,7 @@ impl<'a> Checker<'a> {
                 offset: 8,
             }],
             record_size: 8 + size,
-            print_value: true,
+            kind: FormatKind::PrintValue,
         });
         out.push(Stmt {
             kind: StmtKind::Printf { id, args: vec![v] },
@@ -932,6 +1026,7 @@ impl<'a> Checker<'a> {
             "comm" => (Builtin::Comm, Type::Str { len: 16 }),
             "cgroup" => (Builtin::Cgroup, Type::U64),
             "rand" => (Builtin::Rand, Type::U32),
+            "curtask" => (Builtin::Curtask, Type::U64),
             "args" => {
                 return self.error(
                     span,
@@ -948,8 +1043,8 @@ impl<'a> Checker<'a> {
                 )
             }
             "probe" => return self.string_literal(self.attach.probe_name().as_bytes(), span),
-            "func" | "retval" | "kstack" | "ustack" | "curtask" | "username" | "ncpus"
-            | "jiffies" | "cpid" | "numaid" | "usermode" | "sarg0" => {
+            "func" | "retval" | "kstack" | "ustack" | "username" | "ncpus" | "jiffies" | "cpid"
+            | "numaid" | "usermode" | "sarg0" => {
                 return self.error(
                     span,
                     format!(
@@ -1043,6 +1138,45 @@ impl<'a> Checker<'a> {
             ),
         }
     }
+}
+
+/// The number of a signal named like `SIGKILL` or `KILL` (x86-64 numbering).
+fn signal_number(name: &str) -> Option<i64> {
+    const SIGNALS: &[(&str, i64)] = &[
+        ("HUP", 1),
+        ("INT", 2),
+        ("QUIT", 3),
+        ("ILL", 4),
+        ("TRAP", 5),
+        ("ABRT", 6),
+        ("BUS", 7),
+        ("FPE", 8),
+        ("KILL", 9),
+        ("USR1", 10),
+        ("SEGV", 11),
+        ("USR2", 12),
+        ("PIPE", 13),
+        ("ALRM", 14),
+        ("TERM", 15),
+        ("STKFLT", 16),
+        ("CHLD", 17),
+        ("CONT", 18),
+        ("STOP", 19),
+        ("TSTP", 20),
+        ("TTIN", 21),
+        ("TTOU", 22),
+        ("URG", 23),
+        ("XCPU", 24),
+        ("XFSZ", 25),
+        ("VTALRM", 26),
+        ("PROF", 27),
+        ("WINCH", 28),
+        ("IO", 29),
+        ("PWR", 30),
+        ("SYS", 31),
+    ];
+    let bare = name.strip_prefix("SIG").unwrap_or(name);
+    SIGNALS.iter().find(|(n, _)| *n == bare).map(|&(_, v)| v)
 }
 
 /// The integer type a tracepoint field's C type names, ignoring qualifiers.
