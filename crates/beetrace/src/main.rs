@@ -145,6 +145,8 @@ fn real_main(cli: Cli) -> Result<ExitCode, String> {
         &tracefs,
         &sema::Options {
             unsafe_allowed: cli.unsafe_allowed,
+            max_map_keys: env_number("BPFTRACE_MAX_MAP_KEYS")?,
+            max_strlen: env_number("BPFTRACE_MAX_STRLEN")?,
             ..sema::Options::default()
         },
     );
@@ -222,6 +224,19 @@ fn real_main(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A bpftrace environment setting such as `BPFTRACE_MAX_MAP_KEYS=100000`.
+fn env_number(name: &str) -> Result<Option<u32>, String> {
+    match std::env::var(name) {
+        Err(_) => Ok(None),
+        Ok(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|&n| n > 0)
+            .map(Some)
+            .ok_or_else(|| format!("{name}={v} is not a positive integer")),
     }
 }
 

@@ -78,6 +78,11 @@ pub struct Analysis {
 /// Options that change how a script is understood.
 #[derive(Clone, Debug, Default)]
 pub struct Options {
+    /// `max_map_keys` (config block or `BPFTRACE_MAX_MAP_KEYS`): the size of maps not
+    /// declared with `let @m = hash(n)`. `None` = bpftrace's default, 4096.
+    pub max_map_keys: Option<u32>,
+    /// `max_strlen`: the bytes `str()` reads by default. `None` = 64.
+    pub max_strlen: Option<u32>,
     /// `-p PID` / `-c CMD`: the pid the `pid` filter of probes applies to. Kept for later.
     pub target_pid: Option<u32>,
     /// `--unsafe`: allow calls that change the system (`system`, `signal`).
@@ -93,6 +98,14 @@ pub fn analyze(
     let mut diags = Vec::new();
     let mut analysis = Analysis::default();
     let mut maps = check::MapTable::default();
+    let mut options = options.clone();
+    for item in &script.items {
+        if let ast::Item::Config(config) = item {
+            apply_config(config, &mut options, &mut diags);
+        }
+    }
+    let options = &options;
+    maps.default_max_entries = options.max_map_keys.unwrap_or(check::DEFAULT_MAX_ENTRIES);
 
     // Expand attach points and read tracepoint formats once for both passes.
     let mut instances = Vec::new();
@@ -172,6 +185,44 @@ pub fn analyze(
     (analysis, diags)
 }
 
+/// `config = { max_map_keys = 100; ... }`. Settings already given on the command line or in
+/// the environment win, as in bpftrace.
+fn apply_config(config: &ast::ConfigBlock, options: &mut Options, diags: &mut Vec<Diagnostic>) {
+    for entry in &config.entries {
+        let key = entry.key.to_ascii_lowercase();
+        let key = key.strip_prefix("bpftrace_").unwrap_or(&key);
+        let int = match &entry.value {
+            ast::ConfigValue::Int(n) => u32::try_from(*n).ok().filter(|&n| n > 0),
+            _ => None,
+        };
+        let slot = match key {
+            "max_map_keys" => &mut options.max_map_keys,
+            "max_strlen" => &mut options.max_strlen,
+            _ => {
+                diags.push(Diagnostic::warning(
+                    entry.key_span,
+                    format!(
+                        "config '{}' is accepted but not applied by beetrace yet",
+                        entry.key
+                    ),
+                ));
+                continue;
+            }
+        };
+        match int {
+            Some(n) => {
+                if slot.is_none() {
+                    *slot = Some(n);
+                }
+            }
+            None => diags.push(Diagnostic::error(
+                entry.value_span,
+                format!("{key} must be a positive integer"),
+            )),
+        }
+    }
+}
+
 /// `let @m = hash(n);`: the map's size (and later its kind).
 fn map_declaration(decl: &ast::MapDecl, maps: &mut check::MapTable, diags: &mut Vec<Diagnostic>) {
     match (decl.kind.as_str(), decl.args.as_slice()) {
@@ -226,10 +277,7 @@ fn unsupported_item(item: &ast::Item, diags: &mut Vec<Diagnostic>) {
             c.span,
             "C struct definitions are not supported yet; kernel types come from BTF",
         )),
-        ast::Item::Config(c) => diags.push(Diagnostic::warning(
-            c.span,
-            "config blocks are accepted but not applied yet",
-        )),
+        ast::Item::Config(_) => {}
         ast::Item::Import(i) => {
             diags.push(Diagnostic::error(i.span, "import is not supported yet"))
         }

@@ -20,6 +20,8 @@ pub(crate) struct MapTable {
     pub(crate) maps: Vec<MapInfo>,
     /// `let @m = hash(n);` declarations: name → max entries.
     pub(crate) declared: HashMap<String, u32>,
+    /// The size of undeclared maps (`max_map_keys`).
+    pub(crate) default_max_entries: u32,
 }
 
 impl MapTable {
@@ -111,7 +113,7 @@ impl Checker<'_> {
                 .declared
                 .get(name)
                 .copied()
-                .unwrap_or(DEFAULT_MAX_ENTRIES);
+                .unwrap_or(self.maps.default_max_entries);
             self.maps.maps.push(MapInfo {
                 name: name.to_string(),
                 key: key.to_vec(),

@@ -2,7 +2,7 @@
 
 mod maps;
 
-pub(crate) use maps::MapTable;
+pub(crate) use maps::{MapTable, DEFAULT_MAX_ENTRIES};
 
 use kernel::{FieldKind, TracepointFormat};
 use syntax::ast::{self, BinaryOp, ExprKind as A, StmtKind as S, UnaryOp};
@@ -739,7 +739,12 @@ impl<'a> Checker<'a> {
             return self.error(args[0].span, "str() needs a pointer");
         }
         let len = match args.get(1).map(|a| &a.kind) {
-            None => DEFAULT_STRLEN,
+            // max_strlen counts the terminating NUL, as in bpftrace.
+            None => self
+                .options
+                .max_strlen
+                .unwrap_or(DEFAULT_STRLEN)
+                .clamp(2, MAX_STRLEN + 1),
             Some(A::Int(n)) if (1..=MAX_STRLEN as u64).contains(n) => *n as u32 + 1,
             Some(_) => {
                 return self.error(
