@@ -3,7 +3,8 @@
 //! Jumps are emitted against [`Label`]s and patched in [`Emitter::finish`], so lowering code
 //! never counts slots by hand.
 
-use object::insn::{Insn, JmpOp, Src, Width};
+use object::helpers::Helper;
+use object::insn::{AluOp, Insn, JmpOp, Size, Src, Width};
 use object::Reg;
 use syntax::Span;
 
@@ -34,6 +35,43 @@ impl Emitter {
     pub(crate) fn emit(&mut self, insn: Insn) {
         self.insns.push(insn);
         self.spans.push(self.span);
+    }
+
+    /// `dst = r10 + off`: the address of a stack slot.
+    pub(crate) fn fp_addr(&mut self, dst: Reg, off: i16) {
+        self.emit(Insn::mov64(dst, Reg::FP));
+        self.emit(Insn::Alu {
+            op: AluOp::Add,
+            width: Width::W64,
+            dst,
+            src: Src::Imm(off as i32),
+        });
+    }
+
+    /// `*(size *)(r10 + off) = src`
+    pub(crate) fn store_fp(&mut self, size: Size, off: i16, src: Src) {
+        self.emit(Insn::Store {
+            size,
+            dst: Reg::FP,
+            off,
+            src,
+        });
+    }
+
+    /// `dst = *(size *)(r10 + off)`
+    pub(crate) fn load_fp(&mut self, size: Size, dst: Reg, off: i16) {
+        self.emit(Insn::Load {
+            size,
+            dst,
+            src: Reg::FP,
+            off,
+        });
+    }
+
+    pub(crate) fn call(&mut self, helper: Helper) {
+        self.emit(Insn::Call {
+            helper: helper as i32,
+        });
     }
 
     pub(crate) fn label(&mut self) -> Label {

@@ -3,14 +3,14 @@
 
 use object::helpers::Helper;
 use object::insn::{AluOp, Insn, JmpOp, Size, Src, Width};
-use object::{MapRef, Reg};
+use object::Reg;
 use sema::hir::{Builtin, Expr, ExprKind};
 use syntax::ast::{BinaryOp, UnaryOp};
 
 use crate::emitter::Label;
 use crate::frame::{read, write, Temp};
 use crate::lower::{Lowering, CTX};
-use crate::MAP_GLOBALS;
+use crate::GLOBALS_START_NS;
 
 impl Lowering<'_> {
     /// Evaluates an integer expression into a new temporary (the caller pops it).
@@ -40,12 +40,7 @@ impl Lowering<'_> {
                     Temp::Reg(r) => r,
                     Temp::Slot(_) => Reg::R0,
                 };
-                self.em.emit(Insn::Load {
-                    size: Size::DW,
-                    dst: scratch,
-                    src: Reg::FP,
-                    off: self.var_slots[*v],
-                });
+                self.em.load_fp(Size::DW, scratch, self.var_slots[*v]);
                 write(&mut self.em, t, scratch);
                 t
             }
@@ -170,12 +165,7 @@ impl Lowering<'_> {
         let end = self.em.label();
         for i in 0..n as i16 {
             for (r, base) in [(Reg::R1, a), (Reg::R2, b)] {
-                self.em.emit(Insn::Load {
-                    size: Size::B,
-                    dst: r,
-                    src: Reg::FP,
-                    off: base + i,
-                });
+                self.em.load_fp(Size::B, r, base + i);
             }
             self.em
                 .jump_if(JmpOp::Jne, Reg::R1, Src::Reg(Reg::R2), differ);
@@ -409,28 +399,9 @@ impl Lowering<'_> {
     /// `ktime_get_ns() - start`, where user space stored the start time in `globals[0]`.
     fn elapsed(&mut self) {
         let time = self.frame.alloc(8);
-        let key = self.frame.alloc(8);
         self.call(Helper::KtimeGetNs);
-        self.em.emit(Insn::Store {
-            size: Size::DW,
-            dst: Reg::FP,
-            off: time,
-            src: Src::Reg(Reg::R0),
-        });
-        self.em.emit(Insn::Store {
-            size: Size::W,
-            dst: Reg::FP,
-            off: key,
-            src: Src::Imm(0),
-        });
-        self.em.emit(Insn::LdMap {
-            dst: Reg::R1,
-            map: MapRef(MAP_GLOBALS),
-        });
-        self.em.emit(Insn::mov64(Reg::R2, Reg::FP));
-        self.em
-            .emit(Insn::alu64(AluOp::Add, Reg::R2, Src::Imm(key as i32)));
-        self.call(Helper::MapLookupElem);
+        self.em.store_fp(Size::DW, time, Src::Reg(Reg::R0));
+        self.lookup_globals();
         let missing = self.em.label();
         self.em.emit(Insn::mov64_imm(Reg::R1, 0));
         self.em.jump_if(JmpOp::Jeq, Reg::R0, Src::Imm(0), missing);
@@ -438,15 +409,10 @@ impl Lowering<'_> {
             size: Size::DW,
             dst: Reg::R1,
             src: Reg::R0,
-            off: 0,
+            off: GLOBALS_START_NS,
         });
         self.em.bind(missing);
-        self.em.emit(Insn::Load {
-            size: Size::DW,
-            dst: Reg::R0,
-            src: Reg::FP,
-            off: time,
-        });
+        self.em.load_fp(Size::DW, Reg::R0, time);
         self.em
             .emit(Insn::alu64(AluOp::Sub, Reg::R0, Src::Reg(Reg::R1)));
     }

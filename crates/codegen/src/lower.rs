@@ -100,12 +100,7 @@ impl<'a> Lowering<'a> {
 
     pub(crate) fn zero(&mut self, off: i16, size: u32) {
         for i in (0..size as i16).step_by(8) {
-            self.em.emit(Insn::Store {
-                size: Size::DW,
-                dst: Reg::FP,
-                off: off + i,
-                src: Src::Imm(0),
-            });
+            self.em.store_fp(Size::DW, off + i, Src::Imm(0));
         }
     }
 
@@ -151,12 +146,7 @@ impl<'a> Lowering<'a> {
                         let t = self.expr(value);
                         let r = read(&mut self.em, t, Reg::R0);
                         let r = self.normalize(r, value.ty, self.vars[*var]);
-                        self.em.emit(Insn::Store {
-                            size: Size::DW,
-                            dst: Reg::FP,
-                            off: slot,
-                            src: Src::Reg(r),
-                        });
+                        self.em.store_fp(Size::DW, slot, Src::Reg(r));
                         self.frame.pop_temp();
                     }
                 }
@@ -214,22 +204,12 @@ impl<'a> Lowering<'a> {
                         Reg::R0
                     }
                 };
-                self.em.emit(Insn::Store {
-                    size: Size::DW,
-                    dst: Reg::FP,
-                    off: rec + 8,
-                    src: Src::Reg(code_reg),
-                });
+                self.em.store_fp(Size::DW, rec + 8, Src::Reg(code_reg));
                 self.em.emit(Insn::LdImm64 {
                     dst: Reg::R1,
                     imm: EXIT_EVENT_ID as i64,
                 });
-                self.em.emit(Insn::Store {
-                    size: Size::DW,
-                    dst: Reg::FP,
-                    off: rec,
-                    src: Src::Reg(Reg::R1),
-                });
+                self.em.store_fp(Size::DW, rec, Src::Reg(Reg::R1));
                 self.output(rec, 16);
                 self.em.goto(self.exit);
             }
@@ -252,9 +232,7 @@ impl<'a> Lowering<'a> {
             dst: Reg::R1,
             map: MapRef(MAP_EVENTS),
         });
-        self.em.emit(Insn::mov64(Reg::R2, Reg::FP));
-        self.em
-            .emit(Insn::alu64(AluOp::Add, Reg::R2, Src::Imm(off as i32)));
+        self.em.fp_addr(Reg::R2, off);
         self.em.emit(Insn::mov64_imm(Reg::R3, size as i32));
         self.em.emit(Insn::mov64_imm(Reg::R4, 0));
         self.call(Helper::RingbufOutput);
@@ -266,9 +244,7 @@ impl<'a> Lowering<'a> {
     }
 
     pub(crate) fn call(&mut self, helper: Helper) {
-        self.em.emit(Insn::Call {
-            helper: helper as i32,
-        });
+        self.em.call(helper);
     }
 
     fn printf(&mut self, id: usize, args: &[Expr]) {
@@ -284,12 +260,7 @@ impl<'a> Lowering<'a> {
             .collect();
         let rec = self.record;
         self.zero(rec, size);
-        self.em.emit(Insn::Store {
-            size: Size::DW,
-            dst: Reg::FP,
-            off: rec,
-            src: Src::Imm(id as i32),
-        });
+        self.em.store_fp(Size::DW, rec, Src::Imm(id as i32));
         for (arg, (ty, offset)) in args.iter().zip(fields) {
             let dst = rec + offset as i16;
             self.em.span = arg.span;
@@ -298,12 +269,7 @@ impl<'a> Lowering<'a> {
                 _ => {
                     let t = self.expr(arg);
                     let r = read(&mut self.em, t, Reg::R0);
-                    self.em.emit(Insn::Store {
-                        size: Size::DW,
-                        dst: Reg::FP,
-                        off: dst,
-                        src: Src::Reg(r),
-                    });
+                    self.em.store_fp(Size::DW, dst, Src::Reg(r));
                     self.frame.pop_temp();
                 }
             }
@@ -315,16 +281,12 @@ impl<'a> Lowering<'a> {
     pub(crate) fn string_into(&mut self, e: &Expr, dst: i16, cap: u32) {
         match &e.kind {
             ExprKind::Builtin(Builtin::Comm) => {
-                self.em.emit(Insn::mov64(Reg::R1, Reg::FP));
-                self.em
-                    .emit(Insn::alu64(AluOp::Add, Reg::R1, Src::Imm(dst as i32)));
+                self.em.fp_addr(Reg::R1, dst);
                 self.em.emit(Insn::mov64_imm(Reg::R2, cap.min(16) as i32));
                 self.call(Helper::GetCurrentComm);
             }
             ExprKind::TracepointString { offset, len } => {
-                self.em.emit(Insn::mov64(Reg::R1, Reg::FP));
-                self.em
-                    .emit(Insn::alu64(AluOp::Add, Reg::R1, Src::Imm(dst as i32)));
+                self.em.fp_addr(Reg::R1, dst);
                 self.em
                     .emit(Insn::mov64_imm(Reg::R2, (*len).min(cap) as i32));
                 self.em.emit(Insn::mov64(Reg::R3, CTX));
@@ -361,12 +323,8 @@ impl<'a> Lowering<'a> {
                 padded[..n].copy_from_slice(&bytes[..n]);
                 for (i, chunk) in padded.chunks(4).enumerate() {
                     let word = i32::from_le_bytes(chunk.try_into().expect("4-byte chunks"));
-                    self.em.emit(Insn::Store {
-                        size: Size::W,
-                        dst: Reg::FP,
-                        off: dst + 4 * i as i16,
-                        src: Src::Imm(word),
-                    });
+                    self.em
+                        .store_fp(Size::W, dst + 4 * i as i16, Src::Imm(word));
                 }
             }
             ExprKind::MapRead { map, key } => self.map_read_string(*map, key, dst, cap),
@@ -377,9 +335,7 @@ impl<'a> Lowering<'a> {
                     self.em.emit(Insn::mov64(Reg::R3, r));
                 }
                 self.frame.pop_temp();
-                self.em.emit(Insn::mov64(Reg::R1, Reg::FP));
-                self.em
-                    .emit(Insn::alu64(AluOp::Add, Reg::R1, Src::Imm(dst as i32)));
+                self.em.fp_addr(Reg::R1, dst);
                 self.em
                     .emit(Insn::mov64_imm(Reg::R2, cap.min(e.ty.size()) as i32));
                 self.call(if *user {

@@ -32,13 +32,7 @@ impl Lowering<'_> {
             dst: Reg::R1,
             map: Self::map_ref(map),
         });
-        self.fp_plus(Reg::R2, key);
-    }
-
-    fn fp_plus(&mut self, r: Reg, off: i16) {
-        self.em.emit(Insn::mov64(r, Reg::FP));
-        self.em
-            .emit(Insn::alu64(AluOp::Add, r, Src::Imm(off as i32)));
+        self.em.fp_addr(Reg::R2, key);
     }
 
     /// Writes the key of `map` for `parts` into a fresh zeroed stack buffer; returns its
@@ -56,12 +50,7 @@ impl Lowering<'_> {
                 _ => {
                     let t = self.expr(part);
                     let r = read(&mut self.em, t, Reg::R0);
-                    self.em.emit(Insn::Store {
-                        size: Size::DW,
-                        dst: Reg::FP,
-                        off: buf + off,
-                        src: Src::Reg(r),
-                    });
+                    self.em.store_fp(Size::DW, buf + off, Src::Reg(r));
                     self.frame.pop_temp();
                 }
             }
@@ -80,7 +69,7 @@ impl Lowering<'_> {
     /// unless `allow_exists` and the entry merely appeared meanwhile.
     fn update(&mut self, map: MapId, key: i16, value: i16, flags: i32) {
         self.map_and_key(map, key);
-        self.fp_plus(Reg::R3, value);
+        self.em.fp_addr(Reg::R3, value);
         self.em.emit(Insn::mov64_imm(Reg::R4, flags));
         self.call(Helper::MapUpdateElem);
         let ok = self.em.label();
@@ -89,21 +78,21 @@ impl Lowering<'_> {
         self.em.bind(ok);
     }
 
-    /// `globals[offset] += 1`, atomically: the loss counters user space reports at exit.
-    pub(crate) fn count_in_globals(&mut self, offset: i16) {
+    /// `r0 = &globals[0]` (0 if the lookup failed, which the verifier makes us check).
+    pub(crate) fn lookup_globals(&mut self) {
         let key = self.frame.alloc(8);
-        self.em.emit(Insn::Store {
-            size: Size::W,
-            dst: Reg::FP,
-            off: key,
-            src: Src::Imm(0),
-        });
+        self.em.store_fp(Size::W, key, Src::Imm(0));
         self.em.emit(Insn::LdMap {
             dst: Reg::R1,
             map: MapRef(MAP_GLOBALS),
         });
-        self.fp_plus(Reg::R2, key);
+        self.em.fp_addr(Reg::R2, key);
         self.call(Helper::MapLookupElem);
+    }
+
+    /// `globals[offset] += 1`, atomically: the loss counters user space reports at exit.
+    pub(crate) fn count_in_globals(&mut self, offset: i16) {
+        self.lookup_globals();
         let missing = self.em.label();
         self.em.jump_if(JmpOp::Jeq, Reg::R0, Src::Imm(0), missing);
         self.em.emit(Insn::mov64_imm(Reg::R1, 1));
@@ -123,12 +112,7 @@ impl Lowering<'_> {
         let t = self.expr(e);
         let slot = self.frame.alloc(8);
         let r = read(&mut self.em, t, Reg::R0);
-        self.em.emit(Insn::Store {
-            size: Size::DW,
-            dst: Reg::FP,
-            off: slot,
-            src: Src::Reg(r),
-        });
+        self.em.store_fp(Size::DW, slot, Src::Reg(r));
         self.frame.pop_temp();
         slot
     }
@@ -150,12 +134,7 @@ impl Lowering<'_> {
 
     /// `*(u64 *)r0 += *(u64 *)(fp + delta)`, atomically.
     fn atomic_add_from(&mut self, delta: i16) {
-        self.em.emit(Insn::Load {
-            size: Size::DW,
-            dst: Reg::R1,
-            src: Reg::FP,
-            off: delta,
-        });
+        self.em.load_fp(Size::DW, Reg::R1, delta);
         self.em.emit(Insn::Atomic {
             size: Size::DW,
             op: AtomicOp::Add,
@@ -178,7 +157,7 @@ impl Lowering<'_> {
         self.em.bind(insert);
         // Insert only if still absent; if another CPU inserted first, add to its entry.
         self.map_and_key(map, key);
-        self.fp_plus(Reg::R3, delta);
+        self.em.fp_addr(Reg::R3, delta);
         self.em.emit(Insn::mov64_imm(Reg::R4, BPF_NOEXIST));
         self.call(Helper::MapUpdateElem);
         self.em.jump_if(JmpOp::Jeq, Reg::R0, Src::Imm(0), done);
@@ -204,12 +183,7 @@ impl Lowering<'_> {
             Some(e) => self.int_slot(e),
             None => {
                 let slot = self.frame.alloc(8);
-                self.em.emit(Insn::Store {
-                    size: Size::DW,
-                    dst: Reg::FP,
-                    off: slot,
-                    src: Src::Imm(1),
-                });
+                self.em.store_fp(Size::DW, slot, Src::Imm(1));
                 slot
             }
         };
@@ -230,12 +204,7 @@ impl Lowering<'_> {
         self.lookup(map, key_off);
         self.em.jump_if(JmpOp::Jeq, Reg::R0, Src::Imm(0), insert);
         // The entry exists: update this CPU's copy in place.
-        self.em.emit(Insn::Load {
-            size: Size::DW,
-            dst: Reg::R1,
-            src: Reg::FP,
-            off: v,
-        });
+        self.em.load_fp(Size::DW, Reg::R1, v);
         match func {
             AggFunc::Count | AggFunc::Sum | AggFunc::Hist { .. } | AggFunc::Lhist { .. } => {
                 let one = matches!(func, AggFunc::Hist { .. } | AggFunc::Lhist { .. });
@@ -293,31 +262,16 @@ impl Lowering<'_> {
         self.em.bind(insert);
         let size = self.maps[map].value.size();
         let initial = self.frame.alloc(size);
-        self.em.emit(Insn::Load {
-            size: Size::DW,
-            dst: Reg::R1,
-            src: Reg::FP,
-            off: v,
-        });
+        self.em.load_fp(Size::DW, Reg::R1, v);
         let (first, second) = match func {
             AggFunc::Count | AggFunc::Sum => (Src::Reg(Reg::R1), None),
             AggFunc::Hist { .. } | AggFunc::Lhist { .. } => (Src::Imm(1), None),
             AggFunc::Min | AggFunc::Max => (Src::Reg(Reg::R1), Some(Src::Imm(1))),
             AggFunc::Avg | AggFunc::Stats => (Src::Imm(1), Some(Src::Reg(Reg::R1))),
         };
-        self.em.emit(Insn::Store {
-            size: Size::DW,
-            dst: Reg::FP,
-            off: initial,
-            src: first,
-        });
+        self.em.store_fp(Size::DW, initial, first);
         if let Some(second) = second {
-            self.em.emit(Insn::Store {
-                size: Size::DW,
-                dst: Reg::FP,
-                off: initial + 8,
-                src: second,
-            });
+            self.em.store_fp(Size::DW, initial + 8, second);
         }
         self.update(map, key_off, initial, BPF_ANY);
         self.em.bind(done);
@@ -348,12 +302,7 @@ impl Lowering<'_> {
         let done = self.em.label();
         let (x, r) = (Reg::R1, Reg::R2);
         let n = 1i32 << bits;
-        self.em.emit(Insn::Load {
-            size: Size::DW,
-            dst: x,
-            src: Reg::FP,
-            off: v,
-        });
+        self.em.load_fp(Size::DW, x, v);
         self.em.emit(Insn::mov64_imm(r, 0));
         self.em.jump_if(JmpOp::Jslt, x, Src::Imm(0), done);
         self.em.emit(Insn::mov64(r, x));
@@ -385,12 +334,7 @@ impl Lowering<'_> {
         self.em.emit(Insn::alu64(AluOp::Add, p, Src::Reg(x)));
         self.em.emit(Insn::alu64(AluOp::Add, p, Src::Imm(1)));
         self.em.bind(done);
-        self.em.emit(Insn::Store {
-            size: Size::DW,
-            dst: Reg::FP,
-            off: dst,
-            src: Src::Reg(r),
-        });
+        self.em.store_fp(Size::DW, dst, Src::Reg(r));
     }
 
     /// The linear bucket: 0 below `min`, 1 + (v - min) / step inside, the last one at or
@@ -398,12 +342,7 @@ impl Lowering<'_> {
     fn lhist_bucket(&mut self, v: i16, min: i64, max: i64, step: i64, dst: i16) {
         let done = self.em.label();
         let (x, r) = (Reg::R1, Reg::R2);
-        self.em.emit(Insn::Load {
-            size: Size::DW,
-            dst: x,
-            src: Reg::FP,
-            off: v,
-        });
+        self.em.load_fp(Size::DW, x, v);
         self.em.emit(Insn::LdImm64 {
             dst: Reg::R3,
             imm: min,
@@ -432,12 +371,7 @@ impl Lowering<'_> {
         self.em.emit(Insn::alu64(AluOp::Div, r, Src::Reg(Reg::R3)));
         self.em.emit(Insn::alu64(AluOp::Add, r, Src::Imm(1)));
         self.em.bind(done);
-        self.em.emit(Insn::Store {
-            size: Size::DW,
-            dst: Reg::FP,
-            off: dst,
-            src: Src::Reg(r),
-        });
+        self.em.store_fp(Size::DW, dst, Src::Reg(r));
     }
 
     /// `@m[k]` as an integer, into r0 (0 when missing).
@@ -477,7 +411,7 @@ impl Lowering<'_> {
             _ => cap,
         };
         self.em.emit(Insn::mov64(Reg::R3, Reg::R0));
-        self.fp_plus(Reg::R1, dst);
+        self.em.fp_addr(Reg::R1, dst);
         self.em.emit(Insn::mov64_imm(Reg::R2, len as i32));
         self.call(Helper::ProbeReadKernel);
         self.em.goto(done);
@@ -508,12 +442,8 @@ impl Lowering<'_> {
                 dst: Reg::R1,
                 imm: value,
             });
-            self.em.emit(Insn::Store {
-                size: Size::DW,
-                dst: Reg::FP,
-                off: rec + 8 * i as i16,
-                src: Src::Reg(Reg::R1),
-            });
+            self.em
+                .store_fp(Size::DW, rec + 8 * i as i16, Src::Reg(Reg::R1));
         }
         self.output(rec, COMMAND_RECORD);
     }
