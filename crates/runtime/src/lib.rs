@@ -216,7 +216,7 @@ pub fn run(
                 }
             }
             if let Some(pid) = options.pid {
-                if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                if !sys::process_alive(pid) {
                     break Outcome::TargetEnded;
                 }
             }

@@ -394,6 +394,19 @@ pub(crate) fn wait_readable(fd: RawFd, timeout_ms: i32) {
     }
 }
 
+/// Whether process `pid` still runs: it exists and is not a zombie waiting to be reaped.
+pub(crate) fn process_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command name, which is in parentheses and may contain any
+        // character, so look after the last ')'.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
+}
+
 /// The current local time formatted by strftime(3) with `format`.
 pub(crate) fn local_time(format: &[u8]) -> Vec<u8> {
     let Ok(format) = CString::new(format.to_vec()) else {
