@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use codegen::{
     Compiled, CompiledProgram, EVENTS_BYTES, GLOBALS_LOST_EVENTS, GLOBALS_MAP_FULL, GLOBALS_SIZE,
-    MAP_EVENTS, MAP_GLOBALS, MAP_USER_BASE,
+    GLOBALS_START_NS, MAP_EVENTS, MAP_GLOBALS, MAP_USER_BASE,
 };
 use object::Insn;
 use output::PrintOptions;
@@ -452,12 +452,11 @@ fn create_maps(compiled: &Compiled) -> Result<Vec<OwnedFd>, RuntimeError> {
         fds.push(fd);
     }
     let globals = &fds[MAP_GLOBALS as usize];
-    sys::map_update(
-        globals,
-        &0u32.to_ne_bytes(),
-        &sys::monotonic_ns().to_ne_bytes(),
-    )
-    .map_err(|e| RuntimeError::Map(format!("cannot set the start time: {e}")))?;
+    // The whole value: the kernel copies GLOBALS_SIZE bytes from it.
+    let mut value = [0u8; GLOBALS_SIZE as usize];
+    value[GLOBALS_START_NS as usize..][..8].copy_from_slice(&sys::monotonic_ns().to_ne_bytes());
+    sys::map_update(globals, &0u32.to_ne_bytes(), &value)
+        .map_err(|e| RuntimeError::Map(format!("cannot set the start time: {e}")))?;
     Ok(fds)
 }
 
