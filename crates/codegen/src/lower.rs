@@ -104,9 +104,17 @@ impl<'a> Lowering<'a> {
         }
     }
 
+    /// Lowers statements in order, stopping after one that always leaves the block: the
+    /// verifier rejects programs with unreachable instructions.
     fn stmts(&mut self, stmts: &[Stmt]) {
         for s in stmts {
             self.stmt(s);
+            if matches!(
+                s.kind,
+                StmtKind::Return | StmtKind::Exit { .. } | StmtKind::Break | StmtKind::Continue
+            ) {
+                break;
+            }
         }
     }
 
@@ -328,6 +336,16 @@ impl<'a> Lowering<'a> {
                 }
             }
             ExprKind::MapRead { map, key } => self.map_read_string(*map, key, dst, cap),
+            ExprKind::Ternary { cond, then, els } => {
+                let else_label = self.em.label();
+                let end = self.em.label();
+                self.branch_if_false(cond, else_label);
+                self.string_into(then, dst, cap);
+                self.em.goto(end);
+                self.em.bind(else_label);
+                self.string_into(els, dst, cap);
+                self.em.bind(end);
+            }
             ExprKind::StrRead { ptr, user } => {
                 let t = self.expr(ptr);
                 let r = read(&mut self.em, t, Reg::R3);

@@ -20,6 +20,9 @@ pub struct Spec {
     pub width: Option<usize>,
     pub precision: Option<usize>,
     pub conv: u8,
+    /// How many bits of an integer argument are printed: C's `int` (32) without a length
+    /// modifier, 8 for `hh`, 16 for `h`, 64 for `l`, `ll`, `z`, `j`, `t`, as bpftrace does.
+    pub bits: u8,
     /// Byte range of the directive inside the format string, for diagnostics.
     pub start: usize,
     pub end: usize,
@@ -60,6 +63,7 @@ pub fn parse(format: &[u8]) -> Result<Vec<Piece>, (usize, String)> {
             width: None,
             precision: None,
             conv: 0,
+            bits: 32,
             start,
             end: start,
         };
@@ -86,13 +90,21 @@ pub fn parse(format: &[u8]) -> Result<Vec<Piece>, (usize, String)> {
             i += 1;
             spec.precision = Some(number(&mut i).unwrap_or(0));
         }
+        let mut length = Vec::new();
         while let Some(&l) = format.get(i) {
             if matches!(l, b'h' | b'l' | b'z' | b'j' | b't') {
+                length.push(l);
                 i += 1;
             } else {
                 break;
             }
         }
+        spec.bits = match length.as_slice() {
+            [] => 32,
+            [b'h', b'h'] => 8,
+            [b'h'] => 16,
+            _ => 64,
+        };
         match format.get(i) {
             Some(&conv @ (b'd' | b'i' | b'u' | b'x' | b'X' | b'o' | b's' | b'c' | b'p')) => {
                 spec.conv = conv;
@@ -192,7 +204,26 @@ fn pad(out: &mut Vec<u8>, body: &[u8], spec: &Spec, allow_zero: bool) {
     }
 }
 
+/// The integer truncated to the directive's width, as C's printf sees it after the cast
+/// bpftrace applies (`%d` of -1 as a 64-bit value is still -1; `%u` of it is 4294967295).
+fn narrowed(spec: &Spec, value: &Value) -> Value {
+    if spec.bits >= 64 || spec.conv == b'p' || spec.conv == b's' {
+        return value.clone();
+    }
+    let raw = match value {
+        Value::Int(i) => *i as u64,
+        Value::UInt(u) => *u,
+        Value::Str(_) => return value.clone(),
+    };
+    let shift = 64 - spec.bits as u32;
+    match spec.conv {
+        b'd' | b'i' => Value::Int(((raw << shift) as i64) >> shift),
+        _ => Value::UInt((raw << shift) >> shift),
+    }
+}
+
 fn format_one(out: &mut Vec<u8>, spec: &Spec, value: &Value) {
+    let value = &narrowed(spec, value);
     let as_u64 = |v: &Value| match v {
         Value::Int(i) => *i as u64,
         Value::UInt(u) => *u,
@@ -313,7 +344,7 @@ mod tests {
                     Value::Int(-1)
                 ]
             ),
-            "ff FF 10 0xff 18446744073709551615"
+            "ff FF 10 0xff 4294967295"
         );
         assert_eq!(
             fmt(
@@ -330,6 +361,25 @@ mod tests {
         );
         assert_eq!(fmt("%c%c", &[Value::UInt(65), Value::UInt(66)]), "AB");
         assert_eq!(fmt("%p", &[Value::UInt(0x1000)]), "0x1000");
+    }
+
+    #[test]
+    fn integers_are_narrowed_to_the_length_modifier_like_bpftrace() {
+        let m1 = || Value::Int(-1);
+        assert_eq!(
+            fmt("%d %u %x %o", &[m1(), m1(), m1(), m1()]),
+            "-1 4294967295 ffffffff 37777777777"
+        );
+        assert_eq!(
+            fmt("%ld %lu %llx", &[m1(), m1(), m1()]),
+            "-1 18446744073709551615 ffffffffffffffff"
+        );
+        assert_eq!(
+            fmt("%hd %hhu %hx", &[Value::Int(70000), Value::Int(300), m1()]),
+            "4464 44 ffff"
+        );
+        assert_eq!(fmt("%d", &[Value::Int(i64::MIN)]), "0");
+        assert_eq!(fmt("%p", &[m1()]), "0xffffffffffffffff");
     }
 
     #[test]

@@ -976,12 +976,7 @@ impl<'a> Checker<'a> {
                         )
                     }
                 };
-                if matches!(ty, Type::Str { .. }) {
-                    return self.error(
-                        span,
-                        "string-valued ternaries are not supported by this version yet",
-                    );
-                }
+
                 Expr {
                     kind: ExprKind::Ternary {
                         cond: Box::new(c),
