@@ -95,6 +95,18 @@ impl Emitter {
         });
     }
 
+    /// Inserts `insn` before everything emitted so far (labels and jumps move with it).
+    pub(crate) fn prepend(&mut self, insn: Insn) {
+        self.insns.insert(0, insn);
+        self.spans.insert(0, self.span);
+        for bound in self.labels.iter_mut().flatten() {
+            *bound += 1;
+        }
+        for (at, _) in &mut self.fixups {
+            *at += 1;
+        }
+    }
+
     pub(crate) fn goto(&mut self, label: Label) {
         self.jump_if(JmpOp::Ja, Reg::R0, Src::Imm(0), label);
     }
@@ -112,8 +124,9 @@ impl Emitter {
         for (at, label) in std::mem::take(&mut self.fixups) {
             let target = self.labels[label.0].expect("every label used by a jump is bound");
             let off = slot_of[target] as i64 - slot_of[at + 1] as i64;
-            if let Insn::Jump { off: o, .. } = &mut self.insns[at] {
-                *o = off as i16;
+            match &mut self.insns[at] {
+                Insn::Jump { off: o, .. } => *o = off as i16,
+                _ => unreachable!("only jumps have fixups"),
             }
         }
         let mut spans = Vec::with_capacity(slot);

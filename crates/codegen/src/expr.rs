@@ -9,7 +9,7 @@ use syntax::ast::{BinaryOp, UnaryOp};
 
 use crate::emitter::Label;
 use crate::frame::{read, write, Temp};
-use crate::lower::{Lowering, CTX};
+use crate::lower::Lowering;
 use crate::GLOBALS_START_NS;
 
 impl Lowering<'_> {
@@ -57,10 +57,11 @@ impl Lowering<'_> {
             } => {
                 let t = self.frame.push_temp();
                 let size_kind = Size::of_bytes(*size as usize).expect("sema checks field sizes");
+                let ctx = self.ctx();
                 self.em.emit(Insn::Load {
                     size: size_kind,
                     dst: Reg::R0,
-                    src: CTX,
+                    src: ctx,
                     off: *offset as i16,
                 });
                 if *signed && *size < 8 {

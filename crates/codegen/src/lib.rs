@@ -12,7 +12,7 @@ mod frame;
 mod lower;
 mod maps;
 
-use object::{map_type, MapDef, ObjectFile, Program};
+use object::{map_type, Function, MapDef, ObjectFile, Program};
 use sema::hir::Attach;
 use sema::Analysis;
 use syntax::{Diagnostic, Span};
@@ -21,6 +21,8 @@ use syntax::{Diagnostic, Span};
 pub const MAP_EVENTS: u32 = 0;
 /// Index of the one-entry array holding values user space sets before start (start time).
 pub const MAP_GLOBALS: u32 = 1;
+/// Index of the shared loss-counting function in `ObjectFile::functions`.
+pub const FUNC_COUNT_LOSS: u32 = 0;
 /// Index of the first `@map`; map `i` of the analysis is object map `MAP_USER_BASE + i`.
 pub const MAP_USER_BASE: u32 = 2;
 /// Ring buffer size: 1 MiB, a power-of-two number of pages as the kernel requires.
@@ -80,6 +82,7 @@ pub fn compile(analysis: &Analysis) -> Result<Compiled, Vec<Diagnostic>> {
     let mut programs = Vec::new();
     let mut compiled = Vec::new();
     let mut errors = Vec::new();
+    let mut uses_loss_counter = false;
     for (index, probe) in analysis.probes.iter().enumerate() {
         let mut lowering = lower::Lowering::new(probe, &analysis.printfs, &analysis.maps);
         lowering.probe(probe);
@@ -93,6 +96,7 @@ pub fn compile(analysis: &Analysis) -> Result<Compiled, Vec<Diagnostic>> {
             );
             continue;
         }
+        uses_loss_counter |= lowering.uses_loss_counter;
         let (insns, slot_spans) = lowering.em.finish();
         let name = program_name(&probe.attach, index);
         programs.push(Program {
@@ -148,6 +152,14 @@ pub fn compile(analysis: &Analysis) -> Result<Compiled, Vec<Diagnostic>> {
             license: "GPL".into(),
             maps,
             programs,
+            functions: if uses_loss_counter {
+                vec![Function {
+                    name: "beetrace_count_loss".into(),
+                    insns: maps::loss_counter_function(),
+                }]
+            } else {
+                Vec::new()
+            },
         },
         programs: compiled,
     })

@@ -12,7 +12,7 @@ use crate::frame::{read, Frame};
 use crate::{GLOBALS_LOST_EVENTS, MAP_EVENTS};
 
 /// The context pointer, saved on entry because r1 is clobbered by calls.
-pub(crate) const CTX: Reg = Reg::R6;
+const CTX: Reg = Reg::R6;
 
 pub(crate) struct Lowering<'a> {
     pub(crate) em: Emitter,
@@ -25,6 +25,9 @@ pub(crate) struct Lowering<'a> {
     pub(crate) record: i16,
     exit: Label,
     loops: Vec<(Label, Label)>,
+    ctx_used: bool,
+    /// The program calls the object's loss-counting function.
+    pub(crate) uses_loss_counter: bool,
 }
 
 fn max_record(stmts: &[Stmt], printfs: &[PrintfFormat]) -> u32 {
@@ -76,12 +79,13 @@ impl<'a> Lowering<'a> {
             record,
             exit,
             loops: Vec::new(),
+            ctx_used: false,
+            uses_loss_counter: false,
         }
     }
 
     pub(crate) fn probe(&mut self, probe: &Probe) {
         self.em.span = probe.span;
-        self.em.emit(Insn::mov64(CTX, Reg::R1));
         // Variables start at zero, as in bpftrace.
         for (i, ty) in self.vars.clone().iter().enumerate() {
             self.zero(self.var_slots[i], ty.size().max(8));
@@ -96,6 +100,16 @@ impl<'a> Lowering<'a> {
         self.em.bind(exit);
         self.em.emit(Insn::mov64_imm(Reg::R0, 0));
         self.em.emit(Insn::Exit);
+        if self.ctx_used {
+            // Saved on entry only when needed: r1 is clobbered by the first helper call.
+            self.em.prepend(Insn::mov64(CTX, Reg::R1));
+        }
+    }
+
+    /// The context register, noting that the prologue must save it.
+    pub(crate) fn ctx(&mut self) -> Reg {
+        self.ctx_used = true;
+        CTX
     }
 
     pub(crate) fn zero(&mut self, off: i16, size: u32) {
@@ -297,7 +311,8 @@ impl<'a> Lowering<'a> {
                 self.em.fp_addr(Reg::R1, dst);
                 self.em
                     .emit(Insn::mov64_imm(Reg::R2, (*len).min(cap) as i32));
-                self.em.emit(Insn::mov64(Reg::R3, CTX));
+                let ctx = self.ctx();
+                self.em.emit(Insn::mov64(Reg::R3, ctx));
                 self.em
                     .emit(Insn::alu64(AluOp::Add, Reg::R3, Src::Imm(*offset as i32)));
                 self.call(Helper::ProbeReadKernel);

@@ -6,20 +6,52 @@
 
 use object::helpers::Helper;
 use object::insn::{AluOp, AtomicOp, Insn, JmpOp, Size, Src};
-use object::{MapRef, Reg};
+use object::{FuncRef, MapRef, Reg};
 use sema::hir::{AggFunc, Expr, MapCommand, MapId};
 use sema::maps::MapValue;
 use sema::{Type, CLEAR_MAP_EVENT_ID, PRINT_MAP_EVENT_ID, ZERO_MAP_EVENT_ID};
 
+use crate::emitter::Emitter;
 use crate::frame::read;
 use crate::lower::Lowering;
-use crate::{GLOBALS_MAP_FULL, MAP_GLOBALS, MAP_USER_BASE};
+use crate::{FUNC_COUNT_LOSS, GLOBALS_MAP_FULL, MAP_GLOBALS, MAP_USER_BASE};
 
 /// Bytes of a map command record: id, map index, top, div.
 pub(crate) const COMMAND_RECORD: u32 = 32;
 
 const BPF_ANY: i32 = 0;
 const BPF_NOEXIST: i32 = 1;
+
+/// The function behind [`Lowering::count_in_globals`]: r1 is the offset of the counter in
+/// the globals value. It gets a frame of its own, so it may use r6 and the stack freely.
+pub(crate) fn loss_counter_function() -> Vec<Insn> {
+    let mut em = Emitter::new();
+    let key = -8;
+    em.emit(Insn::mov64(Reg::R6, Reg::R1));
+    em.store_fp(Size::W, key, Src::Imm(0));
+    em.emit(Insn::LdMap {
+        dst: Reg::R1,
+        map: MapRef(MAP_GLOBALS),
+    });
+    em.fp_addr(Reg::R2, key);
+    em.call(Helper::MapLookupElem);
+    let missing = em.label();
+    em.jump_if(JmpOp::Jeq, Reg::R0, Src::Imm(0), missing);
+    em.emit(Insn::alu64(AluOp::Add, Reg::R0, Src::Reg(Reg::R6)));
+    em.emit(Insn::mov64_imm(Reg::R1, 1));
+    em.emit(Insn::Atomic {
+        size: Size::DW,
+        op: AtomicOp::Add,
+        fetch: false,
+        dst: Reg::R0,
+        off: 0,
+        src: Reg::R1,
+    });
+    em.bind(missing);
+    em.emit(Insn::mov64_imm(Reg::R0, 0));
+    em.emit(Insn::Exit);
+    em.finish().0
+}
 
 impl Lowering<'_> {
     fn map_ref(map: MapId) -> MapRef {
@@ -91,20 +123,14 @@ impl Lowering<'_> {
     }
 
     /// `globals[offset] += 1`, atomically: the loss counters user space reports at exit.
+    /// A call of the object's shared loss-counting function (two instructions here), since
+    /// losses are rare and call sites many.
     pub(crate) fn count_in_globals(&mut self, offset: i16) {
-        self.lookup_globals();
-        let missing = self.em.label();
-        self.em.jump_if(JmpOp::Jeq, Reg::R0, Src::Imm(0), missing);
-        self.em.emit(Insn::mov64_imm(Reg::R1, 1));
-        self.em.emit(Insn::Atomic {
-            size: Size::DW,
-            op: AtomicOp::Add,
-            fetch: false,
-            dst: Reg::R0,
-            off: offset,
-            src: Reg::R1,
+        self.em.emit(Insn::mov64_imm(Reg::R1, offset as i32));
+        self.em.emit(Insn::CallFunc {
+            func: FuncRef(FUNC_COUNT_LOSS),
         });
-        self.em.bind(missing);
+        self.uses_loss_counter = true;
     }
 
     /// Evaluates an integer into a fresh 8-byte stack slot.
@@ -132,8 +158,17 @@ impl Lowering<'_> {
         self.update(map, key, slot, BPF_ANY);
     }
 
-    /// `*(u64 *)r0 += *(u64 *)(fp + delta)`, atomically.
-    fn atomic_add_from(&mut self, delta: i16) {
+    pub(crate) fn map_add(&mut self, map: MapId, key: &[Expr], value: &Expr) {
+        let key = self.build_key(map, key);
+        let delta = self.int_slot(value);
+        let tried = self.frame.alloc(8);
+        self.em.store_fp(Size::DW, tried, Src::Imm(0));
+        let again = self.em.label();
+        let insert = self.em.label();
+        let done = self.em.label();
+        self.em.bind(again);
+        self.lookup(map, key);
+        self.em.jump_if(JmpOp::Jeq, Reg::R0, Src::Imm(0), insert);
         self.em.load_fp(Size::DW, Reg::R1, delta);
         self.em.emit(Insn::Atomic {
             size: Size::DW,
@@ -143,29 +178,20 @@ impl Lowering<'_> {
             off: 0,
             src: Reg::R1,
         });
-    }
-
-    pub(crate) fn map_add(&mut self, map: MapId, key: &[Expr], value: &Expr) {
-        let key = self.build_key(map, key);
-        let delta = self.int_slot(value);
-        let insert = self.em.label();
-        let done = self.em.label();
-        self.lookup(map, key);
-        self.em.jump_if(JmpOp::Jeq, Reg::R0, Src::Imm(0), insert);
-        self.atomic_add_from(delta);
         self.em.goto(done);
+        // Insert only if still absent. If another CPU inserted first, look up again once and
+        // add to its entry; if the insert failed otherwise, the map is full.
         self.em.bind(insert);
-        // Insert only if still absent; if another CPU inserted first, add to its entry.
+        self.em.load_fp(Size::DW, Reg::R1, tried);
+        let full = self.em.label();
+        self.em.jump_if(JmpOp::Jne, Reg::R1, Src::Imm(0), full);
+        self.em.store_fp(Size::DW, tried, Src::Imm(1));
         self.map_and_key(map, key);
         self.em.fp_addr(Reg::R3, delta);
         self.em.emit(Insn::mov64_imm(Reg::R4, BPF_NOEXIST));
         self.call(Helper::MapUpdateElem);
         self.em.jump_if(JmpOp::Jeq, Reg::R0, Src::Imm(0), done);
-        self.lookup(map, key);
-        let full = self.em.label();
-        self.em.jump_if(JmpOp::Jeq, Reg::R0, Src::Imm(0), full);
-        self.atomic_add_from(delta);
-        self.em.goto(done);
+        self.em.goto(again);
         self.em.bind(full);
         self.count_in_globals(GLOBALS_MAP_FULL);
         self.em.bind(done);
@@ -179,44 +205,38 @@ impl Lowering<'_> {
         value: Option<&Expr>,
     ) {
         let key_off = self.build_key(map, key);
-        let v = match value {
-            Some(e) => self.int_slot(e),
-            None => {
-                let slot = self.frame.alloc(8);
-                self.em.store_fp(Size::DW, slot, Src::Imm(1));
-                slot
+        // count() and the histograms add a constant 1; the others need the value.
+        let v = value
+            .filter(|_| func != AggFunc::Count)
+            .map(|e| self.int_slot(e));
+        let bucket = key_off + self.maps[map].key_size() as i16 - 8;
+        match (func, v) {
+            (AggFunc::Hist { bits }, Some(v)) => self.hist_bucket(v, bits, bucket),
+            (AggFunc::Lhist { min, max, step }, Some(v)) => {
+                self.lhist_bucket(v, min, max, step, bucket)
             }
+            _ => {}
+        }
+        let value_reg = |me: &mut Self| match v {
+            Some(slot) if !matches!(func, AggFunc::Hist { .. } | AggFunc::Lhist { .. }) => {
+                me.em.load_fp(Size::DW, Reg::R1, slot);
+                Src::Reg(Reg::R1)
+            }
+            _ => Src::Imm(1),
         };
-        if let AggFunc::Hist { bits } = func {
-            self.hist_bucket(v, bits, key_off + self.maps[map].key_size() as i16 - 8);
-        }
-        if let AggFunc::Lhist { min, max, step } = func {
-            self.lhist_bucket(
-                v,
-                min,
-                max,
-                step,
-                key_off + self.maps[map].key_size() as i16 - 8,
-            );
-        }
         let insert = self.em.label();
         let done = self.em.label();
         self.lookup(map, key_off);
         self.em.jump_if(JmpOp::Jeq, Reg::R0, Src::Imm(0), insert);
         // The entry exists: update this CPU's copy in place.
-        self.em.load_fp(Size::DW, Reg::R1, v);
+        let src = value_reg(self);
         match func {
             AggFunc::Count | AggFunc::Sum | AggFunc::Hist { .. } | AggFunc::Lhist { .. } => {
-                let one = matches!(func, AggFunc::Hist { .. } | AggFunc::Lhist { .. });
-                self.add_at(
-                    Reg::R0,
-                    0,
-                    if one { Src::Imm(1) } else { Src::Reg(Reg::R1) },
-                );
+                self.add_at(Reg::R0, 0, src)
             }
             AggFunc::Avg | AggFunc::Stats => {
                 self.add_at(Reg::R0, 0, Src::Imm(1));
-                self.add_at(Reg::R0, 8, Src::Reg(Reg::R1));
+                self.add_at(Reg::R0, 8, src);
             }
             AggFunc::Min | AggFunc::Max => {
                 let signed = value.is_some_and(|e| e.ty.is_signed());
@@ -243,18 +263,14 @@ impl Lowering<'_> {
                 self.em.jump_if(better, Reg::R1, Src::Reg(Reg::R2), replace);
                 self.em.goto(done);
                 self.em.bind(replace);
-                self.em.emit(Insn::Store {
-                    size: Size::DW,
-                    dst: Reg::R0,
-                    off: 0,
-                    src: Src::Reg(Reg::R1),
-                });
-                self.em.emit(Insn::Store {
-                    size: Size::DW,
-                    dst: Reg::R0,
-                    off: 8,
-                    src: Src::Imm(1),
-                });
+                for (off, src) in [(0, src), (8, Src::Imm(1))] {
+                    self.em.emit(Insn::Store {
+                        size: Size::DW,
+                        dst: Reg::R0,
+                        off,
+                        src,
+                    });
+                }
             }
         }
         self.em.goto(done);
@@ -262,12 +278,13 @@ impl Lowering<'_> {
         self.em.bind(insert);
         let size = self.maps[map].value.size();
         let initial = self.frame.alloc(size);
-        self.em.load_fp(Size::DW, Reg::R1, v);
+        let src = value_reg(self);
         let (first, second) = match func {
-            AggFunc::Count | AggFunc::Sum => (Src::Reg(Reg::R1), None),
-            AggFunc::Hist { .. } | AggFunc::Lhist { .. } => (Src::Imm(1), None),
-            AggFunc::Min | AggFunc::Max => (Src::Reg(Reg::R1), Some(Src::Imm(1))),
-            AggFunc::Avg | AggFunc::Stats => (Src::Imm(1), Some(Src::Reg(Reg::R1))),
+            AggFunc::Count | AggFunc::Sum | AggFunc::Hist { .. } | AggFunc::Lhist { .. } => {
+                (src, None)
+            }
+            AggFunc::Min | AggFunc::Max => (src, Some(Src::Imm(1))),
+            AggFunc::Avg | AggFunc::Stats => (Src::Imm(1), Some(src)),
         };
         self.em.store_fp(Size::DW, initial, first);
         if let Some(second) = second {
@@ -314,11 +331,14 @@ impl Lowering<'_> {
         self.em.emit(Insn::mov64_imm(p, 0));
         for shift in [32, 16, 8, 4, 2, 1] {
             let skip = self.em.label();
-            self.em.emit(Insn::LdImm64 {
-                dst: Reg::R3,
-                imm: 1i64 << shift,
-            });
-            self.em.jump_if(JmpOp::Jlt, y, Src::Reg(Reg::R3), skip);
+            if shift == 32 {
+                // 2^32 does not fit an immediate: compare what is left after the shift.
+                self.em.emit(Insn::mov64(Reg::R3, y));
+                self.em.emit(Insn::alu64(AluOp::Rsh, Reg::R3, Src::Imm(32)));
+                self.em.jump_if(JmpOp::Jeq, Reg::R3, Src::Imm(0), skip);
+            } else {
+                self.em.jump_if(JmpOp::Jlt, y, Src::Imm(1 << shift), skip);
+            }
             self.em.emit(Insn::alu64(AluOp::Rsh, y, Src::Imm(shift)));
             self.em.emit(Insn::alu64(AluOp::Add, p, Src::Imm(shift)));
             self.em.bind(skip);

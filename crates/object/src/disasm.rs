@@ -27,7 +27,7 @@ fn mem(base: Reg, off: i16) -> String {
 }
 
 /// The assembly text of one instruction. `map_name` names the map an `ld_imm64` at this slot
-/// refers to, when known.
+/// refers to (or the function a call names), when known.
 pub fn insn_text(insn: &Insn, map_name: Option<&str>) -> String {
     match *insn {
         Insn::Alu {
@@ -125,7 +125,14 @@ pub fn insn_text(insn: &Insn, map_name: Option<&str>) -> String {
             Some(name) => format!("call {name}#{helper}"),
             None => format!("call {helper}"),
         },
-        Insn::CallLocal { off } => format!("call pc{off:+}"),
+        Insn::CallLocal { off } => match map_name {
+            Some(name) => format!("call {name}"),
+            None => format!("call pc{off:+}"),
+        },
+        Insn::CallFunc { func } => match map_name {
+            Some(name) => format!("call {name}"),
+            None => format!("call func#{}", func.0),
+        },
         Insn::Exit => "exit".to_string(),
     }
 }

@@ -14,6 +14,8 @@ use crate::insn::{encode_all, Insn};
 use crate::ObjectFile;
 
 const R_BPF_64_64: u32 = 1;
+/// The relocation clang emits on a call of a function in `.text`.
+const R_BPF_64_32: u32 = 10;
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot write the ELF object: {0}")]
@@ -46,6 +48,28 @@ pub(crate) fn write(obj: &ObjectFile) -> Result<Vec<u8>, WriteError> {
         }
     }
 
+    // Functions first, so programs can name their symbols in call relocations.
+    let mut func_symbols: Vec<SymbolId> = Vec::new();
+    let mut bodies: Vec<(SectionId, u64, &[Insn])> = Vec::new();
+    if !obj.functions.is_empty() {
+        let text = out.add_section(Vec::new(), b".text".to_vec(), SectionKind::Text);
+        for f in &obj.functions {
+            let bytes = encode_all(&f.insns);
+            let start = out.append_section_data(text, &bytes, 8);
+            func_symbols.push(out.add_symbol(Symbol {
+                name: f.name.as_bytes().to_vec(),
+                value: start,
+                size: bytes.len() as u64,
+                kind: SymbolKind::Text,
+                scope: SymbolScope::Dynamic,
+                weak: false,
+                section: SymbolSection::Section(text),
+                flags: SymbolFlags::None,
+            }));
+            bodies.push((text, start, &f.insns));
+        }
+    }
+
     let mut sections: Vec<(String, SectionId)> = Vec::new();
     for prog in &obj.programs {
         let section = match sections.iter().find(|(name, _)| *name == prog.section) {
@@ -72,14 +96,28 @@ pub(crate) fn write(obj: &ObjectFile) -> Result<Vec<u8>, WriteError> {
             section: SymbolSection::Section(section),
             flags: SymbolFlags::None,
         });
+        bodies.push((section, start, &prog.insns));
+    }
+
+    for (section, start, insns) in bodies {
         let mut slot = 0u64;
-        for insn in &prog.insns {
-            if let Insn::LdMap { map, .. } = insn {
-                let symbol = *map_symbols.get(map.0 as usize).ok_or_else(|| {
-                    WriteError(format!(
-                        "program {} names map #{} which does not exist",
-                        prog.name, map.0
-                    ))
+        for insn in insns {
+            let target = match insn {
+                Insn::LdMap { map, .. } => Some((
+                    map_symbols.get(map.0 as usize),
+                    R_BPF_64_64,
+                    format!("map #{}", map.0),
+                )),
+                Insn::CallFunc { func } => Some((
+                    func_symbols.get(func.0 as usize),
+                    R_BPF_64_32,
+                    format!("function #{}", func.0),
+                )),
+                _ => None,
+            };
+            if let Some((symbol, r_type, what)) = target {
+                let symbol = *symbol.ok_or_else(|| {
+                    WriteError(format!("an instruction names {what}, which does not exist"))
                 })?;
                 out.add_relocation(
                     section,
@@ -87,9 +125,7 @@ pub(crate) fn write(obj: &ObjectFile) -> Result<Vec<u8>, WriteError> {
                         offset: start + slot * 8,
                         symbol,
                         addend: 0,
-                        flags: RelocationFlags::Elf {
-                            r_type: R_BPF_64_64,
-                        },
+                        flags: RelocationFlags::Elf { r_type },
                     },
                 )
                 .map_err(|e| WriteError(e.to_string()))?;

@@ -290,6 +290,12 @@ pub enum AtomicOp {
     Cmpxchg,
 }
 
+/// A function of the object's `.text` called from a program: the index into
+/// `ObjectFile::functions`. The ELF writer emits an `R_BPF_64_32` relocation; loaders append
+/// the function to each program that calls it and fix the call's offset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FuncRef(pub u32);
+
 /// A map referenced by an `ld_imm64`: the index into the object's map list. The ELF writer
 /// turns it into an `R_BPF_64_64` relocation against the map's symbol.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -356,6 +362,10 @@ pub enum Insn {
     /// BPF-to-BPF call, `off` slots relative to the next instruction.
     CallLocal {
         off: i32,
+    },
+    /// BPF-to-BPF call of an object function, resolved when the program is linked.
+    CallFunc {
+        func: FuncRef,
     },
     Exit,
 }
@@ -486,6 +496,8 @@ impl Insn {
             }
             Insn::Call { helper } => raw(0x85, Reg(0), 0, 0, helper),
             Insn::CallLocal { off } => raw(0x85, Reg(0), 1, 0, off),
+            // As clang emits a call to a global function: imm -1 plus a relocation.
+            Insn::CallFunc { .. } => raw(0x85, Reg(0), 1, 0, -1),
             Insn::Exit => raw(0x95, Reg(0), 0, 0, 0),
         }
     }

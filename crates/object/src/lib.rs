@@ -11,7 +11,7 @@ pub mod helpers;
 pub mod insn;
 
 pub use elf::WriteError;
-pub use insn::{Insn, MapRef, Reg};
+pub use insn::{FuncRef, Insn, MapRef, Reg};
 
 /// `BPF_MAP_TYPE_*` numbers used by beetrace.
 pub mod map_type {
@@ -50,12 +50,20 @@ pub struct Program {
     pub insns: Vec<Insn>,
 }
 
+/// A function in `.text` that programs call (`Insn::CallFunc`); it ends with `exit`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Function {
+    pub name: String,
+    pub insns: Vec<Insn>,
+}
+
 /// Everything one compiled script consists of.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ObjectFile {
     pub license: String,
     pub maps: Vec<MapDef>,
     pub programs: Vec<Program>,
+    pub functions: Vec<Function>,
 }
 
 impl ObjectFile {
@@ -64,32 +72,79 @@ impl ObjectFile {
         elf::write(self)
     }
 
-    /// An `llvm-objdump -d`-style listing of every program, with map and helper names.
+    /// The instructions of `prog` as the kernel must receive them: the functions it calls
+    /// appended after it (each once) and every `CallFunc` turned into a pc-relative call.
+    /// Map loads stay symbolic for the loader to fill in.
+    pub fn linked(&self, prog: &Program) -> Vec<Insn> {
+        let mut insns = prog.insns.clone();
+        let mut placed: Vec<(u32, usize)> = Vec::new();
+        let mut i = 0;
+        while i < insns.len() {
+            if let Insn::CallFunc { func } = insns[i] {
+                let start = match placed.iter().find(|(f, _)| *f == func.0) {
+                    Some(&(_, start)) => start,
+                    None => {
+                        let start = slots(&insns);
+                        if let Some(f) = self.functions.get(func.0 as usize) {
+                            insns.extend(f.insns.iter().copied());
+                        }
+                        placed.push((func.0, start));
+                        start
+                    }
+                };
+                let call_slot = slots(&insns[..i]);
+                insns[i] = Insn::CallLocal {
+                    off: start as i32 - call_slot as i32 - 1,
+                };
+            }
+            i += 1;
+        }
+        insns
+    }
+
+    /// An `llvm-objdump -d`-style listing of every program and function, with map, helper
+    /// and function names.
     pub fn disassemble(&self) -> String {
         let mut out = String::new();
         let mut section = "";
-        for prog in &self.programs {
-            if prog.section != section {
-                section = &prog.section;
+        let bodies = self
+            .programs
+            .iter()
+            .map(|p| (p.section.as_str(), p.name.as_str(), &p.insns))
+            .chain(
+                self.functions
+                    .iter()
+                    .map(|f| (".text", f.name.as_str(), &f.insns)),
+            );
+        for (sec, name, insns) in bodies {
+            if sec != section {
+                section = sec;
                 out.push_str(&format!("\nDisassembly of section {section}:\n"));
             }
-            let bytes = insn::encode_all(&prog.insns);
+            let bytes = insn::encode_all(insns);
             let decoded = insn::decode(&bytes).expect("encoder output always decodes");
-            let mut map_at = std::collections::HashMap::new();
+            let mut names = std::collections::HashMap::new();
             let mut slot = 0;
-            for insn in &prog.insns {
-                if let Insn::LdMap { map, .. } = insn {
-                    if let Some(def) = self.maps.get(map.0 as usize) {
-                        map_at.insert(slot, def.name.clone());
-                    }
+            for insn in insns.iter() {
+                let name = match insn {
+                    Insn::LdMap { map, .. } => self.maps.get(map.0 as usize).map(|m| &m.name),
+                    Insn::CallFunc { func } => self.functions.get(func.0 as usize).map(|f| &f.name),
+                    _ => None,
+                };
+                if let Some(name) = name {
+                    names.insert(slot, name.clone());
                 }
                 slot += insn.slots();
             }
-            out.push_str(&format!("\n{:016x} <{}>:\n", 0, prog.name));
+            out.push_str(&format!("\n{:016x} <{name}>:\n", 0));
             out.push_str(&disasm::listing(&bytes, &decoded, &|s| {
-                map_at.get(&s).cloned()
+                names.get(&s).cloned()
             }));
         }
         out
     }
+}
+
+fn slots(insns: &[Insn]) -> usize {
+    insns.iter().map(Insn::slots).sum()
 }

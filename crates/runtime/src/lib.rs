@@ -142,7 +142,8 @@ pub fn run(
     let maps = create_maps(compiled)?;
     let mut loaded = Vec::new();
     for (program, object) in compiled.programs.iter().zip(&compiled.object.programs) {
-        let fd = load(program, &object.insns, &maps, &compiled.object.license)?;
+        let insns = compiled.object.linked(object);
+        let fd = load(program, &insns, &maps, &compiled.object.license)?;
         loaded.push(Loaded { program, fd });
     }
     let mut links = Links(Vec::new());
