@@ -37,7 +37,7 @@
 //! | `TIMEOUT s` | seconds before beetrace is killed and the case fails (default 10) |
 //! | `AFTER cmd` | shell command started once stderr shows a line beginning `Attached`; killed (with its process group) when beetrace exits. Needs the `Attached` line, so do not combine with `-q` |
 //! | `SETUP cmd` | shell command run before beetrace; must succeed (repeatable) |
-//! | `CHECK cmd` | shell command run after beetrace exits; must succeed (repeatable) |
+//! | `CHECK cmd` | shell command run after beetrace exits, with beetrace's output saved in `$CASE_DIR/stdout` and `$CASE_DIR/stderr`; must succeed (repeatable) |
 //! | `REQUIRES cmd` | shell command that must succeed, else the case is ignored (repeatable) |
 //! | `KNOWN_BUG why` | the case shows a beetrace bug; it is ignored with this reason |
 //!

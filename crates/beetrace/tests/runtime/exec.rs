@@ -70,6 +70,13 @@ pub fn run_case(case: &Case, env: &Env) -> Result<Completion, Failed> {
             problems.push(problem);
         }
     }
+    if !case.checks.is_empty() {
+        // CHECK commands may look at the output through these files.
+        for (file, text) in [("stdout", &output.stdout), ("stderr", &output.stderr)] {
+            let path = dir.path().join(file);
+            fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        }
+    }
     for cmd in &case.checks {
         let result = shell(cmd, env, dir.path(), HELPER_TIMEOUT)?;
         if !result.status.success() {

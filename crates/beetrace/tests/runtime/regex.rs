@@ -216,7 +216,17 @@ impl Parser {
         if let Some(class) = Class::from_escape(c) {
             return Ok(Node::Class(class));
         }
+        self.check_escape(c)?;
         Ok(Node::Char(Self::escaped_char(c)))
+    }
+
+    /// Rejects letter and digit escapes other than the supported ones, so that
+    /// `\b` or `\1` fail loudly instead of matching a literal letter.
+    fn check_escape(&self, c: char) -> Result<(), RegexError> {
+        if c.is_ascii_alphanumeric() && !matches!(c, 'n' | 't' | 'r') {
+            return Err(self.error(&format!("unsupported escape `\\{c}`")));
+        }
+        Ok(())
     }
 
     /// `\n`, `\t` and `\r` are control characters; anything else stands for itself.
@@ -253,6 +263,7 @@ impl Parser {
                     ranges.extend(class.ranges);
                     continue;
                 }
+                self.check_escape(e)?;
                 Self::escaped_char(e)
             } else {
                 c
@@ -267,6 +278,7 @@ impl Parser {
                         .peek()
                         .ok_or_else(|| self.error("pattern ends with `\\`"))?;
                     self.pos += 1;
+                    self.check_escape(e)?;
                     hi = Self::escaped_char(e);
                 }
                 if hi < lo {
@@ -408,10 +420,18 @@ impl Matcher<'_> {
                     next != pos && self.repeat(node, min, max, greedy, count + 1, next, k)
                 })
         };
+        // Order matters: greedy tries one more repetition first, lazy tries
+        // stopping first.
         if greedy {
-            more(k) || (may_stop && k(pos))
+            if more(k) {
+                return true;
+            }
+            may_stop && k(pos)
         } else {
-            (may_stop && k(pos)) || more(k)
+            if may_stop && k(pos) {
+                return true;
+            }
+            more(k)
         }
     }
 }
@@ -448,7 +468,7 @@ pub fn self_check() -> Result<(), String> {
             ));
         }
     }
-    for bad in ["(", "a)", "[a", "*a", "a{2,1}", r"\"] {
+    for bad in ["(", "a)", "[a", "*a", "a{2,1}", r"\", r"\bx", r"(?=a)"] {
         if Regex::new(bad).is_ok() {
             return Err(format!("pattern {bad:?} should be rejected"));
         }
