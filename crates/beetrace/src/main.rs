@@ -71,7 +71,7 @@ struct Cli {
     #[arg(long = "duration", value_name = "SECONDS")]
     duration: Option<f64>,
 
-    /// Script file, or with -l the probe pattern.
+    /// Script file (`-` reads standard input), or with -l the probe pattern.
     #[arg(value_name = "FILE")]
     file: Option<String>,
 
@@ -126,6 +126,12 @@ fn real_main(cli: Cli) -> Result<ExitCode, String> {
 
     let (name, source) = match (&cli.program, &cli.file) {
         (Some(p), _) => ("stdin".to_string(), p.clone()),
+        (None, Some(f)) if f == "-" => {
+            let mut text = String::new();
+            io::Read::read_to_string(&mut io::stdin(), &mut text)
+                .map_err(|e| format!("cannot read the script from standard input: {e}"))?;
+            ("stdin".to_string(), text)
+        }
         (None, Some(f)) => {
             let text = fs::read_to_string(f).map_err(|e| format!("cannot read {f}: {e}"))?;
             (f.clone(), text)

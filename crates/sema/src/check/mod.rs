@@ -190,6 +190,11 @@ impl<'a> Checker<'a> {
             Type::Int { signed, .. } => Type::Int { bytes: 8, signed },
             other => other,
         };
+        self.declare_var_exact(name, ty)
+    }
+
+    /// Declares a variable of exactly `ty` (`let $x: uint8`): stores into it truncate.
+    fn declare_var_exact(&mut self, name: &str, ty: Type) -> VarId {
         self.vars.push(Var {
             name: name.to_string(),
             ty,
@@ -238,6 +243,25 @@ impl<'a> Checker<'a> {
             return;
         }
         if let Some(var) = self.bind_var(name, value.ty, span) {
+            // A literal must fit a variable declared narrower (`let $x: uint8; $x = 300;`);
+            // computed values are truncated, as in C.
+            if let (ExprKind::Int(v), Type::Int { bytes, signed }) =
+                (&value.kind, self.vars[var].ty)
+            {
+                if bytes < 8 && !fits(*v, bytes, signed) {
+                    self.push(
+                        Diagnostic::error(
+                            value.span,
+                            format!("{v} does not fit ${name}, which is {}", self.vars[var].ty),
+                        )
+                        .with_hint(format!(
+                            "cast it if truncation is meant: ({})",
+                            self.vars[var].ty
+                        )),
+                    );
+                    return;
+                }
+            }
             out.push(Stmt {
                 kind: StmtKind::AssignVar { var, value },
                 span,
@@ -283,7 +307,10 @@ impl<'a> Checker<'a> {
                     .last()
                     .is_some_and(|scope| scope.iter().any(|&id| self.vars[id].name == *var));
                 if !declared_here && value.ty != Type::None {
-                    self.declare_var(var, value.ty);
+                    match declared {
+                        Some(t) if t.is_integer() => self.declare_var_exact(var, t),
+                        _ => self.declare_var(var, value.ty),
+                    };
                 }
                 self.assign(var, value, span, out);
             }
@@ -1137,6 +1164,18 @@ impl<'a> Checker<'a> {
                 ),
             ),
         }
+    }
+}
+
+/// Whether `v` is representable in an integer of `bytes` bytes.
+fn fits(v: i64, bytes: u8, signed: bool) -> bool {
+    let bits = 8 * bytes as u32;
+    if signed {
+        let min = -(1i128 << (bits - 1));
+        let max = (1i128 << (bits - 1)) - 1;
+        (min..=max).contains(&(v as i128))
+    } else {
+        v >= 0 && (v as u128) < (1u128 << bits)
     }
 }
 
