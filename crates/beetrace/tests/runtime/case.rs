@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::regex::Regex;
+use regex::Regex;
 
 /// Seconds a case may run before it is killed, unless `TIMEOUT` says otherwise.
 pub const DEFAULT_TIMEOUT_SECS: f64 = 10.0;
