@@ -59,7 +59,7 @@ mod exec;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use libtest_mimic::{Arguments, Completion, Trial};
 
 use crate::case::Case;
 use crate::exec::Env;
