@@ -3,7 +3,7 @@
 
 use elf::read::{Object as _, ObjectSection as _, ObjectSymbol as _};
 use object::insn::Insn;
-use object::{map_type, MapDef, MapRef, ObjectFile, Program, Reg};
+use object::{map_type, FuncRef, Function, MapDef, MapRef, ObjectFile, Program, Reg};
 
 fn sample() -> ObjectFile {
     ObjectFile {
@@ -38,6 +38,7 @@ fn sample() -> ObjectFile {
                 Insn::Exit,
             ],
         }],
+        functions: Vec::new(),
     }
 }
 
@@ -114,4 +115,47 @@ fn btf_describes_every_map() {
             "BTF strings lack {name}"
         );
     }
+}
+
+/// A program calling a `.text` function: the ELF carries the call as a relocation (as clang
+/// emits it), and linking appends the function once and points the call at it.
+#[test]
+fn functions_are_relocated_and_linked() {
+    let mut obj = sample();
+    obj.programs[0].insns = vec![
+        Insn::CallFunc { func: FuncRef(0) },
+        Insn::CallFunc { func: FuncRef(0) },
+        Insn::Exit,
+    ];
+    obj.functions.push(Function {
+        name: "helper".into(),
+        insns: vec![
+            Insn::LdMap {
+                dst: Reg::R1,
+                map: MapRef(0),
+            },
+            Insn::mov64_imm(Reg::R0, 0),
+            Insn::Exit,
+        ],
+    });
+    let bytes = obj.to_elf().unwrap();
+    let file = elf::read::File::parse(&*bytes).unwrap();
+    let prog = file.section_by_name("raw_tp").unwrap();
+    let calls: Vec<_> = prog.relocations().collect();
+    assert_eq!(calls.len(), 2);
+    for (_, r) in &calls {
+        assert!(matches!(r.flags(), elf::RelocationFlags::Elf { r_type: 10 }));
+        let elf::RelocationTarget::Symbol(sym) = r.target() else {
+            panic!("symbol target")
+        };
+        assert_eq!(file.symbol_by_index(sym).unwrap().name().unwrap(), "helper");
+    }
+    let text = file.section_by_name(".text").unwrap();
+    assert_eq!(text.relocations().count(), 1, "the function's own map load");
+
+    let linked = obj.linked(&obj.programs[0]);
+    assert_eq!(linked.len(), 3 + 3, "the function is appended once");
+    // Slots: call(0) call(1) exit(2) | ldmap(3,4) mov(5) exit(6)
+    assert_eq!(linked[0], Insn::CallLocal { off: 2 });
+    assert_eq!(linked[1], Insn::CallLocal { off: 1 });
 }
