@@ -144,7 +144,10 @@ fn functions_are_relocated_and_linked() {
     let calls: Vec<_> = prog.relocations().collect();
     assert_eq!(calls.len(), 2);
     for (_, r) in &calls {
-        assert!(matches!(r.flags(), elf::RelocationFlags::Elf { r_type: 10 }));
+        assert!(matches!(
+            r.flags(),
+            elf::RelocationFlags::Elf { r_type: 10 }
+        ));
         let elf::RelocationTarget::Symbol(sym) = r.target() else {
             panic!("symbol target")
         };
