@@ -83,7 +83,12 @@ impl Lowering<'_> {
                 write(&mut self.em, t, Reg::R0);
                 t
             }
-            ExprKind::StrCmp { lhs, rhs, equal } => {
+            ExprKind::StrCmp {
+                lhs,
+                rhs,
+                equal,
+                limit,
+            } => {
                 let t = self.frame.push_temp();
                 let mut buffers = Vec::new();
                 for side in [lhs, rhs] {
@@ -93,7 +98,11 @@ impl Lowering<'_> {
                     self.string_into(side, buf, len);
                     buffers.push(buf);
                 }
-                let n = lhs.ty.size().min(rhs.ty.size());
+                let n = lhs
+                    .ty
+                    .size()
+                    .min(rhs.ty.size())
+                    .min(limit.unwrap_or(u32::MAX));
                 self.compare_strings(buffers[0], buffers[1], n, *equal);
                 write(&mut self.em, t, Reg::R0);
                 t

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 mod fake;
 mod format;
+mod kallsyms;
 pub mod listing;
 pub mod samples;
 mod tracefs;
@@ -34,6 +35,12 @@ pub trait KernelInfo {
         category: &str,
         name: &str,
     ) -> Result<TracepointFormat, KernelError>;
+
+    /// The address of kernel symbol `name` (`kaddr("jiffies")`), from /proc/kallsyms.
+    /// `None` when there is no such symbol.
+    fn kernel_symbol(&self, name: &str) -> Result<Option<u64>, KernelError> {
+        kallsyms::lookup(std::path::Path::new("/proc/kallsyms"), name)
+    }
 }
 
 /// Tracepoints whose `category:name` matches a wildcard pattern such as

@@ -241,11 +241,13 @@ pub enum ExprKind {
         ptr: Box<Expr>,
         user: bool,
     },
-    /// `a == b` / `a != b` on strings (`equal` false for `!=`).
+    /// `a == b` / `a != b` on strings (`equal` false for `!=`); with `limit`, only the
+    /// first `limit` bytes count (`strncmp`).
     StrCmp {
         lhs: Box<Expr>,
         rhs: Box<Expr>,
         equal: bool,
+        limit: Option<u32>,
     },
     /// `has_key(@m, key)`
     HasKey {

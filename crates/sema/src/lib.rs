@@ -146,6 +146,7 @@ pub fn analyze(
                 &mut printfs,
                 &mut maps,
                 options,
+                kernel,
                 final_pass,
             );
             let predicate = probe.predicate.as_ref().map(|p| checker.condition(p));

@@ -4,7 +4,7 @@ mod maps;
 
 pub(crate) use maps::{MapTable, DEFAULT_MAX_ENTRIES};
 
-use kernel::{FieldKind, TracepointFormat};
+use kernel::{FieldKind, KernelInfo, TracepointFormat};
 use syntax::ast::{self, BinaryOp, ExprKind as A, StmtKind as S, UnaryOp};
 use syntax::{Diagnostic, Span};
 
@@ -86,6 +86,7 @@ pub(crate) struct Checker<'a> {
     printfs: &'a mut Vec<PrintfFormat>,
     maps: &'a mut MapTable,
     options: &'a Options,
+    kernel: &'a dyn KernelInfo,
     /// False while inferring map types from a first walk over all probes.
     final_pass: bool,
     vars: Vec<Var>,
@@ -119,6 +120,7 @@ impl<'a> Checker<'a> {
         printfs: &'a mut Vec<PrintfFormat>,
         maps: &'a mut MapTable,
         options: &'a Options,
+        kernel: &'a dyn KernelInfo,
         final_pass: bool,
     ) -> Checker<'a> {
         Checker {
@@ -127,6 +129,7 @@ impl<'a> Checker<'a> {
             printfs,
             maps,
             options,
+            kernel,
             final_pass,
             vars: Vec::new(),
             scopes: vec![Vec::new()],
@@ -793,6 +796,70 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// `kaddr("symbol")`: the symbol's address, resolved now from /proc/kallsyms.
+    fn kaddr(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        let [ast::Expr {
+            kind: A::Str(name), ..
+        }] = args
+        else {
+            return self.error(span, "kaddr() takes a symbol name as a string literal");
+        };
+        let name = String::from_utf8_lossy(name).into_owned();
+        match self.kernel.kernel_symbol(&name) {
+            Ok(Some(addr)) => int(addr as i64, Type::U64, span),
+            Ok(None) => self.error(span, format!("kaddr(): no kernel symbol named '{name}'")),
+            Err(e) => self.error(span, format!("kaddr(): {e}")),
+        }
+    }
+
+    /// `strncmp(a, b, n)`: 0 when the first `n` bytes are equal, as in bpftrace.
+    fn strncmp(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        let [a, b, n] = args else {
+            return self.error(
+                span,
+                "strncmp() takes two strings and a length: strncmp(a, b, n)",
+            );
+        };
+        let A::Int(n) = &n.kind else {
+            return self.error(n.span, "strncmp(): the length must be an integer literal");
+        };
+        let a = match &a.kind {
+            A::Str(s) => self.string_literal(s, a.span),
+            _ => self.expr(a),
+        };
+        let b = match &b.kind {
+            A::Str(s) => self.string_literal(s, b.span),
+            _ => self.expr(b),
+        };
+        if !matches!(a.ty, Type::Str { .. }) || !matches!(b.ty, Type::Str { .. }) {
+            return self.error(span, "strncmp() compares two strings");
+        }
+        Expr {
+            kind: ExprKind::StrCmp {
+                lhs: Box::new(a),
+                rhs: Box::new(b),
+                equal: false,
+                limit: Some((*n).min(u32::MAX as u64) as u32),
+            },
+            ty: Type::Bool,
+            span,
+        }
+    }
+
+    /// `sizeof(type)` or `sizeof(expr)`: a constant.
+    fn sizeof(&mut self, of: &ast::TypeOrExpr, span: Span) -> Expr {
+        let ty = match of {
+            ast::TypeOrExpr::Type(t) => match &t.kind {
+                ast::TypeKind::Named(n) if n == "string" => Type::Str {
+                    len: self.options.max_strlen.unwrap_or(DEFAULT_STRLEN),
+                },
+                _ => self.type_expr(t),
+            },
+            ast::TypeOrExpr::Expr(e) => self.expr(e).ty,
+        };
+        int(ty.size() as i64, Type::U64, span)
+    }
+
     /// A string literal as a value (map keys and values, variables).
     fn string_literal(&mut self, s: &[u8], span: Span) -> Expr {
         Expr {
@@ -886,6 +953,9 @@ impl<'a> Checker<'a> {
             A::Field { base, name, .. } => self.field(base, name, span),
             A::Call { name, args, .. } if name == "has_key" => self.has_key(args, span),
             A::Call { name, args, .. } if name == "str" => self.str_call(args, span),
+            A::Call { name, args, .. } if name == "kaddr" => self.kaddr(args, span),
+            A::Call { name, args, .. } if name == "strncmp" => self.strncmp(args, span),
+            A::Sizeof(of) => self.sizeof(of, span),
             A::Call { name, .. } => {
                 if name == "printf" || name == "exit" {
                     self.error(
@@ -945,6 +1015,7 @@ impl<'a> Checker<'a> {
                                 lhs: Box::new(l),
                                 rhs: Box::new(r),
                                 equal: *op == BinaryOp::Eq,
+                                limit: None,
                             },
                             ty: Type::Bool,
                             span,
@@ -1030,7 +1101,7 @@ impl<'a> Checker<'a> {
                 span,
                 "this expression is not supported by this version of beetrace yet",
             ),
-            A::Sizeof(_) | A::Offsetof { .. } | A::Typeof(_) => self.error(
+            A::Offsetof { .. } | A::Typeof(_) => self.error(
                 span,
                 "sizeof/offsetof/typeof are not supported by this version yet",
             ),
