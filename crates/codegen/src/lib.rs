@@ -53,7 +53,9 @@ pub const GLOBALS_START_NS: i16 = 0;
 pub const GLOBALS_MAP_FULL: i16 = 8;
 /// Event records dropped because the ring buffer was full.
 pub const GLOBALS_LOST_EVENTS: i16 = 16;
-pub const GLOBALS_SIZE: u32 = 24;
+/// Strings `str()` read that filled their buffer, so were probably cut short.
+pub const GLOBALS_TRUNCATED_STRINGS: i16 = 24;
+pub const GLOBALS_SIZE: u32 = 32;
 
 /// The object name of `@name`: `AT_name` (`AT_` for `@`), a C identifier as BTF requires.
 pub fn map_symbol(name: &str) -> String {

@@ -9,7 +9,7 @@ use sema::{PrintfArg, PrintfFormat, Type, EXIT_EVENT_ID};
 
 use crate::emitter::{Emitter, Label};
 use crate::frame::{read, Frame};
-use crate::{GLOBALS_LOST_EVENTS, MAP_EVENTS};
+use crate::{GLOBALS_LOST_EVENTS, GLOBALS_TRUNCATED_STRINGS, MAP_EVENTS};
 
 /// The context pointer, saved on entry because r1 is clobbered by calls.
 const CTX: Reg = Reg::R6;
@@ -368,14 +368,19 @@ impl<'a> Lowering<'a> {
                     self.em.emit(Insn::mov64(Reg::R3, r));
                 }
                 self.frame.pop_temp();
+                let size = cap.min(e.ty.size()) as i32;
                 self.em.fp_addr(Reg::R1, dst);
-                self.em
-                    .emit(Insn::mov64_imm(Reg::R2, cap.min(e.ty.size()) as i32));
+                self.em.emit(Insn::mov64_imm(Reg::R2, size));
                 self.call(if *user {
                     Helper::ProbeReadUserStr
                 } else {
                     Helper::ProbeReadKernelStr
                 });
+                // A result that fills the buffer (NUL included) was probably cut short.
+                let whole = self.em.label();
+                self.em.jump_if(JmpOp::Jne, Reg::R0, Src::Imm(size), whole);
+                self.count_in_globals(GLOBALS_TRUNCATED_STRINGS);
+                self.em.bind(whole);
             }
             _ => unreachable!("sema only types these expressions as strings"),
         }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use codegen::{
     Compiled, CompiledProgram, EVENTS_BYTES, GLOBALS_LOST_EVENTS, GLOBALS_MAP_FULL, GLOBALS_SIZE,
-    GLOBALS_START_NS, MAP_EVENTS, MAP_GLOBALS, MAP_USER_BASE,
+    GLOBALS_START_NS, GLOBALS_TRUNCATED_STRINGS, MAP_EVENTS, MAP_GLOBALS, MAP_USER_BASE,
 };
 use object::Insn;
 use output::PrintOptions;
@@ -418,6 +418,15 @@ fn report_losses(
                 err,
                 "WARNING: {lost} events were lost because the ring buffer was full; \
                  print less, or less often"
+            )
+            .map_err(RuntimeError::Output)?;
+        }
+        let truncated = counter(GLOBALS_TRUNCATED_STRINGS);
+        if truncated > 0 {
+            writeln!(
+                err,
+                "WARNING: {truncated} string(s) filled their buffer and were probably cut short; \
+                 raise the limit with config = {{ max_strlen = 200 }} or str(p, n)"
             )
             .map_err(RuntimeError::Output)?;
         }
