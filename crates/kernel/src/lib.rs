@@ -13,6 +13,7 @@ mod fake;
 mod format;
 mod kallsyms;
 pub mod listing;
+pub mod perf_events;
 pub mod samples;
 mod tracefs;
 pub mod wildcard;

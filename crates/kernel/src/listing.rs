@@ -25,7 +25,7 @@
 use std::collections::BTreeSet;
 
 use crate::wildcard::{self, Pattern};
-use crate::{KernelError, KernelInfo};
+use crate::{perf_events, KernelError, KernelInfo};
 
 /// How the part after `provider:` is matched against a provider's names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,9 +33,8 @@ enum Shape {
     /// Names are `target:name` (tracepoint `category:name`, rawtracepoint
     /// `module:name`); a one-part search matches any target.
     TargetAndName,
-    /// Names are matched against the search as given (kprobe functions,
-    /// software events). No such provider is listed yet.
-    #[allow(dead_code)]
+    /// Names are matched against the search as given (software and hardware events,
+    /// later kprobe functions).
     Plain,
 }
 
@@ -58,14 +57,36 @@ struct Provider {
 }
 
 /// Every provider that `-l` knows how to list.
-static PROVIDERS: &[Provider] = &[Provider {
-    name: "tracepoint",
-    aliases: &["t"],
-    in_kernel_list: true,
-    shape: Shape::TargetAndName,
-    candidates: tracepoint_candidates,
-    params: Some(tracepoint_params),
-}];
+static PROVIDERS: &[Provider] = &[
+    Provider {
+        name: "tracepoint",
+        aliases: &["t"],
+        in_kernel_list: true,
+        shape: Shape::TargetAndName,
+        candidates: tracepoint_candidates,
+        params: Some(tracepoint_params),
+    },
+    Provider {
+        name: "software",
+        aliases: &["s"],
+        in_kernel_list: true,
+        shape: Shape::Plain,
+        candidates: |_| Ok(names(perf_events::SOFTWARE)),
+        params: None,
+    },
+    Provider {
+        name: "hardware",
+        aliases: &["h"],
+        in_kernel_list: true,
+        shape: Shape::Plain,
+        candidates: |_| Ok(names(perf_events::HARDWARE)),
+        params: None,
+    },
+];
+
+fn names(table: &[perf_events::PerfEventKind]) -> Vec<String> {
+    table.iter().map(|e| e.name.to_string()).collect()
+}
 
 fn tracepoint_candidates(k: &dyn KernelInfo) -> Result<Vec<String>, KernelError> {
     Ok(k.tracepoints()?
@@ -213,11 +234,37 @@ mod tests {
         "tracepoint:syscalls:sys_exit_openat",
     ];
 
+    /// Every tracepoint of the fake kernel after the 21 perf events (listed first, by name).
+    fn all_probes() -> Vec<String> {
+        let perf = perf_events::HARDWARE
+            .iter()
+            .map(|e| format!("hardware:{}", e.name))
+            .chain(
+                perf_events::SOFTWARE
+                    .iter()
+                    .map(|e| format!("software:{}", e.name)),
+            );
+        let mut perf: Vec<String> = perf.collect();
+        perf.sort();
+        perf.extend(ALL.iter().map(|s| s.to_string()));
+        perf
+    }
+
+    #[test]
+    fn perf_events_by_name_and_alias_of_the_provider() {
+        assert_eq!(
+            ls(Some("s:cpu*")),
+            ["software:cpu-clock", "software:cpu-migrations"]
+        );
+        assert_eq!(ls(Some("hardware:cache-misses")), ["hardware:cache-misses"]);
+    }
+
     #[test]
     fn everything() {
-        assert_eq!(ls(None), ALL);
-        assert_eq!(ls(Some("*")), ALL);
-        assert_eq!(ls(Some("*:*")), ALL);
+        let all = all_probes();
+        assert_eq!(ls(None), all);
+        assert_eq!(ls(Some("*")), all);
+        assert_eq!(ls(Some("*:*")), all);
         assert_eq!(ls(Some("tracepoint:*")), ALL);
         assert_eq!(ls(Some("tracepoint:")), ALL);
         assert_eq!(
@@ -226,7 +273,7 @@ mod tests {
             "searches name `tracepoint`"
         );
         assert_eq!(ls(Some("t*:*:*")), ALL);
-        assert_eq!(ls(Some("")), ALL);
+        assert_eq!(ls(Some("")), all);
     }
 
     #[test]

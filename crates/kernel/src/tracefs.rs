@@ -495,7 +495,11 @@ mod tests {
                 "{out:?}"
             );
         }
-        let n = crate::listing::list(&tfs, None, false).unwrap().len();
+        let n = crate::listing::list(&tfs, None, false)
+            .unwrap()
+            .iter()
+            .filter(|l| l.starts_with("tracepoint:"))
+            .count();
         assert_eq!(n, tps.len(), "`-l` lists every tracepoint once");
         let again = Tracefs::open().unwrap();
         assert!(!again.mounted_by_us(), "second open finds the mount");

@@ -1,43 +1,12 @@
 //! Attach points as written → concrete attach points. Wildcards expand against the kernel's
 //! list; unknown probe types and tracepoints are diagnosed here.
 
+use kernel::perf_events::{self, PERF_TYPE_HARDWARE, PERF_TYPE_SOFTWARE};
 use kernel::{wildcard, KernelInfo};
 use syntax::ast;
 use syntax::Diagnostic;
 
 use crate::hir::{Attach, Sample};
-
-const PERF_TYPE_HARDWARE: u32 = 0;
-const PERF_TYPE_SOFTWARE: u32 = 1;
-
-/// Software events: (name, alias, `PERF_COUNT_SW_*`, bpftrace's default period).
-const SOFTWARE_EVENTS: &[(&str, &str, u64, u64)] = &[
-    ("cpu-clock", "cpu", 0, 1_000_000),
-    ("task-clock", "", 1, 1_000_000),
-    ("page-faults", "faults", 2, 100),
-    ("context-switches", "cs", 3, 1_000),
-    ("cpu-migrations", "migrations", 4, 1),
-    ("minor-faults", "", 5, 100),
-    ("major-faults", "", 6, 1),
-    ("alignment-faults", "", 7, 1),
-    ("emulation-faults", "", 8, 1),
-    ("dummy", "", 9, 1),
-    ("bpf-output", "", 10, 1),
-];
-
-/// Hardware events: (name, alias, `PERF_COUNT_HW_*`, bpftrace's default period).
-const HARDWARE_EVENTS: &[(&str, &str, u64, u64)] = &[
-    ("cpu-cycles", "cycles", 0, 1_000_000),
-    ("instructions", "", 1, 1_000_000),
-    ("cache-references", "", 2, 1_000_000),
-    ("cache-misses", "", 3, 1_000_000),
-    ("branch-instructions", "branches", 4, 100_000),
-    ("branch-misses", "", 5, 100_000),
-    ("bus-cycles", "", 6, 100_000),
-    ("frontend-stalls", "", 7, 1_000_000),
-    ("backend-stalls", "", 8, 1_000_000),
-    ("ref-cycles", "", 9, 1_000_000),
-];
 
 /// Every probe type of the language, by full and short name, and whether beetrace attaches
 /// it yet.
@@ -120,25 +89,23 @@ pub(crate) fn expand(
             },
             "software" | "hardware" => {
                 let (table, perf_type) = if kind == "software" {
-                    (SOFTWARE_EVENTS, PERF_TYPE_SOFTWARE)
+                    (perf_events::SOFTWARE, PERF_TYPE_SOFTWARE)
                 } else {
-                    (HARDWARE_EVENTS, PERF_TYPE_HARDWARE)
+                    (perf_events::HARDWARE, PERF_TYPE_HARDWARE)
                 };
                 let Some(name) = parts.first() else {
                     diags.push(err(format!("{kind} probes need an event name")));
                     continue;
                 };
-                let Some(&(full, _, config, default)) = table
-                    .iter()
-                    .find(|(full, alias, _, _)| full == name || (!alias.is_empty() && alias == name))
-                else {
-                    let names: Vec<&str> = table.iter().map(|e| e.0).collect();
+                let Some(event) = perf_events::find(table, name) else {
+                    let names: Vec<&str> = table.iter().map(|e| e.name).collect();
                     diags.push(
                         err(format!("unknown {kind} event '{name}'"))
                             .with_hint(format!("{kind} events: {}", names.join(", "))),
                     );
                     continue;
                 };
+                let (full, config, default) = (event.name, event.config, event.default_period);
                 let period = match parts.get(1) {
                     None => default,
                     Some(p) => match p.parse::<u64>() {
