@@ -55,8 +55,8 @@ mod case;
 mod normalise;
 #[path = "differential/run.rs"]
 mod run;
+mod support;
 
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -88,7 +88,7 @@ fn main() {
     if args.test_threads.is_none() {
         args.test_threads = Some(DEFAULT_THREADS);
     }
-    let bpftrace = if !is_root() {
+    let bpftrace = if !support::is_root() {
         Err("needs root".to_string())
     } else {
         find_bpftrace().ok_or_else(|| "bpftrace is not installed".to_string())
@@ -107,7 +107,9 @@ fn main() {
         normalise::self_check().map_err(Failed::from)
     })];
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/differential");
-    for (suite, parsed) in load_suites(&dir) {
+    for (suite, parsed) in support::load_suites(&dir, "diff", |text| {
+        case::parse(text).map_err(|e| (e.line, e.message))
+    }) {
         match parsed {
             Ok(cases) => {
                 for case in cases {
@@ -282,41 +284,6 @@ fn diff(a: &str, b: &str) -> String {
     out
 }
 
-/// Reads and parses every `*.diff` file of `dir`, sorted by name. Each entry
-/// is `(suite name, cases or an error message)`.
-fn load_suites(dir: &Path) -> Vec<(String, Result<Vec<Case>, String>)> {
-    let mut files: Vec<PathBuf> = match fs::read_dir(dir) {
-        Ok(entries) => entries
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "diff"))
-            .collect(),
-        Err(e) => {
-            return vec![(
-                "harness".to_string(),
-                Err(format!("cannot read {}: {e}", dir.display())),
-            )]
-        }
-    };
-    files.sort();
-    files
-        .into_iter()
-        .map(|path| {
-            let suite = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let parsed = fs::read_to_string(&path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))
-                .and_then(|text| {
-                    case::parse(&text)
-                        .map_err(|e| format!("{}:{}: {}", path.display(), e.line, e.message))
-                });
-            (suite, parsed)
-        })
-        .collect()
-}
-
 /// The bpftrace to compare against: `$BPFTRACE`, else `bpftrace` on `PATH`.
 fn find_bpftrace() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("BPFTRACE") {
@@ -326,16 +293,4 @@ fn find_bpftrace() -> Option<PathBuf> {
     std::env::split_paths(&path)
         .map(|dir| dir.join("bpftrace"))
         .find(|candidate| candidate.is_file())
-}
-
-/// True if the effective user id is 0, read from `/proc/self/status`.
-fn is_root() -> bool {
-    let Ok(status) = fs::read_to_string("/proc/self/status") else {
-        return false;
-    };
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|ids| ids.split_whitespace().nth(1))
-        .is_some_and(|euid| euid == "0")
 }

@@ -55,8 +55,8 @@ mod case;
 mod cleanup;
 #[path = "runtime/exec.rs"]
 mod exec;
+mod support;
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use libtest_mimic::{Arguments, Completion, Trial};
@@ -75,13 +75,15 @@ fn main() {
     let env = Env {
         binary: PathBuf::from(env!("CARGO_BIN_EXE_beetrace")),
     };
-    let root = is_root();
+    let root = support::is_root();
     let run_known_bugs =
         args.include_ignored || std::env::var_os("BEETRACE_RUN_KNOWN_BUGS").is_some();
 
     let mut trials = Vec::new();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/runtime");
-    for (suite, parsed) in load_suites(&dir) {
+    for (suite, parsed) in support::load_suites(&dir, "test", |text| {
+        case::parse(text).map_err(|e| (e.line, e.message))
+    }) {
         match parsed {
             Ok(cases) => {
                 for case in cases {
@@ -125,51 +127,4 @@ fn case_trial(suite: &str, case: Case, env: &Env, root: bool, run_known_bugs: bo
         }
         exec::run_case(&case, &env)
     })
-}
-
-/// Reads and parses every `*.test` file of `dir`, sorted by name. Each entry
-/// is `(suite name, cases or an error message)`.
-fn load_suites(dir: &Path) -> Vec<(String, Result<Vec<Case>, String>)> {
-    let mut files: Vec<PathBuf> = match fs::read_dir(dir) {
-        Ok(entries) => entries
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "test"))
-            .collect(),
-        Err(e) => {
-            return vec![(
-                "harness".to_string(),
-                Err(format!("cannot read {}: {e}", dir.display())),
-            )]
-        }
-    };
-    files.sort();
-    files
-        .into_iter()
-        .map(|path| {
-            let suite = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let parsed = fs::read_to_string(&path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))
-                .and_then(|text| {
-                    case::parse(&text)
-                        .map_err(|e| format!("{}:{}: {}", path.display(), e.line, e.message))
-                });
-            (suite, parsed)
-        })
-        .collect()
-}
-
-/// True if the effective user id is 0, read from `/proc/self/status`.
-fn is_root() -> bool {
-    let Ok(status) = fs::read_to_string("/proc/self/status") else {
-        return false;
-    };
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|ids| ids.split_whitespace().nth(1))
-        .is_some_and(|euid| euid == "0")
 }

@@ -5,12 +5,13 @@ use std::io::Read;
 use std::os::unix::fs::symlink;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::case::Case;
+use crate::support::{kill_group, wait_until};
 
 /// Programs a workload can run under a name no other process on the machine
 /// uses, so that `comm == "dtcat"` only sees this case's workload. Each is a
@@ -131,25 +132,4 @@ fn drain<R: Read + Send + 'static>(stream: Option<R>) -> thread::JoinHandle<Stri
         }
         String::from_utf8_lossy(&bytes).into_owned()
     })
-}
-
-/// Polls `child` until it exits, or returns `None` once `deadline` passes.
-fn wait_until(child: &mut Child, deadline: Instant) -> Option<ExitStatus> {
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return Some(status),
-            Ok(None) if Instant::now() >= deadline => return None,
-            Ok(None) => thread::sleep(Duration::from_millis(10)),
-            Err(_) => return None,
-        }
-    }
-}
-
-/// Sends SIGKILL to the process group that `child` leads.
-fn kill_group(child: &Child) {
-    let _ = Command::new("kill")
-        .args(["-KILL", "--", &format!("-{}", child.id())])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
 }

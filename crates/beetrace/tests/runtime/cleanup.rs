@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use libtest_mimic::{Completion, Failed};
 
-use crate::exec::{wait_until, Env, Readers};
+use crate::exec::{Env, Readers};
+use crate::support::wait_until;
 
 /// A probe that fires often, plus an `END` block whose output proves it ran.
 const TRACING_PROG: &str =

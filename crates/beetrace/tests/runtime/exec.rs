@@ -1,5 +1,6 @@
 //! Running one [`Case`] against the beetrace binary and judging the result.
 
+use crate::support::{kill_group, wait_until};
 use std::fmt::Write as _;
 use std::fs;
 use std::io::{BufRead, BufReader, Read};
@@ -272,27 +273,6 @@ pub fn shell(cmd: &str, env: &Env, dir: &Path, timeout: Duration) -> Result<Outp
         stdout,
         stderr,
     })
-}
-
-/// Polls `child` until it exits or `deadline` passes (`None`).
-pub fn wait_until(child: &mut Child, deadline: Instant) -> Option<ExitStatus> {
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return Some(status),
-            Ok(None) if Instant::now() >= deadline => return None,
-            Ok(None) => thread::sleep(Duration::from_millis(10)),
-            Err(_) => return None,
-        }
-    }
-}
-
-/// Sends SIGKILL to the process group led by `child` (see [`sh`]).
-fn kill_group(child: &Child) {
-    let _ = Command::new("kill")
-        .args(["-KILL", "--", &format!("-{}", child.id())])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
 }
 
 /// Threads draining a child's stdout and stderr.
