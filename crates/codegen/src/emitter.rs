@@ -8,7 +8,7 @@ use object::insn::{AluOp, Insn, JmpOp, Size, Src, Width};
 use object::Reg;
 use syntax::Span;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Label(usize);
 
 pub(crate) struct Emitter {

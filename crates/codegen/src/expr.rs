@@ -40,7 +40,12 @@ impl Lowering<'_> {
                     Temp::Reg(r) => r,
                     Temp::Slot(_) => Reg::R0,
                 };
-                self.em.load_fp(Size::DW, scratch, self.var_slots[*v]);
+                self.em.emit(Insn::Load {
+                    size: Size::DW,
+                    dst: scratch,
+                    src: self.var_base,
+                    off: self.var_slots[*v],
+                });
                 write(&mut self.em, t, scratch);
                 t
             }
@@ -104,6 +109,31 @@ impl Lowering<'_> {
                     .min(rhs.ty.size())
                     .min(limit.unwrap_or(u32::MAX));
                 self.compare_strings(buffers[0], buffers[1], n, *equal);
+                write(&mut self.em, t, Reg::R0);
+                t
+            }
+            ExprKind::ForKey { map, part } => {
+                let t = self.frame.push_temp();
+                let ptr = self.for_entry_ptr(false);
+                let off = self.key_part_offset(*map, *part);
+                self.em.emit(Insn::Load {
+                    size: Size::DW,
+                    dst: Reg::R0,
+                    src: ptr,
+                    off,
+                });
+                write(&mut self.em, t, Reg::R0);
+                t
+            }
+            ExprKind::ForValue { .. } => {
+                let t = self.frame.push_temp();
+                let ptr = self.for_entry_ptr(true);
+                self.em.emit(Insn::Load {
+                    size: Size::DW,
+                    dst: Reg::R0,
+                    src: ptr,
+                    off: 0,
+                });
                 write(&mut self.em, t, Reg::R0);
                 t
             }

@@ -23,6 +23,8 @@ pub const MAP_EVENTS: u32 = 0;
 pub const MAP_GLOBALS: u32 = 1;
 /// Index of the shared loss-counting function in `ObjectFile::functions`.
 pub const FUNC_COUNT_LOSS: u32 = 0;
+/// Object function index of the first `for ($kv : @map)` callback.
+const FIRST_CALLBACK: u32 = FUNC_COUNT_LOSS + 1;
 /// Index of the first `@map`; map `i` of the analysis is object map `MAP_USER_BASE + i`.
 pub const MAP_USER_BASE: u32 = 2;
 /// Ring buffer size: 1 MiB, a power-of-two number of pages as the kernel requires.
@@ -85,8 +87,16 @@ pub fn compile(analysis: &Analysis) -> Result<Compiled, Vec<Diagnostic>> {
     let mut compiled = Vec::new();
     let mut errors = Vec::new();
     let mut uses_loss_counter = false;
+    let mut callbacks: Vec<Function> = Vec::new();
     for (index, probe) in analysis.probes.iter().enumerate() {
-        let mut lowering = lower::Lowering::new(probe, &analysis.printfs, &analysis.maps);
+        let name = program_name(&probe.attach, index);
+        let mut lowering = lower::Lowering::new(
+            probe,
+            &analysis.printfs,
+            &analysis.maps,
+            FIRST_CALLBACK + callbacks.len() as u32,
+            &name,
+        );
         lowering.probe(probe);
         if let Some(needed) = lowering.frame.overflow {
             errors.push(
@@ -99,8 +109,8 @@ pub fn compile(analysis: &Analysis) -> Result<Compiled, Vec<Diagnostic>> {
             continue;
         }
         uses_loss_counter |= lowering.uses_loss_counter;
+        callbacks.append(&mut lowering.callbacks);
         let (insns, slot_spans) = lowering.em.finish();
-        let name = program_name(&probe.attach, index);
         programs.push(Program {
             name: name.clone(),
             section: probe.attach.section(),
@@ -154,11 +164,16 @@ pub fn compile(analysis: &Analysis) -> Result<Compiled, Vec<Diagnostic>> {
             license: "GPL".into(),
             maps,
             programs,
-            functions: if uses_loss_counter {
-                vec![Function {
+            functions: if uses_loss_counter || !callbacks.is_empty() {
+                // Index 0 is always the loss counter, so callbacks know their numbers
+                // before it is known whether anything counts losses.
+                let mut functions = vec![Function {
                     name: "beetrace_count_loss".into(),
+                    params: 1,
                     insns: maps::loss_counter_function(),
-                }]
+                }];
+                functions.append(&mut callbacks);
+                functions
             } else {
                 Vec::new()
             },

@@ -2,17 +2,25 @@
 
 use object::helpers::Helper;
 use object::insn::{AluOp, Insn, JmpOp, Size, Src};
-use object::{MapRef, Reg};
-use sema::hir::{Builtin, Expr, ExprKind, Probe, Stmt, StmtKind};
+use object::{FuncRef, Function, MapRef, Reg};
+use sema::hir::{Builtin, Expr, ExprKind, MapId, Probe, Stmt, StmtKind};
 use sema::maps::MapInfo;
 use sema::{PrintfArg, PrintfFormat, Type, EXIT_EVENT_ID};
 
 use crate::emitter::{Emitter, Label};
 use crate::frame::{read, Frame};
-use crate::{GLOBALS_LOST_EVENTS, GLOBALS_TRUNCATED_STRINGS, MAP_EVENTS};
+use crate::{GLOBALS_LOST_EVENTS, GLOBALS_TRUNCATED_STRINGS, MAP_EVENTS, MAP_USER_BASE};
 
 /// The context pointer, saved on entry because r1 is clobbered by calls.
 const CTX: Reg = Reg::R6;
+
+#[derive(Clone, Copy)]
+struct ForEntry {
+    key_ptr: i16,
+    value_ptr: i16,
+    next: Label,
+    stop: Label,
+}
 
 pub(crate) struct Lowering<'a> {
     pub(crate) em: Emitter,
@@ -20,6 +28,22 @@ pub(crate) struct Lowering<'a> {
     printfs: &'a [PrintfFormat],
     pub(crate) maps: &'a [MapInfo],
     pub(crate) var_slots: Vec<i16>,
+    /// Where variables live: r10, or in a `for ($kv : @map)` callback the register holding
+    /// the probe's frame (the callback has a frame of its own).
+    pub(crate) var_base: Reg,
+    /// In a callback: the frame slots holding the entry's key and value pointers, and the
+    /// labels that end the callback with "continue" (0) and "stop" (1).
+    for_entry: Option<ForEntry>,
+    /// A `break` ends the callback with "stop".
+    stop_used: bool,
+    /// A `continue` ends the callback with "go on".
+    next_used: bool,
+    /// The callbacks of `for ($kv : @map)` loops, to become object functions.
+    pub(crate) callbacks: Vec<Function>,
+    /// The object function index the next callback gets.
+    next_func: u32,
+    /// A prefix for callback names (the program's name).
+    name_hint: String,
     pub(crate) vars: Vec<Type>,
     /// One reusable buffer for event records, as large as this probe's largest record.
     pub(crate) record: i16,
@@ -50,10 +74,14 @@ fn max_record(stmts: &[Stmt], printfs: &[PrintfFormat]) -> u32 {
 }
 
 impl<'a> Lowering<'a> {
+    /// A lowering for `probe`; callbacks it creates become object functions numbered from
+    /// `next_func`, named after `name_hint`.
     pub(crate) fn new(
         probe: &Probe,
         printfs: &'a [PrintfFormat],
         maps: &'a [MapInfo],
+        next_func: u32,
+        name_hint: &str,
     ) -> Lowering<'a> {
         let mut em = Emitter::new();
         let mut frame = Frame::new();
@@ -81,7 +109,124 @@ impl<'a> Lowering<'a> {
             loops: Vec::new(),
             ctx_used: false,
             uses_loss_counter: false,
+            var_base: Reg::FP,
+            stop_used: false,
+            next_used: false,
+            for_entry: None,
+            callbacks: Vec::new(),
+            next_func,
+            name_hint: name_hint.to_string(),
         }
+    }
+
+    /// `for ($kv : @map) { body }`: `bpf_for_each_map_elem(map, callback, r10, 0)`, the body
+    /// compiled as the callback, which reaches this probe's variables through its last
+    /// argument (this frame's address).
+    fn for_map(&mut self, map: MapId, body: &[Stmt]) {
+        let func = FuncRef(self.next_func + self.callbacks.len() as u32);
+        let name = format!("{}_for{}", self.name_hint, self.callbacks.len());
+        let mut cb = Lowering {
+            em: Emitter::new(),
+            frame: Frame::new(),
+            printfs: self.printfs,
+            maps: self.maps,
+            var_slots: self.var_slots.clone(),
+            vars: self.vars.clone(),
+            record: 0,
+            exit: Label::default(),
+            loops: Vec::new(),
+            ctx_used: false,
+            uses_loss_counter: false,
+            var_base: Reg::R6,
+            stop_used: false,
+            next_used: false,
+            for_entry: None,
+            callbacks: Vec::new(),
+            next_func: 0,
+            name_hint: String::new(),
+        };
+        cb.em.span = self.em.span;
+        // callback(map, key, value, ctx): keep the pointers, ctx is this probe's frame.
+        let key_ptr = cb.frame.alloc(8);
+        let value_ptr = cb.frame.alloc(8);
+        let record_size = max_record(body, self.printfs);
+        cb.record = if record_size > 0 {
+            cb.frame.alloc(record_size)
+        } else {
+            0
+        };
+        cb.exit = cb.em.label();
+        let stop = cb.em.label();
+        cb.for_entry = Some(ForEntry {
+            key_ptr,
+            value_ptr,
+            next: cb.exit,
+            stop,
+        });
+        cb.em.emit(Insn::mov64(Reg::R6, Reg::R4));
+        cb.em.store_fp(Size::DW, key_ptr, Src::Reg(Reg::R2));
+        cb.em.store_fp(Size::DW, value_ptr, Src::Reg(Reg::R3));
+        cb.stmts(body);
+        // Each ending is emitted only if something reaches it: the verifier rejects
+        // unreachable instructions.
+        let falls_through = !body.last().is_some_and(|last| {
+            matches!(
+                last.kind,
+                StmtKind::Break | StmtKind::Continue | StmtKind::Return | StmtKind::Exit { .. }
+            )
+        });
+        if falls_through || cb.next_used {
+            let exit = cb.exit;
+            cb.em.bind(exit);
+            cb.em.emit(Insn::mov64_imm(Reg::R0, 0));
+            cb.em.emit(Insn::Exit);
+        }
+        if cb.stop_used {
+            cb.em.bind(stop);
+            cb.em.emit(Insn::mov64_imm(Reg::R0, 1));
+            cb.em.emit(Insn::Exit);
+        }
+        if let Some(needed) = cb.frame.overflow {
+            self.frame.overflow.get_or_insert(needed);
+        }
+        self.uses_loss_counter |= cb.uses_loss_counter;
+        let (insns, _) = cb.em.finish();
+        self.callbacks.push(Function {
+            name,
+            params: 4,
+            insns,
+        });
+
+        self.em.emit(Insn::LdMap {
+            dst: Reg::R1,
+            map: MapRef(MAP_USER_BASE + map as u32),
+        });
+        self.em.emit(Insn::LdFunc { dst: Reg::R2, func });
+        self.em.emit(Insn::mov64(Reg::R3, Reg::FP));
+        self.em.emit(Insn::mov64_imm(Reg::R4, 0));
+        self.call(Helper::ForEachMapElem);
+    }
+
+    /// In a callback: r1 = the entry's key or value pointer.
+    pub(crate) fn for_entry_ptr(&mut self, value: bool) -> Reg {
+        let entry = self
+            .for_entry
+            .expect("sema allows $kv only inside its loop");
+        let slot = if value {
+            entry.value_ptr
+        } else {
+            entry.key_ptr
+        };
+        self.em.load_fp(Size::DW, Reg::R1, slot);
+        Reg::R1
+    }
+
+    /// Offset of key part `part` of `map` within the key.
+    pub(crate) fn key_part_offset(&self, map: MapId, part: usize) -> i16 {
+        self.maps[map].key[..part]
+            .iter()
+            .map(|t| (t.size().div_ceil(8) * 8) as i16)
+            .sum()
     }
 
     pub(crate) fn probe(&mut self, probe: &Probe) {
@@ -110,6 +255,39 @@ impl<'a> Lowering<'a> {
     pub(crate) fn ctx(&mut self) -> Reg {
         self.ctx_used = true;
         CTX
+    }
+
+    /// `bpf_probe_read_kernel(fp + dst, len, ptr + off)`: a string out of map memory.
+    fn copy_string_from(&mut self, ptr: Reg, off: i16, dst: i16, len: u32) {
+        self.em.emit(Insn::mov64(Reg::R3, ptr));
+        self.em
+            .emit(Insn::alu64(AluOp::Add, Reg::R3, Src::Imm(off as i32)));
+        self.em.fp_addr(Reg::R1, dst);
+        self.em.emit(Insn::mov64_imm(Reg::R2, len as i32));
+        self.call(Helper::ProbeReadKernel);
+    }
+
+    /// Copies `len` bytes between frames: `(base register, offset)` pairs, where the base is
+    /// r10 or, in a callback, the register holding the probe's frame.
+    fn copy_bytes(&mut self, src: (Reg, i16), dst: (Reg, i16), len: u32) {
+        let mut i = 0;
+        while i < len {
+            let chunk = if len - i >= 8 { 8 } else { 1 };
+            let size = Size::of_bytes(chunk as usize).expect("1 or 8");
+            self.em.emit(Insn::Load {
+                size,
+                dst: Reg::R0,
+                src: src.0,
+                off: src.1 + i as i16,
+            });
+            self.em.emit(Insn::Store {
+                size,
+                dst: dst.0,
+                off: dst.1 + i as i16,
+                src: Src::Reg(Reg::R0),
+            });
+            i += chunk;
+        }
     }
 
     pub(crate) fn zero(&mut self, off: i16, size: u32) {
@@ -151,6 +329,7 @@ impl<'a> Lowering<'a> {
             } => self.aggregate(*map, key, *func, value.as_ref()),
             StmtKind::MapDelete { map, key } => self.map_delete(*map, key),
             StmtKind::MapCommand { map, command } => self.map_command(*map, *command),
+            StmtKind::ForMap { map, body } => self.for_map(*map, body),
             StmtKind::Expr(e) => {
                 if e.ty.is_integer() {
                     self.expr(e);
@@ -162,13 +341,27 @@ impl<'a> Lowering<'a> {
                 match value.ty {
                     Type::Str { len } => {
                         let cap = self.vars[*var].size();
-                        self.string_into(value, slot, len.min(cap));
+                        if self.var_base == Reg::FP {
+                            self.string_into(value, slot, len.min(cap));
+                        } else {
+                            // In a callback the variable lives in the probe's frame: build
+                            // the string here, then copy it over.
+                            let tmp = self.frame.alloc(cap);
+                            self.zero(tmp, cap.div_ceil(8) * 8);
+                            self.string_into(value, tmp, len.min(cap));
+                            self.copy_bytes((Reg::FP, tmp), (self.var_base, slot), cap);
+                        }
                     }
                     _ => {
                         let t = self.expr(value);
                         let r = read(&mut self.em, t, Reg::R0);
                         let r = self.normalize(r, value.ty, self.vars[*var]);
-                        self.em.store_fp(Size::DW, slot, Src::Reg(r));
+                        self.em.emit(Insn::Store {
+                            size: Size::DW,
+                            dst: self.var_base,
+                            off: slot,
+                            src: Src::Reg(r),
+                        });
                         self.frame.pop_temp();
                     }
                 }
@@ -200,16 +393,26 @@ impl<'a> Lowering<'a> {
                 self.em.goto(top);
                 self.em.bind(end);
             }
-            StmtKind::Break => {
-                let (_, end) = *self.loops.last().expect("sema only allows break in loops");
-                self.em.goto(end);
-            }
-            StmtKind::Continue => {
-                let (next, _) = *self
-                    .loops
-                    .last()
-                    .expect("sema only allows continue in loops");
-                self.em.goto(next);
+            StmtKind::Break | StmtKind::Continue => {
+                let (next, end) = match (self.loops.last(), self.for_entry) {
+                    (Some(&inner), _) => inner,
+                    // The for-map loop itself: end this callback, stopping or not.
+                    (None, Some(entry)) => (entry.next, entry.stop),
+                    (None, None) => unreachable!("sema only allows break/continue in loops"),
+                };
+                let target = if matches!(stmt.kind, StmtKind::Break) {
+                    end
+                } else {
+                    next
+                };
+                if self.loops.is_empty() {
+                    if matches!(stmt.kind, StmtKind::Break) {
+                        self.stop_used = true;
+                    } else {
+                        self.next_used = true;
+                    }
+                }
+                self.em.goto(target);
             }
             StmtKind::Return => self.em.goto(self.exit),
             StmtKind::Exit { code } => {
@@ -318,26 +521,8 @@ impl<'a> Lowering<'a> {
                 self.call(Helper::ProbeReadKernel);
             }
             ExprKind::Var(v) => {
-                let src = self.var_slots[*v];
                 let len = self.vars[*v].size().min(cap);
-                let mut i = 0;
-                while i < len {
-                    let chunk = if len - i >= 8 { 8 } else { 1 };
-                    let size = Size::of_bytes(chunk as usize).expect("1 or 8");
-                    self.em.emit(Insn::Load {
-                        size,
-                        dst: Reg::R0,
-                        src: Reg::FP,
-                        off: src + i as i16,
-                    });
-                    self.em.emit(Insn::Store {
-                        size,
-                        dst: Reg::FP,
-                        off: dst + i as i16,
-                        src: Src::Reg(Reg::R0),
-                    });
-                    i += chunk;
-                }
+                self.copy_bytes((self.var_base, self.var_slots[*v]), (Reg::FP, dst), len);
             }
             ExprKind::Str(bytes) => {
                 // NUL-terminated, zero-padded to whole words; longer literals are cut to fit.
@@ -351,6 +536,15 @@ impl<'a> Lowering<'a> {
                 }
             }
             ExprKind::MapRead { map, key } => self.map_read_string(*map, key, dst, cap),
+            ExprKind::ForKey { map, part } => {
+                let ptr = self.for_entry_ptr(false);
+                let off = self.key_part_offset(*map, *part);
+                self.copy_string_from(ptr, off, dst, cap.min(e.ty.size()));
+            }
+            ExprKind::ForValue { .. } => {
+                let ptr = self.for_entry_ptr(true);
+                self.copy_string_from(ptr, 0, dst, cap.min(e.ty.size()));
+            }
             ExprKind::Ternary { cond, then, els } => {
                 let else_label = self.em.label();
                 let end = self.em.label();

@@ -5,12 +5,16 @@
 //! Only what loaders need is written: no key/value types, so map creation never depends on
 //! the kernel accepting a type description.
 
-use crate::MapDef;
+use crate::{MapDef, ObjectFile};
 
 const KIND_INT: u32 = 1;
 const KIND_PTR: u32 = 2;
 const KIND_ARRAY: u32 = 3;
 const KIND_STRUCT: u32 = 4;
+const KIND_FUNC: u32 = 12;
+const KIND_FUNC_PROTO: u32 = 13;
+const FUNC_STATIC: u32 = 0;
+const FUNC_GLOBAL: u32 = 1;
 const KIND_VAR: u32 = 14;
 const KIND_DATASEC: u32 = 15;
 const BTF_INT_SIGNED: u32 = 1 << 24;
@@ -62,18 +66,137 @@ impl Writer {
     }
 }
 
-/// Builds the `.BTF` section for `maps`, laid out in `.maps` in order.
-pub(crate) fn maps_btf(maps: &[MapDef]) -> Vec<u8> {
+/// Builds the object's BTF: a `FUNC` per program (global, one `void *ctx` argument) and per
+/// function (static, `params` pointer-sized arguments), then the `.maps` description. Returns
+/// the blob and the `FUNC` type ids of the programs and of the functions.
+pub(crate) fn object_btf(obj: &ObjectFile) -> ObjectBtf {
     let mut w = Writer {
         types: Vec::new(),
         strings: vec![0],
         next_id: 1,
     };
+    // Section names, for `.BTF.ext` records to refer to.
+    let mut section_names: Vec<(String, u32)> = Vec::new();
+    for sec in obj
+        .programs
+        .iter()
+        .map(|p| p.section.as_str())
+        .chain([".text"])
+    {
+        if !section_names.iter().any(|(n, _)| n == sec) {
+            let off = w.string(sec);
+            section_names.push((sec.to_string(), off));
+        }
+    }
     let int_name = w.string("int");
     let int = w.ty(int_name, KIND_INT, 0, 4, &[BTF_INT_SIGNED | 32]);
     let index_name = w.string("__ARRAY_SIZE_TYPE__");
     let index = w.ty(index_name, KIND_INT, 0, 4, &[32]);
+    let long_name = w.string("long");
+    let long = w.ty(long_name, KIND_INT, 0, 8, &[BTF_INT_SIGNED | 64]);
+    let void_ptr = w.ty(0, KIND_PTR, 0, 0, &[]);
 
+    let arg_names = ["ctx", "arg1", "arg2", "arg3", "arg4"];
+    let func = |w: &mut Writer, name: &str, params: u8, linkage: u32| {
+        let mut extra = Vec::new();
+        for p in 0..params.min(5) as usize {
+            let pname = w.string(arg_names[p]);
+            // Programs receive a context pointer; functions here take scalars and pointers
+            // alike, which the kernel checks per call site for static functions.
+            let ty = if linkage == FUNC_GLOBAL {
+                void_ptr
+            } else {
+                long
+            };
+            extra.extend_from_slice(&[pname, ty]);
+        }
+        let proto = w.ty(0, KIND_FUNC_PROTO, params.min(5) as u32, int, &extra);
+        let fname = w.string(name);
+        w.ty(fname, KIND_FUNC, linkage, proto, &[])
+    };
+    let programs = obj
+        .programs
+        .iter()
+        .map(|p| func(&mut w, &p.name, 1, FUNC_GLOBAL))
+        .collect();
+    let functions = obj
+        .functions
+        .iter()
+        .map(|f| func(&mut w, &f.name, f.params, FUNC_STATIC))
+        .collect();
+    maps_types(&mut w, int, index, &obj.maps);
+    ObjectBtf {
+        blob: w.finish(),
+        prog_types: programs,
+        func_types: functions,
+        section_names,
+    }
+}
+
+/// An object's BTF and where things are in it.
+pub(crate) struct ObjectBtf {
+    pub(crate) blob: Vec<u8>,
+    /// The `FUNC` type id of each program, then of each function.
+    pub(crate) prog_types: Vec<u32>,
+    pub(crate) func_types: Vec<u32>,
+    /// String-table offsets of the section names.
+    pub(crate) section_names: Vec<(String, u32)>,
+}
+
+/// The `.BTF.ext` section: one `func_info` record per program and per function, naming the
+/// `FUNC` type of the code at that offset, as clang writes it. libbpf passes these to the
+/// kernel, which insists on them once a program passes a callback.
+pub(crate) fn object_btf_ext(
+    obj: &ObjectFile,
+    btf: &ObjectBtf,
+    prog_offsets: &[u64],
+    func_offsets: &[u64],
+) -> Vec<u8> {
+    let (prog_types, func_types) = (&btf.prog_types, &btf.func_types);
+    let strings = |name: &str| {
+        btf.section_names
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(0, |(_, off)| *off)
+    };
+    // Group records by section, in order of first appearance.
+    let mut sections: Vec<(String, Vec<[u32; 2]>)> = Vec::new();
+    let mut add =
+        |sec: &str, off: u64, ty: u32| match sections.iter_mut().find(|(name, _)| name == sec) {
+            Some((_, recs)) => recs.push([off as u32, ty]),
+            None => sections.push((sec.to_string(), vec![[off as u32, ty]])),
+        };
+    for (i, p) in obj.programs.iter().enumerate() {
+        add(&p.section, prog_offsets[i], prog_types[i]);
+    }
+    for (i, _) in obj.functions.iter().enumerate() {
+        add(".text", func_offsets[i], func_types[i]);
+    }
+    let mut info = Vec::new();
+    info.extend_from_slice(&8u32.to_le_bytes()); // record size
+    for (name, recs) in &sections {
+        info.extend_from_slice(&strings(name).to_le_bytes());
+        info.extend_from_slice(&(recs.len() as u32).to_le_bytes());
+        for [off, ty] in recs {
+            info.extend_from_slice(&off.to_le_bytes());
+            info.extend_from_slice(&ty.to_le_bytes());
+        }
+    }
+    let mut out = Vec::new();
+    out.extend_from_slice(&0xeb9fu16.to_le_bytes());
+    out.push(1);
+    out.push(0);
+    out.extend_from_slice(&24u32.to_le_bytes()); // header length
+    out.extend_from_slice(&0u32.to_le_bytes()); // func_info offset
+    out.extend_from_slice(&(info.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(info.len() as u32).to_le_bytes()); // line_info offset (empty)
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&info);
+    out
+}
+
+/// Appends the `.maps` variables and their section to `w`.
+fn maps_types(w: &mut Writer, int: u32, index: u32, maps: &[MapDef]) {
     let mut array_ptrs: Vec<(u32, u32)> = Vec::new();
     let mut vars = Vec::new();
     let mut offset = 0u32;
@@ -111,17 +234,22 @@ pub(crate) fn maps_btf(maps: &[MapDef]) -> Vec<u8> {
         let sec_name = w.string(".maps");
         w.ty(sec_name, KIND_DATASEC, vars.len() as u32, offset, &extra);
     }
+}
 
-    let mut out = Vec::new();
-    out.extend_from_slice(&0xeb9fu16.to_le_bytes());
-    out.push(1); // version
-    out.push(0); // flags
-    out.extend_from_slice(&24u32.to_le_bytes()); // header length
-    out.extend_from_slice(&0u32.to_le_bytes()); // type_off
-    out.extend_from_slice(&(w.types.len() as u32).to_le_bytes());
-    out.extend_from_slice(&(w.types.len() as u32).to_le_bytes()); // str_off
-    out.extend_from_slice(&(w.strings.len() as u32).to_le_bytes());
-    out.extend_from_slice(&w.types);
-    out.extend_from_slice(&w.strings);
-    out
+impl Writer {
+    /// The finished blob: header, types, strings.
+    fn finish(self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&0xeb9fu16.to_le_bytes());
+        out.push(1); // version
+        out.push(0); // flags
+        out.extend_from_slice(&24u32.to_le_bytes()); // header length
+        out.extend_from_slice(&0u32.to_le_bytes()); // type_off
+        out.extend_from_slice(&(self.types.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(self.types.len() as u32).to_le_bytes()); // str_off
+        out.extend_from_slice(&(self.strings.len() as u32).to_le_bytes());
+        out.extend_from_slice(&self.types);
+        out.extend_from_slice(&self.strings);
+        out
+    }
 }

@@ -9,7 +9,7 @@ use elf::{
     SymbolScope,
 };
 
-use crate::btf::{map_def_size, maps_btf};
+use crate::btf::map_def_size;
 use crate::insn::{encode_all, Insn};
 use crate::ObjectFile;
 
@@ -50,6 +50,8 @@ pub(crate) fn write(obj: &ObjectFile) -> Result<Vec<u8>, WriteError> {
 
     // Functions first, so programs can name their symbols in call relocations.
     let mut func_symbols: Vec<SymbolId> = Vec::new();
+    let mut func_offsets: Vec<u64> = Vec::new();
+    let mut prog_offsets: Vec<u64> = Vec::new();
     let mut bodies: Vec<(SectionId, u64, &[Insn])> = Vec::new();
     if !obj.functions.is_empty() {
         let text = out.add_section(Vec::new(), b".text".to_vec(), SectionKind::Text);
@@ -67,6 +69,7 @@ pub(crate) fn write(obj: &ObjectFile) -> Result<Vec<u8>, WriteError> {
                 flags: SymbolFlags::None,
             }));
             bodies.push((text, start, &f.insns));
+            func_offsets.push(start);
         }
     }
 
@@ -97,6 +100,7 @@ pub(crate) fn write(obj: &ObjectFile) -> Result<Vec<u8>, WriteError> {
             flags: SymbolFlags::None,
         });
         bodies.push((section, start, &prog.insns));
+        prog_offsets.push(start);
     }
 
     for (section, start, insns) in bodies {
@@ -111,6 +115,12 @@ pub(crate) fn write(obj: &ObjectFile) -> Result<Vec<u8>, WriteError> {
                 Insn::CallFunc { func } => Some((
                     func_symbols.get(func.0 as usize),
                     R_BPF_64_32,
+                    format!("function #{}", func.0),
+                )),
+                // A function's address in an ld_imm64, as clang emits for callbacks.
+                Insn::LdFunc { func, .. } => Some((
+                    func_symbols.get(func.0 as usize),
+                    R_BPF_64_64,
                     format!("function #{}", func.0),
                 )),
                 _ => None,
@@ -134,8 +144,12 @@ pub(crate) fn write(obj: &ObjectFile) -> Result<Vec<u8>, WriteError> {
         }
     }
 
+    let types = crate::btf::object_btf(obj);
     let btf = out.add_section(Vec::new(), b".BTF".to_vec(), SectionKind::Metadata);
-    out.append_section_data(btf, &maps_btf(&obj.maps), 4);
+    out.append_section_data(btf, &types.blob, 4);
+    let ext = crate::btf::object_btf_ext(obj, &types, &prog_offsets, &func_offsets);
+    let btf_ext = out.add_section(Vec::new(), b".BTF.ext".to_vec(), SectionKind::Metadata);
+    out.append_section_data(btf_ext, &ext, 4);
 
     out.write().map_err(|e| WriteError(e.to_string()))
 }

@@ -37,6 +37,7 @@ pub enum Helper {
     GetFuncIp = 173,
     GetCurrentTaskBtf = 158,
     Loop = 181,
+    ForEachMapElem = 164,
     Strncmp = 182,
     MapLookupPercpuElem = 195,
     KtimeGetTaiNs = 208,

@@ -367,6 +367,18 @@ pub enum Insn {
     CallFunc {
         func: FuncRef,
     },
+    /// `dst = &function` for helpers that take a callback (`bpf_for_each_map_elem`); two
+    /// slots, resolved when the program is linked.
+    LdFunc {
+        dst: Reg,
+        func: FuncRef,
+    },
+    /// The linked form of `LdFunc`: `ld_imm64` with `BPF_PSEUDO_FUNC`, `off` slots from the
+    /// next instruction.
+    LdFuncPc {
+        dst: Reg,
+        off: i32,
+    },
     Exit,
 }
 
@@ -374,7 +386,10 @@ impl Insn {
     /// How many 8-byte slots the instruction takes.
     pub fn slots(&self) -> usize {
         match self {
-            Insn::LdImm64 { .. } | Insn::LdMap { .. } => 2,
+            Insn::LdImm64 { .. }
+            | Insn::LdMap { .. }
+            | Insn::LdFunc { .. }
+            | Insn::LdFuncPc { .. } => 2,
             _ => 1,
         }
     }
@@ -438,6 +453,15 @@ impl Insn {
             Insn::LdImm64 { dst, imm } => {
                 raw(0x18, dst, 0, 0, imm as i32);
                 raw(0, Reg(0), 0, 0, (imm >> 32) as i32);
+            }
+            // As clang emits the address of a global function: imm 0 plus a relocation.
+            Insn::LdFunc { dst, .. } => {
+                raw(0x18, dst, 4, 0, 0);
+                raw(0, Reg(0), 0, 0, 0);
+            }
+            Insn::LdFuncPc { dst, off } => {
+                raw(0x18, dst, 4, 0, off);
+                raw(0, Reg(0), 0, 0, 0);
             }
             Insn::LdMap { dst, .. } => {
                 // BPF_PSEUDO_MAP_FD; the loader puts the map fd in the immediate.

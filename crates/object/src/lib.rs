@@ -50,10 +50,13 @@ pub struct Program {
     pub insns: Vec<Insn>,
 }
 
-/// A function in `.text` that programs call (`Insn::CallFunc`); it ends with `exit`.
+/// A function in `.text` that programs call (`Insn::CallFunc`) or pass as a callback
+/// (`Insn::LdFunc`); it ends with `exit`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Function {
     pub name: String,
+    /// How many arguments it takes (r1..r5), for its BTF prototype.
+    pub params: u8,
     pub insns: Vec<Insn>,
 }
 
@@ -72,34 +75,50 @@ impl ObjectFile {
         elf::write(self)
     }
 
-    /// The instructions of `prog` as the kernel must receive them: the functions it calls
-    /// appended after it (each once) and every `CallFunc` turned into a pc-relative call.
-    /// Map loads stay symbolic for the loader to fill in.
-    pub fn linked(&self, prog: &Program) -> Vec<Insn> {
+    /// The instructions of `prog` as the kernel must receive them: the functions it uses
+    /// (calls and callbacks, also from within those functions) appended after it, each once,
+    /// and every reference turned pc-relative. Also returns where each function starts, in
+    /// slots, for the kernel's per-function BTF records. Map loads stay symbolic.
+    pub fn linked(&self, prog: &Program) -> (Vec<Insn>, Vec<(usize, FuncRef)>) {
         let mut insns = prog.insns.clone();
-        let mut placed: Vec<(u32, usize)> = Vec::new();
+        let mut placed: Vec<(usize, FuncRef)> = Vec::new();
         let mut i = 0;
         while i < insns.len() {
-            if let Insn::CallFunc { func } = insns[i] {
-                let start = match placed.iter().find(|(f, _)| *f == func.0) {
-                    Some(&(_, start)) => start,
-                    None => {
-                        let start = slots(&insns);
-                        if let Some(f) = self.functions.get(func.0 as usize) {
-                            insns.extend(f.insns.iter().copied());
-                        }
-                        placed.push((func.0, start));
-                        start
+            let func = match insns[i] {
+                Insn::CallFunc { func } | Insn::LdFunc { func, .. } => func,
+                _ => {
+                    i += 1;
+                    continue;
+                }
+            };
+            let start = match placed.iter().find(|(_, f)| *f == func) {
+                Some(&(start, _)) => start,
+                None => {
+                    let start = slots(&insns);
+                    if let Some(f) = self.functions.get(func.0 as usize) {
+                        insns.extend(f.insns.iter().copied());
                     }
-                };
-                let call_slot = slots(&insns[..i]);
-                insns[i] = Insn::CallLocal {
-                    off: start as i32 - call_slot as i32 - 1,
-                };
-            }
+                    placed.push((start, func));
+                    start
+                }
+            };
+            let at = slots(&insns[..i]);
+            let off = start as i32 - at as i32 - 1;
+            insns[i] = match insns[i] {
+                Insn::LdFunc { dst, .. } => Insn::LdFuncPc { dst, off },
+                _ => Insn::CallLocal { off },
+            };
             i += 1;
         }
-        insns
+        (insns, placed)
+    }
+
+    /// BTF describing every program and function as a `FUNC` (what the kernel needs to
+    /// accept callbacks), plus the `.maps` description. Returns the blob and, per program
+    /// then per function, its `FUNC` type id.
+    pub fn btf(&self) -> (Vec<u8>, Vec<u32>, Vec<u32>) {
+        let b = btf::object_btf(self);
+        (b.blob, b.prog_types, b.func_types)
     }
 
     /// An `llvm-objdump -d`-style listing of every program and function, with map, helper
@@ -128,7 +147,9 @@ impl ObjectFile {
             for insn in insns.iter() {
                 let name = match insn {
                     Insn::LdMap { map, .. } => self.maps.get(map.0 as usize).map(|m| &m.name),
-                    Insn::CallFunc { func } => self.functions.get(func.0 as usize).map(|f| &f.name),
+                    Insn::CallFunc { func } | Insn::LdFunc { func, .. } => {
+                        self.functions.get(func.0 as usize).map(|f| &f.name)
+                    }
                     _ => None,
                 };
                 if let Some(name) = name {

@@ -129,6 +129,7 @@ fn functions_are_relocated_and_linked() {
     ];
     obj.functions.push(Function {
         name: "helper".into(),
+        params: 0,
         insns: vec![
             Insn::LdMap {
                 dst: Reg::R1,
@@ -156,7 +157,8 @@ fn functions_are_relocated_and_linked() {
     let text = file.section_by_name(".text").unwrap();
     assert_eq!(text.relocations().count(), 1, "the function's own map load");
 
-    let linked = obj.linked(&obj.programs[0]);
+    let (linked, placed) = obj.linked(&obj.programs[0]);
+    assert_eq!(placed, [(3, FuncRef(0))], "the function starts at slot 3");
     assert_eq!(linked.len(), 3 + 3, "the function is appended once");
     // Slots: call(0) call(1) exit(2) | ldmap(3,4) mov(5) exit(6)
     assert_eq!(linked[0], Insn::CallLocal { off: 2 });

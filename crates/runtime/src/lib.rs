@@ -140,10 +140,51 @@ pub fn run(
 ) -> Result<Outcome, RuntimeError> {
     sys::catch_termination();
     let maps = create_maps(compiled)?;
+    // Callbacks make the kernel insist on BTF describing every function of a program.
+    let needs_btf = compiled
+        .object
+        .functions
+        .iter()
+        .flat_map(|f| &f.insns)
+        .chain(compiled.object.programs.iter().flat_map(|p| &p.insns))
+        .any(|i| matches!(i, Insn::LdFunc { .. }));
+    let (btf_blob, prog_types, func_types) = compiled.object.btf();
+    let btf = if needs_btf {
+        Some(sys::btf_load(&btf_blob).map_err(|e| {
+            RuntimeError::Map(format!(
+                "the kernel rejected the program's BTF: {} {}",
+                e.error,
+                e.log.lines().last().unwrap_or("")
+            ))
+        })?)
+    } else {
+        None
+    };
     let mut loaded = Vec::new();
-    for (program, object) in compiled.programs.iter().zip(&compiled.object.programs) {
-        let insns = compiled.object.linked(object);
-        let fd = load(program, &insns, &maps, &compiled.object.license)?;
+    for (i, (program, object)) in compiled
+        .programs
+        .iter()
+        .zip(&compiled.object.programs)
+        .enumerate()
+    {
+        let (insns, placed) = compiled.object.linked(object);
+        let mut func_info = vec![[0u32, prog_types[i]]];
+        func_info.extend(
+            placed
+                .iter()
+                .map(|(slot, f)| [*slot as u32, func_types[f.0 as usize]]),
+        );
+        let prog_btf = btf.as_ref().map(|btf| sys::ProgBtf {
+            btf,
+            func_info: &func_info,
+        });
+        let fd = load(
+            program,
+            &insns,
+            &maps,
+            &compiled.object.license,
+            prog_btf.as_ref(),
+        )?;
         loaded.push(Loaded { program, fd });
     }
     let mut links = Links(Vec::new());
@@ -480,6 +521,7 @@ fn load(
     insns: &[Insn],
     maps: &[OwnedFd],
     license: &str,
+    btf: Option<&sys::ProgBtf>,
 ) -> Result<OwnedFd, RuntimeError> {
     use std::os::fd::AsRawFd;
     let mut bytes = Vec::with_capacity(insns.len() * 8);
@@ -501,7 +543,7 @@ fn load(
         Attach::Tracepoint { .. } => BPF_PROG_TYPE_TRACEPOINT,
         Attach::Interval { .. } | Attach::PerfEvent { .. } => BPF_PROG_TYPE_PERF_EVENT,
     };
-    sys::prog_load(prog_type, &bytes, license, &p.name).map_err(|e| load_error(p, e))
+    sys::prog_load(prog_type, &bytes, license, &p.name, btf).map_err(|e| load_error(p, e))
 }
 
 /// Turns a load failure into the script location the verifier stopped at.

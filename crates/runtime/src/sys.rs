@@ -18,6 +18,7 @@ const BPF_MAP_DELETE_ELEM: libc::c_long = 3;
 const BPF_MAP_GET_NEXT_KEY: libc::c_long = 4;
 const BPF_PROG_LOAD: libc::c_long = 5;
 const BPF_PROG_TEST_RUN: libc::c_long = 10;
+const BPF_BTF_LOAD: libc::c_long = 18;
 
 /// `union bpf_attr` is a union of per-command structs; 128 bytes covers every field we set.
 #[repr(C, align(8))]
@@ -180,6 +181,43 @@ pub(crate) struct LoadError {
     pub(crate) log: String,
 }
 
+/// Loads BTF type information, e.g. the `FUNC` records callbacks need.
+pub(crate) fn btf_load(btf: &[u8]) -> Result<OwnedFd, LoadError> {
+    let load = |log: &mut [u8], level: u32| {
+        let mut attr = Attr::new();
+        attr.u64(0, btf.as_ptr() as u64)
+            .u64(
+                8,
+                if log.is_empty() {
+                    0
+                } else {
+                    log.as_mut_ptr() as u64
+                },
+            )
+            .u32(16, btf.len() as u32)
+            .u32(20, log.len() as u32)
+            .u32(24, level);
+        bpf(BPF_BTF_LOAD, &mut attr).map(owned)
+    };
+    load(&mut [], 0).or_else(|first| {
+        let mut log = vec![0u8; 64 * 1024];
+        load(&mut log, 1).map_err(|_| {
+            let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+            LoadError {
+                error: first,
+                log: String::from_utf8_lossy(&log[..end]).into_owned(),
+            }
+        })
+    })
+}
+
+/// The BTF a program is loaded with: the BTF object and one `(instruction, FUNC type)`
+/// record per function the program consists of.
+pub(crate) struct ProgBtf<'a> {
+    pub(crate) btf: &'a OwnedFd,
+    pub(crate) func_info: &'a [[u32; 2]],
+}
+
 /// Loads a program. The verifier log is only requested when a first attempt fails, so
 /// successful loads pay nothing for it.
 pub(crate) fn prog_load(
@@ -187,6 +225,7 @@ pub(crate) fn prog_load(
     insns: &[u8],
     license: &str,
     name: &str,
+    btf: Option<&ProgBtf>,
 ) -> Result<OwnedFd, LoadError> {
     let license = CString::new(license).unwrap_or_else(|_| CString::from(c"GPL"));
     let load = |log: &mut [u8], level: u32| {
@@ -206,6 +245,12 @@ pub(crate) fn prog_load(
                 },
             )
             .bytes(48, &object_name(name));
+        if let Some(b) = btf {
+            attr.u32(72, b.btf.as_raw_fd() as u32)
+                .u32(76, 8)
+                .u64(80, b.func_info.as_ptr() as u64)
+                .u32(88, b.func_info.len() as u32);
+        }
         bpf(BPF_PROG_LOAD, &mut attr).map(owned)
     };
     match load(&mut [], 0) {

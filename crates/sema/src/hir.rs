@@ -145,6 +145,12 @@ pub enum StmtKind {
         body: Vec<Stmt>,
         step: Vec<Stmt>,
     },
+    /// `for ($kv : @map) { body }`: the body runs as a callback of
+    /// `bpf_for_each_map_elem` once per entry; `break` stops the iteration.
+    ForMap {
+        map: MapId,
+        body: Vec<Stmt>,
+    },
     Return,
     Break,
     Continue,
@@ -248,6 +254,15 @@ pub enum ExprKind {
         rhs: Box<Expr>,
         equal: bool,
         limit: Option<u32>,
+    },
+    /// `$kv.0` (or `$kv.0.N` for a multi-part key) inside `for ($kv : @map)`: key part `part`.
+    ForKey {
+        map: MapId,
+        part: usize,
+    },
+    /// `$kv.1` inside `for ($kv : @map)`: the value.
+    ForValue {
+        map: MapId,
     },
     /// `has_key(@m, key)`
     HasKey {

@@ -9,6 +9,7 @@ use syntax::ast::{self, BinaryOp, ExprKind as A, StmtKind as S, UnaryOp};
 use syntax::{Diagnostic, Span};
 
 use crate::hir::{Attach, Builtin, Expr, ExprKind, Stmt, StmtKind, Var, VarId};
+use crate::maps::MapValue;
 use crate::printf::{self, Piece};
 use crate::types::Type;
 use crate::{FormatKind, Options, PrintfArg, PrintfFormat};
@@ -90,6 +91,8 @@ pub(crate) struct Checker<'a> {
     /// False while inferring map types from a first walk over all probes.
     final_pass: bool,
     vars: Vec<Var>,
+    /// Inside `for ($kv : @map)`: the loop variable and the map.
+    for_binding: Option<(String, crate::hir::MapId)>,
     /// Lexical scopes, innermost last: the variables each block declared.
     scopes: Vec<Vec<VarId>>,
     errors: Vec<Diagnostic>,
@@ -133,6 +136,7 @@ impl<'a> Checker<'a> {
             final_pass,
             vars: Vec::new(),
             scopes: vec![Vec::new()],
+            for_binding: None,
             errors: Vec::new(),
             loop_depth: 0,
         }
@@ -435,11 +439,12 @@ impl<'a> Checker<'a> {
                     });
                     self.scopes.pop();
                 }
-                ast::ForIter::Map(_) => self.push(Diagnostic::error(
-                    span,
-                    "for loops over maps are not supported yet",
-                )),
+                ast::ForIter::Map(map) => self.for_map(var, map, body, span, out),
             },
+            S::Return(_) if self.for_binding.is_some() => self.push(Diagnostic::error(
+                span,
+                "return inside for ($kv : @map) is not supported yet; use break",
+            )),
             S::Return(value) => {
                 if let Some(v) = value {
                     self.push(Diagnostic::error(v.span, "a probe's return takes no value"));
@@ -568,6 +573,12 @@ impl<'a> Checker<'a> {
                     kind: StmtKind::Signal(sig),
                     span,
                 });
+            }
+            A::Call { name, .. } if name == "exit" && self.for_binding.is_some() => {
+                self.push(Diagnostic::error(
+                    span,
+                    "exit() inside for ($kv : @map) is not supported yet; break, then exit()",
+                ))
             }
             A::Call { name, args, .. } if name == "exit" => {
                 if args.len() > 1 {
@@ -796,6 +807,133 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// `for ($kv : @map) { body }`
+    fn for_map(
+        &mut self,
+        var: &str,
+        map: &ast::Expr,
+        body: &ast::Block,
+        span: Span,
+        out: &mut Vec<Stmt>,
+    ) {
+        let A::Map { name, keys } = &map.kind else {
+            self.push(Diagnostic::error(
+                map.span,
+                "for ($x : ...) iterates over a map or a range a..b",
+            ));
+            return;
+        };
+        if !keys.is_empty() {
+            self.push(Diagnostic::error(
+                map.span,
+                "iterate over the whole map: for ($kv : @m)",
+            ));
+            return;
+        }
+        if self.for_binding.is_some() {
+            self.push(Diagnostic::error(
+                span,
+                "nested for loops over maps are not supported yet",
+            ));
+            return;
+        }
+        let Some(id) = self.maps.maps.iter().position(|m| &m.name == name) else {
+            if self.final_pass {
+                self.push(Diagnostic::error(
+                    map.span,
+                    format!("@{name} is never assigned"),
+                ));
+            }
+            return;
+        };
+        let info = &self.maps.maps[id];
+        if info.key.is_empty() {
+            self.push(Diagnostic::error(
+                map.span,
+                format!("@{name} has no keys; only keyed maps can be iterated"),
+            ));
+            return;
+        }
+        if info.value.per_cpu() {
+            self.push(Diagnostic::error(
+                map.span,
+                format!("@{name} holds an aggregation (one value per CPU); iterating it is not supported yet"),
+            ));
+            return;
+        }
+        self.for_binding = Some((var.to_string(), id));
+        self.loop_depth += 1;
+        let body = self.block(body);
+        self.loop_depth -= 1;
+        self.for_binding = None;
+        out.push(Stmt {
+            kind: StmtKind::ForMap { map: id, body },
+            span,
+        });
+    }
+
+    /// `$kv.0`, `$kv.0.N` and `$kv.1` inside `for ($kv : @map)`; `None` if `base` is not
+    /// the loop variable.
+    fn for_entry_field(&mut self, base: &ast::Expr, name: &str, span: Span) -> Option<Expr> {
+        let (var, map) = self.for_binding.clone()?;
+        let is_var = |e: &ast::Expr| matches!(&e.kind, A::Var(v) if *v == var);
+        let info = self.maps.maps[map].clone();
+        let key_part = |me: &mut Self, part: usize| match info.key.get(part) {
+            Some(&ty) => Expr {
+                kind: ExprKind::ForKey { map, part },
+                ty,
+                span,
+            },
+            None => me.error(
+                span,
+                format!(
+                    "the key of {} has {} part(s)",
+                    info.display_name(),
+                    info.key.len()
+                ),
+            ),
+        };
+        if is_var(base) {
+            return Some(match name {
+                "0" if info.key.len() == 1 => key_part(self, 0),
+                "0" => self.error(
+                    span,
+                    format!(
+                        "the key of {} has {} parts: use ${var}.0.0, ${var}.0.1, ...",
+                        info.display_name(),
+                        info.key.len()
+                    ),
+                ),
+                "1" => match info.value {
+                    MapValue::Plain(ty) => Expr {
+                        kind: ExprKind::ForValue { map },
+                        ty,
+                        span,
+                    },
+                    _ => self.error(span, "aggregation values cannot be read here yet"),
+                },
+                _ => self.error(
+                    span,
+                    format!("${var} has two fields: .0 (the key) and .1 (the value)"),
+                ),
+            });
+        }
+        if let A::Field {
+            base: inner,
+            name: zero,
+            ..
+        } = &base.kind
+        {
+            if is_var(inner) && zero == "0" && info.key.len() > 1 {
+                return Some(match name.parse::<usize>() {
+                    Ok(part) => key_part(self, part),
+                    Err(_) => self.error(span, "key parts are numbered: .0, .1, ..."),
+                });
+            }
+        }
+        None
+    }
+
     /// `kaddr("symbol")`: the symbol's address, resolved now from /proc/kallsyms.
     fn kaddr(&mut self, args: &[ast::Expr], span: Span) -> Expr {
         let [ast::Expr {
@@ -940,6 +1078,10 @@ impl<'a> Checker<'a> {
             A::Int(v) => int(*v as i64, literal_type(*v), span),
             A::Bool(b) => int(*b as i64, Type::Bool, span),
             A::Str(s) => self.string_literal(s, span),
+            A::Var(name) if self.for_binding.as_ref().is_some_and(|(n, _)| n == name) => self.error(
+                span,
+                format!("${name} is a (key, value) pair: use ${name}.0 for the key and ${name}.1 for the value"),
+            ),
             A::Var(name) => match self.var_id(name) {
                 Some(id) => Expr {
                     kind: ExprKind::Var(id),
@@ -1160,6 +1302,15 @@ impl<'a> Checker<'a> {
     }
 
     fn field(&mut self, base: &ast::Expr, name: &str, span: Span) -> Expr {
+        if let Some(e) = self.for_entry_field(base, name, span) {
+            return e;
+        }
+        if self.for_binding.is_some() && matches!(&base.kind, A::Ident(b) if b == "args") {
+            return self.error(
+                span,
+                "args cannot be used inside for ($kv : @map) loops yet",
+            );
+        }
         if !matches!(&base.kind, A::Ident(b) if b == "args") {
             return self.error(
                 span,
