@@ -99,8 +99,8 @@ pub(crate) fn object_btf(obj: &ObjectFile) -> ObjectBtf {
     let arg_names = ["ctx", "arg1", "arg2", "arg3", "arg4"];
     let func = |w: &mut Writer, name: &str, params: u8, linkage: u32| {
         let mut extra = Vec::new();
-        for p in 0..params.min(5) as usize {
-            let pname = w.string(arg_names[p]);
+        for arg in arg_names.iter().take(params.min(5) as usize) {
+            let pname = w.string(arg);
             // Programs receive a context pointer; functions here take scalars and pointers
             // alike, which the kernel checks per call site for static functions.
             let ty = if linkage == FUNC_GLOBAL {
