@@ -137,6 +137,12 @@ impl Lowering<'_> {
                 write(&mut self.em, t, Reg::R0);
                 t
             }
+            ExprKind::MapLen { map } => {
+                let t = self.frame.push_temp();
+                self.map_len(*map);
+                write(&mut self.em, t, Reg::R0);
+                t
+            }
             ExprKind::HasKey { map, key } => {
                 let t = self.frame.push_temp();
                 self.map_has_key(*map, key);

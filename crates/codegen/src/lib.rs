@@ -23,8 +23,10 @@ pub const MAP_EVENTS: u32 = 0;
 pub const MAP_GLOBALS: u32 = 1;
 /// Index of the shared loss-counting function in `ObjectFile::functions`.
 pub const FUNC_COUNT_LOSS: u32 = 0;
+/// Index of the callback `len(@m)` passes to `bpf_for_each_map_elem`.
+pub const FUNC_LEN_CALLBACK: u32 = 1;
 /// Object function index of the first `for ($kv : @map)` callback.
-const FIRST_CALLBACK: u32 = FUNC_COUNT_LOSS + 1;
+const FIRST_CALLBACK: u32 = FUNC_LEN_CALLBACK + 1;
 /// Index of the first `@map`; map `i` of the analysis is object map `MAP_USER_BASE + i`.
 pub const MAP_USER_BASE: u32 = 2;
 /// Ring buffer size: 1 MiB, a power-of-two number of pages as the kernel requires.
@@ -86,7 +88,7 @@ pub fn compile(analysis: &Analysis) -> Result<Compiled, Vec<Diagnostic>> {
     let mut programs = Vec::new();
     let mut compiled = Vec::new();
     let mut errors = Vec::new();
-    let mut uses_loss_counter = false;
+    let mut uses_shared_functions = false;
     let mut callbacks: Vec<Function> = Vec::new();
     for (index, probe) in analysis.probes.iter().enumerate() {
         let name = program_name(&probe.attach, index);
@@ -108,7 +110,7 @@ pub fn compile(analysis: &Analysis) -> Result<Compiled, Vec<Diagnostic>> {
             );
             continue;
         }
-        uses_loss_counter |= lowering.uses_loss_counter;
+        uses_shared_functions |= lowering.uses_shared_functions;
         callbacks.append(&mut lowering.callbacks);
         let (insns, slot_spans) = lowering.em.finish();
         programs.push(Program {
@@ -164,14 +166,21 @@ pub fn compile(analysis: &Analysis) -> Result<Compiled, Vec<Diagnostic>> {
             license: "GPL".into(),
             maps,
             programs,
-            functions: if uses_loss_counter || !callbacks.is_empty() {
-                // Index 0 is always the loss counter, so callbacks know their numbers
-                // before it is known whether anything counts losses.
-                let mut functions = vec![Function {
-                    name: "beetrace_count_loss".into(),
-                    params: 1,
-                    insns: maps::loss_counter_function(),
-                }];
+            functions: if uses_shared_functions || !callbacks.is_empty() {
+                // The shared functions have fixed numbers, so callbacks know theirs before it
+                // is known which shared ones are used; linking drops what is unused.
+                let mut functions = vec![
+                    Function {
+                        name: "beetrace_count_loss".into(),
+                        params: 1,
+                        insns: maps::loss_counter_function(),
+                    },
+                    Function {
+                        name: "beetrace_len_callback".into(),
+                        params: 4,
+                        insns: maps::len_callback_function(),
+                    },
+                ];
                 functions.append(&mut callbacks);
                 functions
             } else {

@@ -50,8 +50,8 @@ pub(crate) struct Lowering<'a> {
     exit: Label,
     loops: Vec<(Label, Label)>,
     ctx_used: bool,
-    /// The program calls the object's loss-counting function.
-    pub(crate) uses_loss_counter: bool,
+    /// The program uses the object's shared functions (loss counter, `len` callback).
+    pub(crate) uses_shared_functions: bool,
 }
 
 fn max_record(stmts: &[Stmt], printfs: &[PrintfFormat]) -> u32 {
@@ -108,7 +108,7 @@ impl<'a> Lowering<'a> {
             exit,
             loops: Vec::new(),
             ctx_used: false,
-            uses_loss_counter: false,
+            uses_shared_functions: false,
             var_base: Reg::FP,
             stop_used: false,
             next_used: false,
@@ -136,7 +136,7 @@ impl<'a> Lowering<'a> {
             exit: Label::default(),
             loops: Vec::new(),
             ctx_used: false,
-            uses_loss_counter: false,
+            uses_shared_functions: false,
             var_base: Reg::R6,
             stop_used: false,
             next_used: false,
@@ -189,7 +189,7 @@ impl<'a> Lowering<'a> {
         if let Some(needed) = cb.frame.overflow {
             self.frame.overflow.get_or_insert(needed);
         }
-        self.uses_loss_counter |= cb.uses_loss_counter;
+        self.uses_shared_functions |= cb.uses_shared_functions;
         let (insns, _) = cb.em.finish();
         self.callbacks.push(Function {
             name,

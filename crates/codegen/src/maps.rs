@@ -14,13 +14,18 @@ use sema::{Type, CLEAR_MAP_EVENT_ID, PRINT_MAP_EVENT_ID, ZERO_MAP_EVENT_ID};
 use crate::emitter::Emitter;
 use crate::frame::read;
 use crate::lower::Lowering;
-use crate::{FUNC_COUNT_LOSS, GLOBALS_MAP_FULL, MAP_GLOBALS, MAP_USER_BASE};
+use crate::{FUNC_COUNT_LOSS, FUNC_LEN_CALLBACK, GLOBALS_MAP_FULL, MAP_GLOBALS, MAP_USER_BASE};
 
 /// Bytes of a map command record: id, map index, top, div.
 pub(crate) const COMMAND_RECORD: u32 = 32;
 
 const BPF_ANY: i32 = 0;
 const BPF_NOEXIST: i32 = 1;
+
+/// The callback behind `len(@m)`: visit every entry (return 0).
+pub(crate) fn len_callback_function() -> Vec<Insn> {
+    vec![Insn::mov64_imm(Reg::R0, 0), Insn::Exit]
+}
 
 /// The function behind [`Lowering::count_in_globals`]: r1 is the offset of the counter in
 /// the globals value. It gets a frame of its own, so it may use r6 and the stack freely.
@@ -130,7 +135,7 @@ impl Lowering<'_> {
         self.em.emit(Insn::CallFunc {
             func: FuncRef(FUNC_COUNT_LOSS),
         });
-        self.uses_loss_counter = true;
+        self.uses_shared_functions = true;
     }
 
     /// Evaluates an integer into a fresh 8-byte stack slot.
@@ -407,6 +412,23 @@ impl Lowering<'_> {
             off: 0,
         });
         self.em.bind(missing);
+    }
+
+    /// `len(@m)` into r0: `bpf_for_each_map_elem` returns how many entries it visited, so
+    /// the callback (shared by every `len`) only says "go on".
+    pub(crate) fn map_len(&mut self, map: MapId) {
+        self.em.emit(Insn::LdMap {
+            dst: Reg::R1,
+            map: Self::map_ref(map),
+        });
+        self.em.emit(Insn::LdFunc {
+            dst: Reg::R2,
+            func: FuncRef(FUNC_LEN_CALLBACK),
+        });
+        self.em.emit(Insn::mov64_imm(Reg::R3, 0));
+        self.em.emit(Insn::mov64_imm(Reg::R4, 0));
+        self.call(Helper::ForEachMapElem);
+        self.uses_shared_functions = true;
     }
 
     /// `has_key(@m, k)` into r0.

@@ -264,6 +264,10 @@ pub enum ExprKind {
     ForValue {
         map: MapId,
     },
+    /// `len(@m)`: entries counted by `bpf_for_each_map_elem`.
+    MapLen {
+        map: MapId,
+    },
     /// `has_key(@m, key)`
     HasKey {
         map: MapId,

@@ -640,6 +640,32 @@ impl Checker<'_> {
         }
     }
 
+    /// `len(@m)`: the number of entries.
+    pub(super) fn map_len(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        let Some((map_name, keys, map_span)) = self.map_arg("len", args.first(), span) else {
+            return int(0, Type::U64, span);
+        };
+        if !keys.is_empty() || args.len() != 1 {
+            return self.error(span, "len() takes a whole map: len(@m)");
+        }
+        match self.maps.find(map_name) {
+            Some(map) => Expr {
+                kind: ExprKind::MapLen { map },
+                ty: Type::U64,
+                span,
+            },
+            None => {
+                if self.final_pass {
+                    self.push(Diagnostic::error(
+                        map_span,
+                        format!("@{map_name} is never assigned"),
+                    ));
+                }
+                int(0, Type::U64, span)
+            }
+        }
+    }
+
     /// `has_key(@m, k)`.
     pub(super) fn has_key(&mut self, args: &[ast::Expr], span: Span) -> Expr {
         let Some((map_name, keys, map_span)) = self.map_arg("has_key", args.first(), span) else {
