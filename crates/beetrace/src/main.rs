@@ -63,6 +63,11 @@ struct Cli {
     #[arg(short = 'f', value_name = "FORMAT", default_value = "text")]
     format: String,
 
+    /// Attach each syscall tracepoint on its own instead of through one dispatcher program
+    /// per direction (slower to attach and detach; for comparison).
+    #[arg(long = "no-syscall-dispatch")]
+    no_syscall_dispatch: bool,
+
     /// Allow calls that change the system: system(), signal().
     #[arg(long = "unsafe")]
     unsafe_allowed: bool,
@@ -151,6 +156,7 @@ fn real_main(cli: Cli) -> Result<ExitCode, String> {
         &tracefs,
         &sema::Options {
             unsafe_allowed: cli.unsafe_allowed,
+            no_syscall_dispatch: cli.no_syscall_dispatch,
             max_map_keys: env_number("BPFTRACE_MAX_MAP_KEYS")?,
             max_strlen: env_number("BPFTRACE_MAX_STRLEN")?,
             ..sema::Options::default()

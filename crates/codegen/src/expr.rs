@@ -79,6 +79,42 @@ impl Lowering<'_> {
                 write(&mut self.em, t, Reg::R0);
                 t
             }
+            ExprKind::SyscallArg { index } => {
+                // regs = ctx->args[0]; the argument is a register saved in *regs.
+                const ARG_REGS: [i32; 6] = [112, 104, 96, 56, 72, 64]; // di si dx r10 r8 r9
+                let t = self.frame.push_temp();
+                let tmp = self.frame.alloc(8);
+                let ctx = self.ctx();
+                self.em.emit(Insn::Load {
+                    size: Size::DW,
+                    dst: Reg::R3,
+                    src: ctx,
+                    off: 0,
+                });
+                self.em.emit(Insn::alu64(
+                    AluOp::Add,
+                    Reg::R3,
+                    Src::Imm(ARG_REGS[*index as usize]),
+                ));
+                self.em.fp_addr(Reg::R1, tmp);
+                self.em.emit(Insn::mov64_imm(Reg::R2, 8));
+                self.call(Helper::ProbeReadKernel);
+                self.em.load_fp(Size::DW, Reg::R0, tmp);
+                write(&mut self.em, t, Reg::R0);
+                t
+            }
+            ExprKind::SyscallRet => {
+                let t = self.frame.push_temp();
+                let ctx = self.ctx();
+                self.em.emit(Insn::Load {
+                    size: Size::DW,
+                    dst: Reg::R0,
+                    src: ctx,
+                    off: 8,
+                });
+                write(&mut self.em, t, Reg::R0);
+                t
+            }
             ExprKind::TracepointString { .. } | ExprKind::Str(_) | ExprKind::StrRead { .. } => {
                 unreachable!("sema keeps strings out of integer expressions")
             }

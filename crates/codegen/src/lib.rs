@@ -6,6 +6,7 @@
 //! instruction remembers the span it came from, so a verifier complaint about instruction N
 //! can be shown as a script line.
 
+mod dispatch;
 mod emitter;
 mod expr;
 mod frame;
@@ -29,6 +30,8 @@ pub const FUNC_LEN_CALLBACK: u32 = 1;
 const FIRST_CALLBACK: u32 = FUNC_LEN_CALLBACK + 1;
 /// Index of the first `@map`; map `i` of the analysis is object map `MAP_USER_BASE + i`.
 pub const MAP_USER_BASE: u32 = 2;
+/// Slots in a syscall program array: above every x86-64 syscall number.
+pub const SYSCALL_TABLE_SIZE: u32 = 1024;
 /// Ring buffer size: 1 MiB, a power-of-two number of pages as the kernel requires.
 pub const EVENTS_BYTES: u32 = 1 << 20;
 
@@ -38,6 +41,8 @@ pub struct CompiledProgram {
     pub attach: Attach,
     /// The tracefs event id, for tracepoints.
     pub tracepoint_id: Option<u32>,
+    /// For a syscall dispatcher: the object map index of its program array.
+    pub prog_array: Option<u32>,
     /// The function/program name inside the object.
     pub name: String,
     pub slot_spans: Vec<Span>,
@@ -74,6 +79,12 @@ fn program_name(attach: &Attach, index: usize) -> String {
         Attach::Tracepoint { name, .. } => name.clone(),
         Attach::Interval { .. } => "interval".to_string(),
         Attach::PerfEvent { probe, .. } => probe.replace(':', "_"),
+        Attach::Syscall { enter, name, .. } => {
+            format!("sys_{}_{name}", if *enter { "enter" } else { "exit" })
+        }
+        Attach::SyscallDispatcher { enter } => {
+            format!("sys_{}_dispatch", if *enter { "enter" } else { "exit" })
+        }
     };
     let clean: String = base
         .chars()
@@ -121,12 +132,48 @@ pub fn compile(analysis: &Analysis) -> Result<Compiled, Vec<Diagnostic>> {
         compiled.push(CompiledProgram {
             attach: probe.attach.clone(),
             tracepoint_id: probe.tracepoint_id,
+            prog_array: None,
             name,
             slot_spans,
         });
     }
     if !errors.is_empty() {
         return Err(errors);
+    }
+    // One dispatcher and program array per syscall direction in use.
+    let mut dispatch_maps = Vec::new();
+    for enter in [true, false] {
+        if !compiled
+            .iter()
+            .any(|p: &CompiledProgram| matches!(p.attach, Attach::Syscall { enter: e, .. } if e == enter))
+        {
+            continue;
+        }
+        let map_index = MAP_USER_BASE + analysis.maps.len() as u32 + dispatch_maps.len() as u32;
+        dispatch_maps.push(MapDef {
+            name: format!("sys_{}_progs", if enter { "enter" } else { "exit" }),
+            map_type: map_type::PROG_ARRAY,
+            key_size: 4,
+            value_size: 4,
+            max_entries: SYSCALL_TABLE_SIZE,
+            flags: 0,
+        });
+        let attach = Attach::SyscallDispatcher { enter };
+        let name = program_name(&attach, programs.len());
+        let insns = dispatch::dispatcher(enter, map_index);
+        let slots = insns.iter().map(|i| i.slots()).sum();
+        programs.push(Program {
+            name: name.clone(),
+            section: attach.section(),
+            insns,
+        });
+        compiled.push(CompiledProgram {
+            attach,
+            tracepoint_id: None,
+            name,
+            slot_spans: vec![Span::default(); slots],
+            prog_array: Some(map_index),
+        });
     }
     let maps = vec![
         MapDef {
@@ -161,6 +208,7 @@ pub fn compile(analysis: &Analysis) -> Result<Compiled, Vec<Diagnostic>> {
             flags: 0,
         });
     }
+    maps.extend(dispatch_maps);
     Ok(Compiled {
         object: ObjectFile {
             license: "GPL".into(),

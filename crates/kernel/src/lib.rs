@@ -15,6 +15,7 @@ mod kallsyms;
 pub mod listing;
 pub mod perf_events;
 pub mod samples;
+pub mod syscalls;
 mod tracefs;
 pub mod wildcard;
 

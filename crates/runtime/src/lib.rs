@@ -187,12 +187,17 @@ pub fn run(
         )?;
         loaded.push(Loaded { program, fd });
     }
+    fill_syscall_tables(&loaded, &maps)?;
     let mut links = Links(Vec::new());
     for l in &loaded {
         links.0.extend(attach(l.program, &l.fd)?);
     }
     if !options.quiet {
-        let n = loaded.len();
+        // Probes as the script names them: a dispatcher is not one, its syscalls are.
+        let n = loaded
+            .iter()
+            .filter(|l| !matches!(l.program.attach, Attach::SyscallDispatcher { .. }))
+            .count();
         if options.json {
             writeln!(
                 out,
@@ -539,7 +544,9 @@ fn load(
         }
     }
     let prog_type = match p.attach {
-        Attach::Begin | Attach::End => BPF_PROG_TYPE_RAW_TRACEPOINT,
+        Attach::Begin | Attach::End | Attach::Syscall { .. } | Attach::SyscallDispatcher { .. } => {
+            BPF_PROG_TYPE_RAW_TRACEPOINT
+        }
         Attach::Tracepoint { .. } => BPF_PROG_TYPE_TRACEPOINT,
         Attach::Interval { .. } | Attach::PerfEvent { .. } => BPF_PROG_TYPE_PERF_EVENT,
     };
@@ -605,7 +612,13 @@ fn attach(p: &CompiledProgram, prog: &OwnedFd) -> Result<Vec<OwnedFd>, RuntimeEr
         message: e.to_string(),
     };
     match &p.attach {
-        Attach::Begin | Attach::End => Ok(Vec::new()),
+        // Syscall programs run through their dispatcher's program array (see `run`).
+        Attach::Begin | Attach::End | Attach::Syscall { .. } => Ok(Vec::new()),
+        Attach::SyscallDispatcher { enter } => {
+            sys::attach_raw_tracepoint(if *enter { "sys_enter" } else { "sys_exit" }, prog)
+                .map(|fd| vec![fd])
+                .map_err(err)
+        }
         Attach::Tracepoint { .. } => {
             let id = p.tracepoint_id.ok_or_else(|| RuntimeError::Attach {
                 probe: p.attach.probe_name(),
@@ -647,6 +660,31 @@ fn perf_event_hint(perf_type: u32, e: io::Error) -> String {
     } else {
         e.to_string()
     }
+}
+
+/// Puts each syscall program into its dispatcher's program array at the syscall's number.
+fn fill_syscall_tables(loaded: &[Loaded], maps: &[OwnedFd]) -> Result<(), RuntimeError> {
+    use std::os::fd::AsRawFd;
+    for l in loaded {
+        let Attach::Syscall { enter, nr, .. } = l.program.attach else {
+            continue;
+        };
+        let table = loaded
+            .iter()
+            .find_map(|d| match d.program.attach {
+                Attach::SyscallDispatcher { enter: e } if e == enter => d.program.prog_array,
+                _ => None,
+            })
+            .ok_or_else(|| RuntimeError::Map("a syscall probe has no dispatcher".into()))?;
+        let fd = l.fd.as_raw_fd() as u32;
+        sys::map_update(&maps[table as usize], &nr.to_ne_bytes(), &fd.to_ne_bytes()).map_err(
+            |e| RuntimeError::Attach {
+                probe: l.program.attach.probe_name(),
+                message: format!("cannot add it to the syscall dispatcher: {e}"),
+            },
+        )?;
+    }
+    Ok(())
 }
 
 /// Runs every `begin` (or `end`) program once, in script order.

@@ -18,6 +18,7 @@ const BPF_MAP_DELETE_ELEM: libc::c_long = 3;
 const BPF_MAP_GET_NEXT_KEY: libc::c_long = 4;
 const BPF_PROG_LOAD: libc::c_long = 5;
 const BPF_PROG_TEST_RUN: libc::c_long = 10;
+const BPF_RAW_TRACEPOINT_OPEN: libc::c_long = 17;
 const BPF_BTF_LOAD: libc::c_long = 18;
 
 /// `union bpf_attr` is a union of per-command structs; 128 bytes covers every field we set.
@@ -356,6 +357,15 @@ pub(crate) fn attach_tracepoint(id: u32, prog: &OwnedFd) -> io::Result<OwnedFd> 
         ..Default::default()
     };
     attach_to_perf_event(perf_event_open(&attr, 0)?, prog)
+}
+
+/// Attaches a raw tracepoint program to tracepoint `name`; detached when the fd closes.
+pub(crate) fn attach_raw_tracepoint(name: &str, prog: &OwnedFd) -> io::Result<OwnedFd> {
+    let name = CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let mut attr = Attr::new();
+    attr.u64(0, name.as_ptr() as u64)
+        .u32(8, prog.as_raw_fd() as u32);
+    bpf(BPF_RAW_TRACEPOINT_OPEN, &mut attr).map(owned)
 }
 
 /// A CPU-clock timer on `cpu` firing every `period_ns`, running `prog`.

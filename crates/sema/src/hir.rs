@@ -17,6 +17,19 @@ pub enum Attach {
         category: String,
         name: String,
     },
+    /// One syscall tracepoint (`sys_enter_<name>` / `sys_exit_<name>`) served by the
+    /// dispatcher: a raw tracepoint program on `sys_enter`/`sys_exit` tail-calls this
+    /// program through a program array indexed by the syscall number `nr`.
+    Syscall {
+        enter: bool,
+        name: String,
+        nr: u32,
+    },
+    /// The dispatcher itself (made by codegen): a raw tracepoint program on `sys_enter` or
+    /// `sys_exit` that tail-calls the [`Attach::Syscall`] program of the syscall's number.
+    SyscallDispatcher {
+        enter: bool,
+    },
     /// A timer on one CPU firing every `period_ns`.
     Interval {
         period_ns: u64,
@@ -46,7 +59,9 @@ impl Attach {
     /// The libbpf section name that tells loaders the program type.
     pub fn section(&self) -> String {
         match self {
-            Attach::Begin | Attach::End => "raw_tp".to_string(),
+            Attach::Begin | Attach::End | Attach::Syscall { .. } => "raw_tp".to_string(),
+            Attach::SyscallDispatcher { enter: true } => "raw_tp/sys_enter".to_string(),
+            Attach::SyscallDispatcher { enter: false } => "raw_tp/sys_exit".to_string(),
             Attach::Tracepoint { category, name } => format!("tracepoint/{category}/{name}"),
             Attach::Interval { .. } | Attach::PerfEvent { .. } => "perf_event".to_string(),
         }
@@ -59,6 +74,16 @@ impl Attach {
             Attach::End => "end".to_string(),
             Attach::Tracepoint { category, name } => format!("tracepoint:{category}:{name}"),
             Attach::PerfEvent { probe, .. } => probe.clone(),
+            Attach::SyscallDispatcher { enter } => {
+                format!(
+                    "rawtracepoint:{}",
+                    if *enter { "sys_enter" } else { "sys_exit" }
+                )
+            }
+            Attach::Syscall { enter, name, .. } => format!(
+                "tracepoint:syscalls:sys_{}_{name}",
+                if *enter { "enter" } else { "exit" }
+            ),
             Attach::Interval { period_ns } => {
                 if period_ns % 1_000_000_000 == 0 {
                     format!("interval:s:{}", period_ns / 1_000_000_000)
@@ -216,6 +241,12 @@ pub enum ExprKind {
         size: u32,
         signed: bool,
     },
+    /// Syscall argument `index` (0-5) of a dispatched syscall probe, from the saved registers.
+    SyscallArg {
+        index: u8,
+    },
+    /// The return value in a dispatched `sys_exit_*` probe.
+    SyscallRet,
     /// A fixed-size char array in the tracepoint record, copied as a string.
     TracepointString {
         offset: u32,

@@ -87,6 +87,9 @@ pub struct Options {
     pub target_pid: Option<u32>,
     /// `--unsafe`: allow calls that change the system (`system`, `signal`).
     pub unsafe_allowed: bool,
+    /// `--no-syscall-dispatch`: attach every syscall tracepoint on its own instead of one
+    /// dispatcher program per direction.
+    pub no_syscall_dispatch: bool,
 }
 
 /// Analyzes a parsed script. On errors the analysis is partial and must not be compiled.
@@ -134,6 +137,10 @@ pub fn analyze(
             ast::Item::MapDecl(decl) => map_declaration(decl, &mut maps, &mut diags),
             other => unsupported_item(other, &mut diags),
         }
+    }
+
+    if !options.no_syscall_dispatch {
+        dispatch_syscalls(&mut instances);
     }
 
     // Pass 1 learns every map's type from all its uses; pass 2 checks and lowers.
@@ -184,6 +191,47 @@ pub fn analyze(
         );
     }
     (analysis, diags)
+}
+
+/// Turns syscall tracepoints into [`hir::Attach::Syscall`] probes served by one dispatcher
+/// per direction, when a direction has at least two of them: one attachment instead of
+/// hundreds (attaching and detaching each tracepoint costs an RCU grace period). A syscall
+/// with no known number, or traced by two probe blocks (a program array slot holds one
+/// program), keeps its own tracepoint.
+fn dispatch_syscalls(
+    instances: &mut [(&ast::Probe, hir::Attach, Option<kernel::TracepointFormat>)],
+) {
+    let syscall = |attach: &hir::Attach| match attach {
+        hir::Attach::Tracepoint { category, name } if category == "syscalls" => {
+            let (enter, call) = if let Some(c) = name.strip_prefix("sys_enter_") {
+                (true, c)
+            } else {
+                (false, name.strip_prefix("sys_exit_")?)
+            };
+            kernel::syscalls::number(call).map(|nr| (enter, call.to_string(), nr))
+        }
+        _ => None,
+    };
+    let keys: Vec<Option<(bool, String, u32)>> =
+        instances.iter().map(|(_, a, _)| syscall(a)).collect();
+    for (i, key) in keys.iter().enumerate() {
+        let Some((enter, name, nr)) = key else {
+            continue;
+        };
+        let same_direction = keys.iter().flatten().filter(|k| k.0 == *enter).count();
+        let same_syscall = keys
+            .iter()
+            .flatten()
+            .filter(|k| k.0 == *enter && k.2 == *nr)
+            .count();
+        if same_direction >= 2 && same_syscall == 1 {
+            instances[i].1 = hir::Attach::Syscall {
+                enter: *enter,
+                name: name.clone(),
+                nr: *nr,
+            };
+        }
+    }
 }
 
 /// `config = { max_map_keys = 100; ... }`. Settings already given on the command line or in

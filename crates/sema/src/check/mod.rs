@@ -794,14 +794,63 @@ impl<'a> Checker<'a> {
             }
         };
         // Syscall arguments point into the traced process; everything else is kernel memory.
-        let user =
-            matches!(self.attach, Attach::Tracepoint { category, .. } if category == "syscalls");
+        let user = matches!(self.attach, Attach::Tracepoint { category, .. } if category == "syscalls")
+            || matches!(self.attach, Attach::Syscall { .. });
         Expr {
             kind: ExprKind::StrRead {
                 ptr: Box::new(ptr),
                 user,
             },
             ty: Type::Str { len },
+            span,
+        }
+    }
+
+    /// A field of a dispatched syscall probe: the record layout is `__syscall_nr` at 8, then
+    /// the arguments (or `ret`) in 8-byte slots from 16; the dispatcher's programs read the
+    /// same values from the saved registers instead.
+    fn syscall_field(&mut self, field: &kernel::TracepointField, span: Span) -> Expr {
+        let Attach::Syscall { enter, nr, .. } = *self.attach else {
+            unreachable!("only called for syscall probes")
+        };
+        if field.name == "__syscall_nr" {
+            return int(
+                nr as i64,
+                Type::Int {
+                    bytes: 4,
+                    signed: true,
+                },
+                span,
+            );
+        }
+        let (size, signed) = match c_int_type(&field.c_type) {
+            Some(Type::Int { bytes, signed }) if field.kind == FieldKind::Int => (bytes, signed),
+            _ => (8, false),
+        };
+        let ty = Type::Int {
+            bytes: size,
+            signed,
+        };
+        let raw = if enter {
+            let index = field.offset.saturating_sub(16) / 8;
+            if index > 5 {
+                return self.error(
+                    span,
+                    format!("syscall argument '{}' is past the sixth", field.name),
+                );
+            }
+            ExprKind::SyscallArg { index: index as u8 }
+        } else {
+            ExprKind::SyscallRet
+        };
+        // The register is 64 bits; narrow it to the argument's C type.
+        Expr {
+            kind: ExprKind::Cast(Box::new(Expr {
+                kind: raw,
+                ty: Type::U64,
+                span,
+            })),
+            ty,
             span,
         }
     }
@@ -1344,6 +1393,13 @@ impl<'a> Checker<'a> {
             return int(0, Type::I64, span);
         };
         match field.kind {
+            FieldKind::Int | FieldKind::Pointer
+                if field.size <= 8
+                    && field.size.is_power_of_two()
+                    && matches!(self.attach, Attach::Syscall { .. }) =>
+            {
+                self.syscall_field(field, span)
+            }
             FieldKind::Int | FieldKind::Pointer
                 if field.size <= 8 && field.size.is_power_of_two() =>
             {
