@@ -64,7 +64,9 @@ pub const GLOBALS_MAP_FULL: i16 = 8;
 pub const GLOBALS_LOST_EVENTS: i16 = 16;
 /// Strings `str()` read that filled their buffer, so were probably cut short.
 pub const GLOBALS_TRUNCATED_STRINGS: i16 = 24;
-pub const GLOBALS_SIZE: u32 = 32;
+/// `str()` reads that failed (the string reads as "").
+pub const GLOBALS_FAILED_READS: i16 = 32;
+pub const GLOBALS_SIZE: u32 = 40;
 
 /// The object name of `@name`: `AT_name` (`AT_` for `@`), a C identifier as BTF requires.
 pub fn map_symbol(name: &str) -> String {

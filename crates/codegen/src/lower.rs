@@ -9,7 +9,9 @@ use sema::{PrintfArg, PrintfFormat, Type, EXIT_EVENT_ID};
 
 use crate::emitter::{Emitter, Label};
 use crate::frame::{read, Frame};
-use crate::{GLOBALS_LOST_EVENTS, GLOBALS_TRUNCATED_STRINGS, MAP_EVENTS, MAP_USER_BASE};
+use crate::{
+    GLOBALS_FAILED_READS, GLOBALS_LOST_EVENTS, GLOBALS_TRUNCATED_STRINGS, MAP_EVENTS, MAP_USER_BASE,
+};
 
 /// The context pointer, saved on entry because r1 is clobbered by calls.
 const CTX: Reg = Reg::R6;
@@ -570,11 +572,18 @@ impl<'a> Lowering<'a> {
                 } else {
                     Helper::ProbeReadKernelStr
                 });
-                // A result that fills the buffer (NUL included) was probably cut short.
-                let whole = self.em.label();
-                self.em.jump_if(JmpOp::Jne, Reg::R0, Src::Imm(size), whole);
+                // A result that fills the buffer (NUL included) was probably cut short; a
+                // negative one is a failed read (e.g. the page is not resident yet), which
+                // leaves an empty string: both are counted, not silent.
+                let done = self.em.label();
+                let read = self.em.label();
+                self.em.jump_if(JmpOp::Jsge, Reg::R0, Src::Imm(0), read);
+                self.count_in_globals(GLOBALS_FAILED_READS);
+                self.em.goto(done);
+                self.em.bind(read);
+                self.em.jump_if(JmpOp::Jne, Reg::R0, Src::Imm(size), done);
                 self.count_in_globals(GLOBALS_TRUNCATED_STRINGS);
-                self.em.bind(whole);
+                self.em.bind(done);
             }
             _ => unreachable!("sema only types these expressions as strings"),
         }

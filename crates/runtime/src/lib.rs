@@ -17,8 +17,9 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use codegen::{
-    Compiled, CompiledProgram, EVENTS_BYTES, GLOBALS_LOST_EVENTS, GLOBALS_MAP_FULL, GLOBALS_SIZE,
-    GLOBALS_START_NS, GLOBALS_TRUNCATED_STRINGS, MAP_EVENTS, MAP_GLOBALS, MAP_USER_BASE,
+    Compiled, CompiledProgram, EVENTS_BYTES, GLOBALS_FAILED_READS, GLOBALS_LOST_EVENTS,
+    GLOBALS_MAP_FULL, GLOBALS_SIZE, GLOBALS_START_NS, GLOBALS_TRUNCATED_STRINGS, MAP_EVENTS,
+    MAP_GLOBALS, MAP_USER_BASE,
 };
 use object::Insn;
 use output::PrintOptions;
@@ -473,6 +474,15 @@ fn report_losses(
                 err,
                 "WARNING: {truncated} string(s) filled their buffer and were probably cut short; \
                  raise the limit with config = {{ max_strlen = 200 }} or str(p, n)"
+            )
+            .map_err(RuntimeError::Output)?;
+        }
+        let failed = counter(GLOBALS_FAILED_READS);
+        if failed > 0 {
+            writeln!(
+                err,
+                "WARNING: {failed} str() read(s) failed and gave \"\" (typically user memory \
+                 not paged in yet when the probe fired)"
             )
             .map_err(RuntimeError::Output)?;
         }
