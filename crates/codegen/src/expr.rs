@@ -5,6 +5,7 @@ use object::helpers::Helper;
 use object::insn::{AluOp, Insn, JmpOp, Size, Src, Width};
 use object::Reg;
 use sema::hir::{Builtin, Expr, ExprKind};
+use sema::Type;
 use syntax::ast::{BinaryOp, UnaryOp};
 
 use crate::emitter::Label;
@@ -170,6 +171,47 @@ impl Lowering<'_> {
                     src: ptr,
                     off: 0,
                 });
+                write(&mut self.em, t, Reg::R0);
+                t
+            }
+            ExprKind::MapFetchAdd {
+                map,
+                key,
+                delta,
+                prefix,
+            } => {
+                let t = self.frame.push_temp();
+                self.map_fetch_add(*map, key, *delta);
+                if *prefix {
+                    self.em
+                        .emit(Insn::alu64(AluOp::Add, Reg::R0, Src::Imm(*delta as i32)));
+                }
+                write(&mut self.em, t, Reg::R0);
+                t
+            }
+            ExprKind::VarFetchAdd { var, delta, prefix } => {
+                let t = self.frame.push_temp();
+                let slot = self.var_slots[*var];
+                self.em.emit(Insn::Load {
+                    size: Size::DW,
+                    dst: Reg::R0,
+                    src: self.var_base,
+                    off: slot,
+                });
+                self.em.emit(Insn::mov64(Reg::R1, Reg::R0));
+                self.em
+                    .emit(Insn::alu64(AluOp::Add, Reg::R1, Src::Imm(*delta as i32)));
+                let ty = self.vars[*var];
+                let r1 = self.normalize(Reg::R1, Type::I64, ty);
+                self.em.emit(Insn::Store {
+                    size: Size::DW,
+                    dst: self.var_base,
+                    off: slot,
+                    src: Src::Reg(r1),
+                });
+                if *prefix {
+                    self.em.emit(Insn::mov64(Reg::R0, r1));
+                }
                 write(&mut self.em, t, Reg::R0);
                 t
             }

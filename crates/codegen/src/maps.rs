@@ -166,6 +166,20 @@ impl Lowering<'_> {
     pub(crate) fn map_add(&mut self, map: MapId, key: &[Expr], value: &Expr) {
         let key = self.build_key(map, key);
         let delta = self.int_slot(value);
+        self.atomic_add(map, key, delta, false);
+    }
+
+    /// `@m[k]++` as a value: r0 = the value before the add (0 for a new entry).
+    pub(crate) fn map_fetch_add(&mut self, map: MapId, key: &[Expr], delta: i64) {
+        let key = self.build_key(map, key);
+        let slot = self.frame.alloc(8);
+        self.em.store_fp(Size::DW, slot, Src::Imm(delta as i32));
+        self.atomic_add(map, key, slot, true);
+    }
+
+    /// Adds the value at `delta` to the entry at `key`, atomically, inserting it if missing.
+    /// With `fetch`, r0 ends up holding the previous value.
+    fn atomic_add(&mut self, map: MapId, key: i16, delta: i16, fetch: bool) {
         let tried = self.frame.alloc(8);
         self.em.store_fp(Size::DW, tried, Src::Imm(0));
         let again = self.em.label();
@@ -178,12 +192,16 @@ impl Lowering<'_> {
         self.em.emit(Insn::Atomic {
             size: Size::DW,
             op: AtomicOp::Add,
-            fetch: false,
+            fetch,
             dst: Reg::R0,
             off: 0,
             src: Reg::R1,
         });
+        if fetch {
+            self.em.emit(Insn::mov64(Reg::R0, Reg::R1));
+        }
         self.em.goto(done);
+        // A successful insert leaves r0 = 0, the "previous value" of a new entry.
         // Insert only if still absent. If another CPU inserted first, look up again once and
         // add to its entry; if the insert failed otherwise, the map is full.
         self.em.bind(insert);
@@ -198,6 +216,7 @@ impl Lowering<'_> {
         self.em.jump_if(JmpOp::Jeq, Reg::R0, Src::Imm(0), done);
         self.em.goto(again);
         self.em.bind(full);
+        // The counting function returns 0, the value a lost increment reports.
         self.count_in_globals(GLOBALS_MAP_FULL);
         self.em.bind(done);
     }

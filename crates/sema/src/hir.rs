@@ -295,6 +295,20 @@ pub enum ExprKind {
     ForValue {
         map: MapId,
     },
+    /// `@m[k]++` (or `--`, `++@m[k]`...) used as a value: an atomic fetch-and-add, so every
+    /// caller sees a distinct old value (`$id = @seq++` hands out unique ids).
+    MapFetchAdd {
+        map: MapId,
+        key: Vec<Expr>,
+        delta: i64,
+        prefix: bool,
+    },
+    /// `$x++` (or `--`, prefix forms) used as a value.
+    VarFetchAdd {
+        var: VarId,
+        delta: i64,
+        prefix: bool,
+    },
     /// `len(@m)`: entries counted by `bpf_for_each_map_elem`.
     MapLen {
         map: MapId,

@@ -640,6 +640,25 @@ impl Checker<'_> {
         }
     }
 
+    /// The map and key of `@m[k]++` used as a value (a plain integer map).
+    pub(super) fn fetch_add_map(
+        &mut self,
+        name: &str,
+        keys: &[ast::Expr],
+        span: Span,
+    ) -> Option<(MapId, Vec<Expr>)> {
+        let (key, key_types) = self.map_key(keys);
+        let map = self.define_map(name, span, &key_types, MapValue::Plain(Type::I64))?;
+        if !self.map_value_type(map).is_integer() {
+            self.push(Diagnostic::error(
+                span,
+                format!("@{name} holds strings; it cannot be incremented"),
+            ));
+            return None;
+        }
+        Some((map, key))
+    }
+
     /// `len(@m)`: the number of entries.
     pub(super) fn map_len(&mut self, args: &[ast::Expr], span: Span) -> Expr {
         let Some((map_name, keys, map_span)) = self.map_arg("len", args.first(), span) else {

@@ -855,6 +855,42 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// `$x++`, `@m[k]++` and friends used as values: the old value (postfix) or the new one.
+    fn incdec_value(
+        &mut self,
+        increment: bool,
+        prefix: bool,
+        target: &ast::Expr,
+        span: Span,
+    ) -> Expr {
+        let delta = if increment { 1 } else { -1 };
+        match &target.kind {
+            A::Var(name) => match self.var_id(name) {
+                Some(var) if self.vars[var].ty.is_integer() => Expr {
+                    kind: ExprKind::VarFetchAdd { var, delta, prefix },
+                    ty: self.vars[var].ty,
+                    span,
+                },
+                Some(_) => self.error(span, format!("${name} is not an integer")),
+                None => self.error(span, format!("${name} is used before it is assigned")),
+            },
+            A::Map { name, keys } => match self.fetch_add_map(name, keys, target.span) {
+                Some((map, key)) => Expr {
+                    kind: ExprKind::MapFetchAdd {
+                        map,
+                        key,
+                        delta,
+                        prefix,
+                    },
+                    ty: Type::I64,
+                    span,
+                },
+                None => int(0, Type::I64, span),
+            },
+            _ => self.error(span, "++ and -- apply to $variables and @maps"),
+        }
+    }
+
     /// `for ($kv : @map) { body }`
     fn for_map(
         &mut self,
@@ -1190,10 +1226,11 @@ impl<'a> Checker<'a> {
                     span,
                 }
             }
-            A::IncDec { .. } => self.error(
-                span,
-                "++ and -- are statements here; use them on their own, e.g. $i++;",
-            ),
+            A::IncDec {
+                increment,
+                prefix,
+                target,
+            } => self.incdec_value(*increment, *prefix, target, span),
             A::Binary { op, lhs, rhs } => {
                 let l = self.expr(lhs);
                 let r = self.expr(rhs);
