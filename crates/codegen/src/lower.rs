@@ -322,7 +322,12 @@ impl<'a> Lowering<'a> {
         self.em.span = stmt.span;
         match &stmt.kind {
             StmtKind::MapStore { map, key, value } => self.map_store(*map, key, value),
-            StmtKind::MapAdd { map, key, value } => self.map_add(*map, key, value),
+            StmtKind::MapAdd {
+                map,
+                key,
+                value,
+                op,
+            } => self.map_add(*map, key, value, *op),
             StmtKind::Aggregate {
                 map,
                 key,

@@ -7,7 +7,7 @@
 use object::helpers::Helper;
 use object::insn::{AluOp, AtomicOp, Insn, JmpOp, Size, Src};
 use object::{FuncRef, MapRef, Reg};
-use sema::hir::{AggFunc, Expr, MapCommand, MapId};
+use sema::hir::{AggFunc, AtomicUpdate, Expr, MapCommand, MapId};
 use sema::maps::MapValue;
 use sema::{Type, CLEAR_MAP_EVENT_ID, PRINT_MAP_EVENT_ID, ZERO_MAP_EVENT_ID};
 
@@ -163,10 +163,16 @@ impl Lowering<'_> {
         self.update(map, key, slot, BPF_ANY);
     }
 
-    pub(crate) fn map_add(&mut self, map: MapId, key: &[Expr], value: &Expr) {
+    pub(crate) fn map_add(&mut self, map: MapId, key: &[Expr], value: &Expr, op: AtomicUpdate) {
         let key = self.build_key(map, key);
-        let delta = self.int_slot(value);
-        self.atomic_add(map, key, delta, false);
+        let operand = self.int_slot(value);
+        let op = match op {
+            AtomicUpdate::Add => AtomicOp::Add,
+            AtomicUpdate::And => AtomicOp::And,
+            AtomicUpdate::Or => AtomicOp::Or,
+            AtomicUpdate::Xor => AtomicOp::Xor,
+        };
+        self.atomic_update(map, key, operand, op, false);
     }
 
     /// `@m[k]++` as a value: r0 = the value before the add (0 for a new entry).
@@ -174,12 +180,20 @@ impl Lowering<'_> {
         let key = self.build_key(map, key);
         let slot = self.frame.alloc(8);
         self.em.store_fp(Size::DW, slot, Src::Imm(delta as i32));
-        self.atomic_add(map, key, slot, true);
+        self.atomic_update(map, key, slot, AtomicOp::Add, true);
     }
 
-    /// Adds the value at `delta` to the entry at `key`, atomically, inserting it if missing.
-    /// With `fetch`, r0 ends up holding the previous value.
-    fn atomic_add(&mut self, map: MapId, key: i16, delta: i16, fetch: bool) {
+    /// Applies `op` with the value at `delta` to the entry at `key`, atomically, inserting the
+    /// entry if missing (with what `op` makes of 0: the operand, or 0 for `and`). With
+    /// `fetch`, r0 ends up holding the previous value.
+    fn atomic_update(&mut self, map: MapId, key: i16, delta: i16, op: AtomicOp, fetch: bool) {
+        let initial = if op == AtomicOp::And {
+            let zero = self.frame.alloc(8);
+            self.em.store_fp(Size::DW, zero, Src::Imm(0));
+            zero
+        } else {
+            delta
+        };
         let tried = self.frame.alloc(8);
         self.em.store_fp(Size::DW, tried, Src::Imm(0));
         let again = self.em.label();
@@ -191,7 +205,7 @@ impl Lowering<'_> {
         self.em.load_fp(Size::DW, Reg::R1, delta);
         self.em.emit(Insn::Atomic {
             size: Size::DW,
-            op: AtomicOp::Add,
+            op,
             fetch,
             dst: Reg::R0,
             off: 0,
@@ -210,7 +224,7 @@ impl Lowering<'_> {
         self.em.jump_if(JmpOp::Jne, Reg::R1, Src::Imm(0), full);
         self.em.store_fp(Size::DW, tried, Src::Imm(1));
         self.map_and_key(map, key);
-        self.em.fp_addr(Reg::R3, delta);
+        self.em.fp_addr(Reg::R3, initial);
         self.em.emit(Insn::mov64_imm(Reg::R4, BPF_NOEXIST));
         self.call(Helper::MapUpdateElem);
         self.em.jump_if(JmpOp::Jeq, Reg::R0, Src::Imm(0), done);

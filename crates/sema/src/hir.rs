@@ -137,6 +137,15 @@ pub enum AggFunc {
     Lhist { min: i64, max: i64, step: i64 },
 }
 
+/// The read-modify-write operators BPF performs atomically.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AtomicUpdate {
+    Add,
+    And,
+    Or,
+    Xor,
+}
+
 /// Map operations done by user space when their event record arrives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MapCommand {
@@ -185,12 +194,14 @@ pub enum StmtKind {
         key: Vec<Expr>,
         value: Expr,
     },
-    /// `@m[key] += value` (also `++`, `--`, `-=` with the value negated): an atomic add on
-    /// an existing entry, an insert of `value` otherwise.
+    /// `@m[key] += value` (also `++`, `--`, `-=` with the value negated, and `&=`, `|=`,
+    /// `^=` by `op`): an atomic update of an existing entry, an insert otherwise (of `value`,
+    /// or 0 for `&=`).
     MapAdd {
         map: MapId,
         key: Vec<Expr>,
         value: Expr,
+        op: AtomicUpdate,
     },
     /// `@m[key] = count()` and the other aggregations; `value` is the aggregated argument.
     Aggregate {

@@ -7,7 +7,7 @@ use syntax::ast::{self, BinaryOp, ExprKind as A, UnaryOp};
 use syntax::{Diagnostic, Span};
 
 use super::{int, Checker};
-use crate::hir::{AggFunc, Expr, ExprKind, MapCommand, MapId, Stmt, StmtKind};
+use crate::hir::{AggFunc, AtomicUpdate, Expr, ExprKind, MapCommand, MapId, Stmt, StmtKind};
 use crate::maps::{MapInfo, MapValue};
 use crate::types::Type;
 
@@ -286,7 +286,31 @@ impl Checker<'_> {
                 } else {
                     rhs
                 };
-                self.map_add(name, target.span, key, key_types, delta, span, out);
+                self.map_add(
+                    name,
+                    target.span,
+                    key,
+                    key_types,
+                    delta,
+                    AtomicUpdate::Add,
+                    span,
+                    out,
+                );
+            }
+            Some(op @ (BinaryOp::BitAnd | BinaryOp::BitOr | BinaryOp::BitXor)) => {
+                if !rhs.ty.is_integer() {
+                    self.push(Diagnostic::error(
+                        value.span,
+                        format!("'{}=' needs an integer", op.symbol()),
+                    ));
+                    return;
+                }
+                let update = match op {
+                    BinaryOp::BitAnd => AtomicUpdate::And,
+                    BinaryOp::BitOr => AtomicUpdate::Or,
+                    _ => AtomicUpdate::Xor,
+                };
+                self.map_add(name, target.span, key, key_types, rhs, update, span, out);
             }
             Some(op) => {
                 // Read-modify-write for the operators BPF has no atomic form of.
@@ -347,6 +371,7 @@ impl Checker<'_> {
         key: Vec<Expr>,
         key_types: Vec<Type>,
         delta: Expr,
+        op: AtomicUpdate,
         span: Span,
         out: &mut Vec<Stmt>,
     ) {
@@ -365,6 +390,7 @@ impl Checker<'_> {
                     map,
                     key,
                     value: delta,
+                    op,
                 },
                 span,
             });
