@@ -116,7 +116,10 @@ impl Lowering<'_> {
                 write(&mut self.em, t, Reg::R0);
                 t
             }
-            ExprKind::TracepointString { .. } | ExprKind::Str(_) | ExprKind::StrRead { .. } => {
+            ExprKind::TracepointString { .. }
+            | ExprKind::Str(_)
+            | ExprKind::StrRead { .. }
+            | ExprKind::CgroupPath { .. } => {
                 unreachable!("sema keeps strings out of integer expressions")
             }
             ExprKind::MapRead { map, key } => {

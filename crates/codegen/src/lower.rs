@@ -346,7 +346,8 @@ impl<'a> Lowering<'a> {
             StmtKind::AssignVar { var, value } => {
                 let slot = self.var_slots[*var];
                 match value.ty {
-                    Type::Str { len } => {
+                    t if t.is_buffer() => {
+                        let len = t.size();
                         let cap = self.vars[*var].size();
                         if self.var_base == Reg::FP {
                             self.string_into(value, slot, len.min(cap));
@@ -497,7 +498,7 @@ impl<'a> Lowering<'a> {
             let dst = rec + offset as i16;
             self.em.span = arg.span;
             match ty {
-                Type::Str { len } => self.string_into(arg, dst, len),
+                t if t.is_buffer() => self.string_into(arg, dst, t.size()),
                 _ => {
                     let t = self.expr(arg);
                     let r = read(&mut self.em, t, Reg::R0);
@@ -543,6 +544,14 @@ impl<'a> Lowering<'a> {
                 }
             }
             ExprKind::MapRead { map, key } => self.map_read_string(*map, key, dst, cap),
+            ExprKind::CgroupPath { id, filter } => {
+                let t = self.expr(id);
+                let r = read(&mut self.em, t, Reg::R0);
+                self.em.store_fp(Size::DW, dst, Src::Reg(r));
+                self.frame.pop_temp();
+                self.em
+                    .store_fp(Size::DW, dst + 8, Src::Imm(*filter as i32));
+            }
             ExprKind::ForKey { map, part } => {
                 let ptr = self.for_entry_ptr(false);
                 let off = self.key_part_offset(*map, *part);

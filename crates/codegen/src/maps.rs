@@ -9,7 +9,7 @@ use object::insn::{AluOp, AtomicOp, Insn, JmpOp, Size, Src};
 use object::{FuncRef, MapRef, Reg};
 use sema::hir::{AggFunc, AtomicUpdate, Expr, MapCommand, MapId};
 use sema::maps::MapValue;
-use sema::{Type, CLEAR_MAP_EVENT_ID, PRINT_MAP_EVENT_ID, ZERO_MAP_EVENT_ID};
+use sema::{CLEAR_MAP_EVENT_ID, PRINT_MAP_EVENT_ID, ZERO_MAP_EVENT_ID};
 
 use crate::emitter::Emitter;
 use crate::frame::read;
@@ -83,7 +83,7 @@ impl Lowering<'_> {
         let mut off = 0i16;
         for (part, ty) in parts.iter().zip(types) {
             match ty {
-                Type::Str { len } => self.string_into(part, buf + off, len),
+                t if t.is_buffer() => self.string_into(part, buf + off, t.size()),
                 _ => {
                     let t = self.expr(part);
                     let r = read(&mut self.em, t, Reg::R0);
@@ -151,7 +151,8 @@ impl Lowering<'_> {
     pub(crate) fn map_store(&mut self, map: MapId, key: &[Expr], value: &Expr) {
         let key = self.build_key(map, key);
         let slot = match self.maps[map].value {
-            MapValue::Plain(Type::Str { len }) => {
+            MapValue::Plain(t) if t.is_buffer() => {
+                let len = t.size();
                 let size = self.maps[map].value.size();
                 let slot = self.frame.alloc(size);
                 self.zero(slot, size);
@@ -482,7 +483,7 @@ impl Lowering<'_> {
         let done = self.em.label();
         self.em.jump_if(JmpOp::Jeq, Reg::R0, Src::Imm(0), missing);
         let len = match self.maps[map].value {
-            MapValue::Plain(Type::Str { len }) => len.min(cap),
+            MapValue::Plain(t) if t.is_buffer() => t.size().min(cap),
             _ => cap,
         };
         self.em.emit(Insn::mov64(Reg::R3, Reg::R0));

@@ -42,7 +42,8 @@ pub(crate) fn decode(ty: Type, bytes: &[u8]) -> Prim {
             Prim::Str(s)
         }
         Type::Bool => Prim::Bool(bytes.first().is_some_and(|&b| b != 0)),
-        Type::None => Prim::Null,
+        // The runtime resolves cgroup paths to strings before printing.
+        Type::None | Type::CgroupPath => Prim::Null,
         // Pad to 8 bytes first: missing bytes read as zero (and `Value::decode` would
         // overflow a shift on an empty slice).
         Type::Int { .. } => match Value::decode(ty, &padded8(bytes)) {

@@ -2,6 +2,8 @@
 
 use sema::hir::MapCommand;
 use sema::printf::{self, Value};
+
+use crate::cgroups::CgroupResolver;
 use sema::{
     FormatKind, PrintfArg, PrintfFormat, CLEAR_MAP_EVENT_ID, EXIT_EVENT_ID, PRINT_MAP_EVENT_ID,
     ZERO_MAP_EVENT_ID,
@@ -34,7 +36,11 @@ fn word(record: &[u8], index: usize) -> u64 {
 
 /// Decodes one record. A record we cannot make sense of is an error naming its id: that
 /// would be a codegen bug, and hiding it would be silent data loss.
-pub(crate) fn decode(record: &[u8], printfs: &[PrintfFormat]) -> Result<Event, String> {
+pub(crate) fn decode(
+    record: &[u8],
+    printfs: &[PrintfFormat],
+    cgroups: &CgroupResolver,
+) -> Result<Event, String> {
     let id_bytes: [u8; 8] = record
         .get(..8)
         .and_then(|b| b.try_into().ok())
@@ -64,10 +70,17 @@ pub(crate) fn decode(record: &[u8], printfs: &[PrintfFormat]) -> Result<Event, S
         if let Some(PrintfArg::Field { ty, offset }) = format.args.first() {
             let start = (*offset as usize).min(record.len());
             let end = (start + ty.size() as usize).min(record.len());
-            return Ok(Event::Value {
-                ty: *ty,
-                bytes: record[start..end].to_vec(),
-            });
+            let bytes = record[start..end].to_vec();
+            if *ty == sema::Type::CgroupPath {
+                let text = cgroups.resolve(&bytes).into_bytes();
+                return Ok(Event::Value {
+                    ty: sema::Type::Str {
+                        len: text.len() as u32 + 1,
+                    },
+                    bytes: text,
+                });
+            }
+            return Ok(Event::Value { ty: *ty, bytes });
         }
     }
     let values: Vec<Value> = format
@@ -78,7 +91,11 @@ pub(crate) fn decode(record: &[u8], printfs: &[PrintfFormat]) -> Result<Event, S
             PrintfArg::Field { ty, offset } => {
                 let start = *offset as usize;
                 let end = (start + ty.size() as usize).min(record.len());
-                Value::decode(*ty, record.get(start..end).unwrap_or(&[]))
+                let bytes = record.get(start..end).unwrap_or(&[]);
+                match ty {
+                    sema::Type::CgroupPath => Value::Str(cgroups.resolve(bytes).into_bytes()),
+                    _ => Value::decode(*ty, bytes),
+                }
             }
         })
         .collect();

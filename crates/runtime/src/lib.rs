@@ -6,6 +6,7 @@
 //! program, perf event attachment) is owned by an [`OwnedFd`], so returning (normally, by
 //! error, or on a signal) releases them all; nothing is pinned unless asked for.
 
+mod cgroups;
 mod events;
 mod maps;
 mod ringbuf;
@@ -218,6 +219,7 @@ pub fn run(
         .map_err(|e| RuntimeError::Map(format!("cannot duplicate the events map: {e}")))?;
     let mut ring = RingBuf::new(events, EVENTS_BYTES as usize)
         .map_err(|e| RuntimeError::Map(format!("cannot map the events ring buffer: {e}")))?;
+    let cgroups = cgroups::CgroupResolver::new(&analysis.cgroup_filters);
     let script_maps: Vec<ScriptMap> = analysis
         .maps
         .iter()
@@ -225,6 +227,7 @@ pub fn run(
         .map(|(i, info)| ScriptMap {
             info,
             fd: &maps[MAP_USER_BASE as usize + i],
+            cgroups: &cgroups,
         })
         .collect();
     let cpus =
@@ -233,6 +236,7 @@ pub fn run(
         out,
         printfs: &analysis.printfs,
         maps: &script_maps,
+        cgroups: &cgroups,
         cpus,
         json: options.json,
         exited: None,
@@ -301,6 +305,7 @@ struct Output<'a> {
     out: &'a mut dyn Write,
     printfs: &'a [PrintfFormat],
     maps: &'a [ScriptMap<'a>],
+    cgroups: &'a cgroups::CgroupResolver,
     cpus: usize,
     json: bool,
     /// An exit record was seen (with its code); later records of this batch are dropped,
@@ -376,7 +381,7 @@ impl Output<'_> {
             if self.exited.is_some() {
                 return true;
             }
-            let result = events::decode(record, self.printfs)
+            let result = events::decode(record, self.printfs, self.cgroups)
                 .map_err(RuntimeError::Event)
                 .and_then(|event| match event {
                     Event::Text(text) => self.text(&text),

@@ -6,12 +6,15 @@ use std::os::fd::OwnedFd;
 use output::{Entry, PrintOptions};
 use sema::maps::MapInfo;
 
+use crate::cgroups::CgroupResolver;
 use crate::sys;
 
 /// One `@map` of the running script and its kernel map.
 pub(crate) struct ScriptMap<'a> {
     pub(crate) info: &'a MapInfo,
     pub(crate) fd: &'a OwnedFd,
+    /// Turns `cgroup_path` keys and values into text before printing.
+    pub(crate) cgroups: &'a CgroupResolver,
 }
 
 impl ScriptMap<'_> {
@@ -43,14 +46,14 @@ impl ScriptMap<'_> {
         on_print: bool,
         json: bool,
     ) -> io::Result<String> {
-        let entries = self.entries(cpus)?;
+        let (info, entries) = self.cgroups.resolve_map(self.info, self.entries(cpus)?);
         let render = match (on_print, json) {
             (false, false) => output::map_text,
             (true, false) => output::map_text_on_print,
             (false, true) => output::map_json,
             (true, true) => output::map_json_on_print,
         };
-        Ok(render(self.info, &entries, opts))
+        Ok(render(&info, &entries, opts))
     }
 
     /// `clear(@m)`: remove every entry.

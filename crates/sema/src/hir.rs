@@ -320,6 +320,11 @@ pub enum ExprKind {
         delta: i64,
         prefix: bool,
     },
+    /// `cgroup_path(id[, filter])`: the id, and the filter's index in `cgroup_filters`.
+    CgroupPath {
+        id: Box<Expr>,
+        filter: u32,
+    },
     /// `len(@m)`: entries counted by `bpf_for_each_map_elem`.
     MapLen {
         map: MapId,

@@ -73,6 +73,8 @@ pub struct Analysis {
     pub printfs: Vec<PrintfFormat>,
     /// Every `@map` of the script, in order of first appearance.
     pub maps: Vec<maps::MapInfo>,
+    /// The hierarchy filters of `cgroup_path()` calls, each once (`"*"` when none is given).
+    pub cgroup_filters: Vec<String>,
 }
 
 /// Options that change how a script is understood.
@@ -146,12 +148,16 @@ pub fn analyze(
     // Pass 1 learns every map's type from all its uses; pass 2 checks and lowers.
     for final_pass in [false, true] {
         let mut printfs = Vec::new();
+        let mut cgroup_filters = Vec::new();
         for (probe, attach, format) in &instances {
             let mut checker = check::Checker::new(
                 attach,
                 format.as_ref(),
-                &mut printfs,
-                &mut maps,
+                check::Tables {
+                    printfs: &mut printfs,
+                    maps: &mut maps,
+                    cgroup_filters: &mut cgroup_filters,
+                },
                 options,
                 kernel,
                 final_pass,
@@ -181,6 +187,7 @@ pub fn analyze(
         }
         if final_pass {
             analysis.printfs = printfs;
+            analysis.cgroup_filters = cgroup_filters;
         }
     }
     analysis.maps = maps.maps;

@@ -169,7 +169,8 @@ impl Value {
                 }
             }
             Type::Bool => Value::UInt(bytes.first().map_or(0, |&b| (b != 0) as u64)),
-            Type::None => Value::UInt(0),
+            // Resolved to a path by the runtime before formatting.
+            Type::None | Type::CgroupPath => Value::UInt(0),
         }
     }
 }

@@ -15,6 +15,10 @@ pub enum Type {
     Str {
         len: u32,
     },
+    /// `cgroup_path(id[, filter])`: 16 bytes, the cgroup id and the index of its filter in
+    /// `Analysis::cgroup_filters`. User space turns it into the path when printing, so equal
+    /// (id, filter) pairs are equal map keys wherever they were made.
+    CgroupPath,
 }
 
 impl Type {
@@ -31,6 +35,11 @@ impl Type {
         signed: false,
     };
 
+    /// Values kept in a buffer rather than a register: strings and cgroup paths.
+    pub fn is_buffer(self) -> bool {
+        matches!(self, Type::Str { .. } | Type::CgroupPath)
+    }
+
     pub fn is_integer(self) -> bool {
         matches!(self, Type::Int { .. } | Type::Bool)
     }
@@ -43,6 +52,7 @@ impl Type {
     pub fn size(self) -> u32 {
         match self {
             Type::None => 0,
+            Type::CgroupPath => 16,
             Type::Int { bytes, .. } => bytes as u32,
             Type::Bool => 1,
             Type::Str { len } => len,
@@ -79,6 +89,7 @@ impl fmt::Display for Type {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Type::None => write!(f, "none"),
+            Type::CgroupPath => write!(f, "cgroup_path_t"),
             Type::Int { bytes, signed } => {
                 write!(
                     f,

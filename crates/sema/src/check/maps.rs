@@ -57,6 +57,7 @@ fn stored(ty: Type) -> Type {
 fn unify(a: Type, b: Type) -> Option<Type> {
     match (a, b) {
         (Type::Str { len: x }, Type::Str { len: y }) => Some(Type::Str { len: x.max(y) }),
+        (Type::CgroupPath, Type::CgroupPath) => Some(Type::CgroupPath),
         (x, y) if x.is_integer() && y.is_integer() => Some(x),
         _ => None,
     }

@@ -80,11 +80,19 @@ const MAX_STRLEN: u32 = 200;
 /// Maximum bytes of one printf record; the BPF stack is 512 bytes in all.
 const MAX_RECORD: u32 = 256;
 
+/// The script-wide tables every probe's checking adds to.
+pub(crate) struct Tables<'a> {
+    pub(crate) printfs: &'a mut Vec<PrintfFormat>,
+    pub(crate) maps: &'a mut MapTable,
+    pub(crate) cgroup_filters: &'a mut Vec<String>,
+}
+
 pub(crate) struct Checker<'a> {
     attach: &'a Attach,
     format: Option<&'a TracepointFormat>,
     printfs: &'a mut Vec<PrintfFormat>,
     maps: &'a mut MapTable,
+    cgroup_filters: &'a mut Vec<String>,
     options: &'a Options,
     kernel: &'a dyn KernelInfo,
     /// False while inferring map types from a first walk over all probes.
@@ -119,17 +127,22 @@ impl<'a> Checker<'a> {
     pub(crate) fn new(
         attach: &'a Attach,
         format: Option<&'a TracepointFormat>,
-        printfs: &'a mut Vec<PrintfFormat>,
-        maps: &'a mut MapTable,
+        tables: Tables<'a>,
         options: &'a Options,
         kernel: &'a dyn KernelInfo,
         final_pass: bool,
     ) -> Checker<'a> {
+        let Tables {
+            printfs,
+            maps,
+            cgroup_filters,
+        } = tables;
         Checker {
             attach,
             format,
             printfs,
             maps,
+            cgroup_filters,
             options,
             kernel,
             final_pass,
@@ -725,7 +738,7 @@ impl<'a> Checker<'a> {
                     ));
                     continue;
                 }
-                Type::Str { .. } if spec.wants_integer() => {
+                Type::Str { .. } | Type::CgroupPath if spec.wants_integer() => {
                     self.push(Diagnostic::error(
                         value.span,
                         format!(
@@ -1018,6 +1031,42 @@ impl<'a> Checker<'a> {
         None
     }
 
+    /// `cgroup_path(id[, "filter"])`. Filters are numbered once each, so the same cgroup under
+    /// the same filter is the same value however many call sites make it.
+    fn cgroup_path(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        let (id, filter) = match args {
+            [id] => (id, "*".to_string()),
+            [id, ast::Expr {
+                kind: A::Str(f), ..
+            }] => (id, String::from_utf8_lossy(f).into_owned()),
+            _ => {
+                return self.error(
+                    span,
+                    "cgroup_path() takes a cgroup id and optionally a hierarchy filter literal",
+                )
+            }
+        };
+        let id = self.expr(id);
+        if !id.ty.is_integer() {
+            return self.error(id.span, "cgroup_path() needs a cgroup id (an integer)");
+        }
+        let index = match self.cgroup_filters.iter().position(|f| *f == filter) {
+            Some(i) => i,
+            None => {
+                self.cgroup_filters.push(filter);
+                self.cgroup_filters.len() - 1
+            }
+        };
+        Expr {
+            kind: ExprKind::CgroupPath {
+                id: Box::new(id),
+                filter: index as u32,
+            },
+            ty: Type::CgroupPath,
+            span,
+        }
+    }
+
     /// `kaddr("symbol")`: the symbol's address, resolved now from /proc/kallsyms.
     fn kaddr(&mut self, args: &[ast::Expr], span: Span) -> Expr {
         let [ast::Expr {
@@ -1104,7 +1153,7 @@ impl<'a> Checker<'a> {
         };
         let v = self.expr(arg);
         let conv = match v.ty {
-            Type::Str { .. } => b's',
+            Type::Str { .. } | Type::CgroupPath => b's',
             Type::None => {
                 self.push(Diagnostic::error(
                     arg.span,
@@ -1179,6 +1228,7 @@ impl<'a> Checker<'a> {
             A::Field { base, name, .. } => self.field(base, name, span),
             A::Call { name, args, .. } if name == "has_key" => self.has_key(args, span),
             A::Call { name, args, .. } if name == "len" => self.map_len(args, span),
+            A::Call { name, args, .. } if name == "cgroup_path" => self.cgroup_path(args, span),
             A::Call { name, args, .. } if name == "str" => self.str_call(args, span),
             A::Call { name, args, .. } if name == "kaddr" => self.kaddr(args, span),
             A::Call { name, args, .. } if name == "strncmp" => self.strncmp(args, span),

@@ -1,0 +1,206 @@
+//! `cgroup_path()` values are (cgroup id, filter) pairs until printed; this turns them into
+//! text the way bpftrace does: for every mounted cgroup hierarchy whose name matches the
+//! filter (cgroup2 is called `unified`), the path of the directory whose inode number is the
+//! id, as `name:path`, cgroup2 first, then v1 hierarchies by name, joined by commas.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use output::Entry;
+use sema::maps::{MapInfo, MapValue};
+use sema::Type;
+
+/// One map entry taken apart: its key parts and its (per-CPU) values, as bytes.
+type Row = (Vec<Vec<u8>>, Vec<Vec<u8>>);
+
+pub(crate) struct CgroupResolver {
+    /// (hierarchy name, mount point): cgroup2 mounts first, then v1 by name.
+    roots: Vec<(String, PathBuf)>,
+    filters: Vec<String>,
+    cache: RefCell<HashMap<(u64, u32), String>>,
+}
+
+impl CgroupResolver {
+    pub(crate) fn new(filters: &[String]) -> CgroupResolver {
+        let mut v2 = Vec::new();
+        let mut v1 = Vec::new();
+        if let Ok(mounts) = fs::read_to_string("/proc/mounts") {
+            for line in mounts.lines() {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                let (Some(mount), Some(fstype)) = (fields.get(1), fields.get(2)) else {
+                    continue;
+                };
+                let path = PathBuf::from(mount);
+                match *fstype {
+                    "cgroup2" => v2.push(("unified".to_string(), path)),
+                    "cgroup" => {
+                        let name = path
+                            .file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default();
+                        v1.push((name, path));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        v1.sort();
+        v2.extend(v1);
+        CgroupResolver {
+            roots: v2,
+            filters: filters.to_vec(),
+            cache: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// The printed form of the `cgroup_path` value held in `bytes` (id, filter index).
+    pub(crate) fn resolve(&self, bytes: &[u8]) -> String {
+        let word = |i: usize| {
+            bytes
+                .get(i * 8..i * 8 + 8)
+                .and_then(|b| b.try_into().ok())
+                .map_or(0, u64::from_ne_bytes)
+        };
+        let (id, filter) = (word(0), word(1) as u32);
+        if let Some(hit) = self.cache.borrow().get(&(id, filter)) {
+            return hit.clone();
+        }
+        let pattern = self
+            .filters
+            .get(filter as usize)
+            .map_or("*", String::as_str);
+        let mut parts = Vec::new();
+        for (name, root) in &self.roots {
+            if !kernel::wildcard::matches(pattern, name) {
+                continue;
+            }
+            if let Some(path) = find_inode(root, id) {
+                parts.push(format!("{name}:{path}"));
+            }
+        }
+        let text = parts.join(",");
+        self.cache.borrow_mut().insert((id, filter), text.clone());
+        text
+    }
+
+    /// The map description and entries with every cgroup path part replaced by its text,
+    /// so the printer sees ordinary strings.
+    pub(crate) fn resolve_map(&self, info: &MapInfo, entries: Vec<Entry>) -> (MapInfo, Vec<Entry>) {
+        let value_is_path = matches!(info.value, MapValue::Plain(Type::CgroupPath));
+        if !info.key.contains(&Type::CgroupPath) && !value_is_path {
+            return (info.clone(), entries);
+        }
+        // Each entry's key parts, texts in place of cgroup paths.
+        let mut rows: Vec<Row> = Vec::new();
+        for e in entries {
+            let mut parts = Vec::new();
+            let mut off = 0;
+            for ty in &info.key {
+                let size = (ty.size().div_ceil(8) * 8) as usize;
+                let raw = e.key.get(off..off + size).unwrap_or(&[]);
+                parts.push(if *ty == Type::CgroupPath {
+                    self.resolve(raw).into_bytes()
+                } else {
+                    raw.to_vec()
+                });
+                off += size;
+            }
+            // The bucket of a histogram stays at the end of the key.
+            if off < e.key.len() {
+                parts.push(e.key[off..].to_vec());
+            }
+            let values = if value_is_path {
+                e.values
+                    .iter()
+                    .map(|v| self.resolve(v).into_bytes())
+                    .collect()
+            } else {
+                e.values
+            };
+            rows.push((parts, values));
+        }
+        let text_len = |texts: &mut dyn Iterator<Item = usize>| texts.max().unwrap_or(0) as u32 + 1;
+        let key: Vec<Type> = info
+            .key
+            .iter()
+            .enumerate()
+            .map(|(i, ty)| match ty {
+                Type::CgroupPath => Type::Str {
+                    len: text_len(&mut rows.iter().map(|(p, _)| p[i].len())),
+                },
+                other => *other,
+            })
+            .collect();
+        let value = if value_is_path {
+            MapValue::Plain(Type::Str {
+                len: text_len(&mut rows.iter().flat_map(|(_, v)| v.iter().map(Vec::len))),
+            })
+        } else {
+            info.value.clone()
+        };
+        let entries = rows
+            .into_iter()
+            .map(|(parts, values)| {
+                let mut bytes = Vec::new();
+                for (i, part) in parts.iter().enumerate() {
+                    let size = key
+                        .get(i)
+                        .map_or(part.len(), |t| (t.size().div_ceil(8) * 8) as usize);
+                    let mut padded = part.clone();
+                    padded.resize(size, 0);
+                    bytes.extend_from_slice(&padded);
+                }
+                let values = match &value {
+                    MapValue::Plain(t @ Type::Str { .. }) if value_is_path => values
+                        .into_iter()
+                        .map(|mut v| {
+                            v.resize((t.size().div_ceil(8) * 8) as usize, 0);
+                            v
+                        })
+                        .collect(),
+                    _ => values,
+                };
+                Entry { key: bytes, values }
+            })
+            .collect();
+        (
+            MapInfo {
+                key,
+                value,
+                ..info.clone()
+            },
+            entries,
+        )
+    }
+}
+
+/// The path below `root` of the directory with inode number `ino` ("/" for the root).
+fn find_inode(root: &Path, ino: u64) -> Option<String> {
+    if fs::metadata(root).ok()?.ino() == ino {
+        return Some("/".to_string());
+    }
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(meta) = entry.metadata() else {
+                continue;
+            };
+            if !meta.is_dir() {
+                continue;
+            }
+            let path = entry.path();
+            if meta.ino() == ino {
+                let rel = path.strip_prefix(root).ok()?;
+                return Some(format!("/{}", rel.display()));
+            }
+            stack.push(path);
+        }
+    }
+    None
+}
