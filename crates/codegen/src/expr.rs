@@ -104,6 +104,18 @@ impl Lowering<'_> {
                 write(&mut self.em, t, Reg::R0);
                 t
             }
+            ExprKind::RawArg { index } => {
+                let t = self.frame.push_temp();
+                let ctx = self.ctx();
+                self.em.emit(Insn::Load {
+                    size: Size::DW,
+                    dst: Reg::R0,
+                    src: ctx,
+                    off: 8 * *index as i16,
+                });
+                write(&mut self.em, t, Reg::R0);
+                t
+            }
             ExprKind::SyscallRet => {
                 let t = self.frame.push_temp();
                 let ctx = self.ctx();

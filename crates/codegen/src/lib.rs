@@ -81,6 +81,7 @@ fn program_name(attach: &Attach, index: usize) -> String {
         Attach::Tracepoint { name, .. } => name.clone(),
         Attach::Interval { .. } => "interval".to_string(),
         Attach::PerfEvent { probe, .. } => probe.replace(':', "_"),
+        Attach::RawTracepoint { name } => format!("rt_{name}"),
         Attach::Syscall { enter, name, .. } => {
             format!("sys_{}_{name}", if *enter { "enter" } else { "exit" })
         }

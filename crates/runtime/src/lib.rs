@@ -559,9 +559,11 @@ fn load(
         }
     }
     let prog_type = match p.attach {
-        Attach::Begin | Attach::End | Attach::Syscall { .. } | Attach::SyscallDispatcher { .. } => {
-            BPF_PROG_TYPE_RAW_TRACEPOINT
-        }
+        Attach::Begin
+        | Attach::End
+        | Attach::Syscall { .. }
+        | Attach::SyscallDispatcher { .. }
+        | Attach::RawTracepoint { .. } => BPF_PROG_TYPE_RAW_TRACEPOINT,
         Attach::Tracepoint { .. } => BPF_PROG_TYPE_TRACEPOINT,
         Attach::Interval { .. } | Attach::PerfEvent { .. } => BPF_PROG_TYPE_PERF_EVENT,
     };
@@ -629,6 +631,9 @@ fn attach(p: &CompiledProgram, prog: &OwnedFd) -> Result<Vec<OwnedFd>, RuntimeEr
     match &p.attach {
         // Syscall programs run through their dispatcher's program array (see `run`).
         Attach::Begin | Attach::End | Attach::Syscall { .. } => Ok(Vec::new()),
+        Attach::RawTracepoint { name } => sys::attach_raw_tracepoint(name, prog)
+            .map(|fd| vec![fd])
+            .map_err(err),
         Attach::SyscallDispatcher { enter } => {
             sys::attach_raw_tracepoint(if *enter { "sys_enter" } else { "sys_exit" }, prog)
                 .map(|fd| vec![fd])

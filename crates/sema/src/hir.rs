@@ -30,6 +30,11 @@ pub enum Attach {
     SyscallDispatcher {
         enter: bool,
     },
+    /// `rawtracepoint:<name>`: the tracepoint's raw arguments, without the record tracefs
+    /// events build.
+    RawTracepoint {
+        name: String,
+    },
     /// A timer on one CPU firing every `period_ns`.
     Interval {
         period_ns: u64,
@@ -61,6 +66,7 @@ impl Attach {
         match self {
             Attach::Begin | Attach::End | Attach::Syscall { .. } => "raw_tp".to_string(),
             Attach::SyscallDispatcher { enter: true } => "raw_tp/sys_enter".to_string(),
+            Attach::RawTracepoint { name } => format!("raw_tp/{name}"),
             Attach::SyscallDispatcher { enter: false } => "raw_tp/sys_exit".to_string(),
             Attach::Tracepoint { category, name } => format!("tracepoint/{category}/{name}"),
             Attach::Interval { .. } | Attach::PerfEvent { .. } => "perf_event".to_string(),
@@ -74,6 +80,7 @@ impl Attach {
             Attach::End => "end".to_string(),
             Attach::Tracepoint { category, name } => format!("tracepoint:{category}:{name}"),
             Attach::PerfEvent { probe, .. } => probe.clone(),
+            Attach::RawTracepoint { name } => format!("rawtracepoint:{name}"),
             Attach::SyscallDispatcher { enter } => {
                 format!(
                     "rawtracepoint:{}",
@@ -258,6 +265,10 @@ pub enum ExprKind {
     },
     /// The return value in a dispatched `sys_exit_*` probe.
     SyscallRet,
+    /// `argN` of a raw tracepoint: the N-th raw argument.
+    RawArg {
+        index: u8,
+    },
     /// A fixed-size char array in the tracepoint record, copied as a string.
     TracepointString {
         offset: u32,

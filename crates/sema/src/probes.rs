@@ -15,7 +15,7 @@ const PROVIDERS: &[(&str, &str, bool)] = &[
     ("end", "", true),
     ("tracepoint", "t", true),
     ("interval", "i", true),
-    ("rawtracepoint", "rt", false),
+    ("rawtracepoint", "rt", true),
     ("kprobe", "k", false),
     ("kretprobe", "kr", false),
     ("uprobe", "u", false),
@@ -122,6 +122,40 @@ pub(crate) fn expand(
                     config,
                     sample: Sample::Period(period),
                 });
+            }
+            "rawtracepoint" => {
+                // rawtracepoint:name or rawtracepoint:module:name; the name is the event's.
+                let Some(name) = parts.last().filter(|n| !n.is_empty()) else {
+                    diags.push(
+                        err("rawtracepoint probes need a tracepoint name".into())
+                            .with_hint("e.g. rawtracepoint:sched_switch"),
+                    );
+                    continue;
+                };
+                let known: Vec<String> = match kernel.tracepoints() {
+                    Ok(tps) => tps.into_iter().map(|(_, n)| n).collect(),
+                    Err(e) => {
+                        diags.push(err(e.to_string()));
+                        continue;
+                    }
+                };
+                let mut found: Vec<&String> = known
+                    .iter()
+                    .filter(|n| wildcard::matches(name, n))
+                    .collect();
+                found.sort();
+                found.dedup();
+                if found.is_empty() {
+                    diags.push(
+                        err(format!("no tracepoint named '{name}'"))
+                            .with_hint("list them with: beetrace -l 'tracepoint:*'"),
+                    );
+                }
+                out.extend(
+                    found
+                        .into_iter()
+                        .map(|n| Attach::RawTracepoint { name: n.clone() }),
+                );
             }
             "interval" => match interval_period(&parts) {
                 Ok(period_ns) => out.push(Attach::Interval { period_ns }),

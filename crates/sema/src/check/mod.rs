@@ -1409,6 +1409,16 @@ impl<'a> Checker<'a> {
                     "args can only be used with a field, e.g. args.filename",
                 )
             }
+            _ if name.starts_with("arg") && matches!(self.attach, Attach::RawTracepoint { .. }) => {
+                return match name[3..].parse::<u8>() {
+                    Ok(index) if index < 12 => Expr {
+                        kind: ExprKind::RawArg { index },
+                        ty: Type::U64,
+                        span,
+                    },
+                    _ => self.error(span, format!("{name}: raw tracepoints have arg0 to arg11")),
+                }
+            }
             _ if name.starts_with("arg") && name[3..].parse::<u32>().is_ok() => {
                 return self.error(
                     span,
@@ -1445,6 +1455,13 @@ impl<'a> Checker<'a> {
             return self.error(
                 span,
                 "args cannot be used inside for ($kv : @map) loops yet",
+            );
+        }
+        if matches!(self.attach, Attach::RawTracepoint { .. }) {
+            return self.error(
+                span,
+                "typed args of raw tracepoints need kernel BTF, which beetrace does not read yet; \
+                 use arg0, arg1, ... (the raw arguments)",
             );
         }
         if !matches!(&base.kind, A::Ident(b) if b == "args") {
