@@ -105,28 +105,12 @@ impl Lowering<'_> {
                 t
             }
             ExprKind::RawArg { index } => {
-                let t = self.frame.push_temp();
                 let ctx = self.ctx();
-                self.em.emit(Insn::Load {
-                    size: Size::DW,
-                    dst: Reg::R0,
-                    src: ctx,
-                    off: 8 * *index as i16,
-                });
-                write(&mut self.em, t, Reg::R0);
-                t
+                self.load_to_temp(ctx, 8 * *index as i16)
             }
             ExprKind::SyscallRet => {
-                let t = self.frame.push_temp();
                 let ctx = self.ctx();
-                self.em.emit(Insn::Load {
-                    size: Size::DW,
-                    dst: Reg::R0,
-                    src: ctx,
-                    off: 8,
-                });
-                write(&mut self.em, t, Reg::R0);
-                t
+                self.load_to_temp(ctx, 8)
             }
             ExprKind::TracepointString { .. }
             | ExprKind::Str(_)
@@ -165,29 +149,13 @@ impl Lowering<'_> {
                 t
             }
             ExprKind::ForKey { map, part } => {
-                let t = self.frame.push_temp();
                 let ptr = self.for_entry_ptr(false);
                 let off = self.key_part_offset(*map, *part);
-                self.em.emit(Insn::Load {
-                    size: Size::DW,
-                    dst: Reg::R0,
-                    src: ptr,
-                    off,
-                });
-                write(&mut self.em, t, Reg::R0);
-                t
+                self.load_to_temp(ptr, off)
             }
             ExprKind::ForValue { .. } => {
-                let t = self.frame.push_temp();
                 let ptr = self.for_entry_ptr(true);
-                self.em.emit(Insn::Load {
-                    size: Size::DW,
-                    dst: Reg::R0,
-                    src: ptr,
-                    off: 0,
-                });
-                write(&mut self.em, t, Reg::R0);
-                t
+                self.load_to_temp(ptr, 0)
             }
             ExprKind::MapFetchAdd {
                 map,
@@ -316,6 +284,19 @@ impl Lowering<'_> {
         self.em.bind(differ);
         self.em.emit(Insn::mov64_imm(Reg::R0, !equal as i32));
         self.em.bind(end);
+    }
+
+    /// A new temporary holding `*(u64 *)(base + off)`.
+    fn load_to_temp(&mut self, base: Reg, off: i16) -> Temp {
+        let t = self.frame.push_temp();
+        self.em.emit(Insn::Load {
+            size: Size::DW,
+            dst: Reg::R0,
+            src: base,
+            off,
+        });
+        write(&mut self.em, t, Reg::R0);
+        t
     }
 
     fn load_const(&mut self, r: Reg, v: i64) {

@@ -149,20 +149,7 @@ impl Checker<'_> {
             }
         }
         let merged_value = match (&existing.value, &value) {
-            (MapValue::Plain(a), MapValue::Plain(b)) => match unify(*a, *b) {
-                Some(t) => MapValue::Plain(t),
-                None => {
-                    self.push(Diagnostic::error(
-                        span,
-                        format!(
-                            "{display} holds {} elsewhere; it cannot also hold {}",
-                            describe(&existing.value),
-                            describe(&value)
-                        ),
-                    ));
-                    return None;
-                }
-            },
+            (MapValue::Plain(a), MapValue::Plain(b)) => unify(*a, *b).map(MapValue::Plain),
             (a, b) if std::mem::discriminant(a) == std::mem::discriminant(b) => {
                 if a != b && matches!(a, MapValue::Hist { .. } | MapValue::Lhist { .. }) {
                     self.push(Diagnostic::error(
@@ -171,19 +158,20 @@ impl Checker<'_> {
                     ));
                     return None;
                 }
-                existing.value.clone()
+                Some(existing.value.clone())
             }
-            _ => {
-                self.push(Diagnostic::error(
-                    span,
-                    format!(
-                        "{display} holds {} elsewhere; it cannot also hold {}",
-                        describe(&existing.value),
-                        describe(&value)
-                    ),
-                ));
-                return None;
-            }
+            _ => None,
+        };
+        let Some(merged_value) = merged_value else {
+            self.push(Diagnostic::error(
+                span,
+                format!(
+                    "{display} holds {} elsewhere; it cannot also hold {}",
+                    describe(&existing.value),
+                    describe(&value)
+                ),
+            ));
+            return None;
         };
         let m = &mut self.maps.maps[id];
         m.key = merged_key;
