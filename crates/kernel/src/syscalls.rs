@@ -369,6 +369,31 @@ pub const SYSCALLS_X86_64: &[(u32, &str)] = &[
     (450, "set_mempolicy_home_node"),
 ];
 
+/// Syscalls newer than the uapi header the table above was generated from (kernel 6.1), with
+/// their x86-64 numbers; each was checked against the `__syscall_nr` its tracepoint records on
+/// a 6.18 kernel (see the runtime test `syscall_numbers_match_the_kernel`).
+const NEWER_SYSCALLS: &[(&str, u32)] = &[
+    ("uretprobe", 335),
+    ("cachestat", 451),
+    ("fchmodat2", 452),
+    ("futex_wake", 454),
+    ("futex_wait", 455),
+    ("futex_requeue", 456),
+    ("statmount", 457),
+    ("listmount", 458),
+    ("lsm_get_self_attr", 459),
+    ("lsm_set_self_attr", 460),
+    ("lsm_list_modules", 461),
+    ("mseal", 462),
+    ("setxattrat", 463),
+    ("getxattrat", 464),
+    ("listxattrat", 465),
+    ("removexattrat", 466),
+    ("open_tree_attr", 467),
+    ("file_getattr", 468),
+    ("file_setattr", 469),
+];
+
 /// Tracepoints named after the kernel function rather than the syscall (`sys_enter_newstat`
 /// traces `stat`), with the number of the syscall they serve.
 const TRACEPOINT_ALIASES: &[(&str, u32)] = &[
@@ -387,7 +412,11 @@ pub fn number(name: &str) -> Option<u32> {
     if !cfg!(target_arch = "x86_64") {
         return None;
     }
-    if let Some(&(_, nr)) = TRACEPOINT_ALIASES.iter().find(|(n, _)| *n == name) {
+    if let Some(&(_, nr)) = TRACEPOINT_ALIASES
+        .iter()
+        .chain(NEWER_SYSCALLS)
+        .find(|(n, _)| *n == name)
+    {
         return Some(nr);
     }
     SYSCALLS_X86_64
