@@ -20,6 +20,8 @@ const CTX: Reg = Reg::R6;
 struct ForEntry {
     key_ptr: i16,
     value_ptr: i16,
+    /// Slot in the probe's frame a callback sets to make the probe return.
+    leave_flag: i16,
     next: Label,
     stop: Label,
 }
@@ -40,6 +42,8 @@ pub(crate) struct Lowering<'a> {
     stop_used: bool,
     /// A `continue` ends the callback with "go on".
     next_used: bool,
+    /// A `return` or `exit()` in the callback asks the probe to return.
+    left_probe: bool,
     /// The callbacks of `for ($kv : @map)` loops, to become object functions.
     pub(crate) callbacks: Vec<Function>,
     /// The object function index the next callback gets.
@@ -114,6 +118,7 @@ impl<'a> Lowering<'a> {
             var_base: Reg::FP,
             stop_used: false,
             next_used: false,
+            left_probe: false,
             for_entry: None,
             callbacks: Vec::new(),
             next_func,
@@ -126,6 +131,7 @@ impl<'a> Lowering<'a> {
     /// argument (this frame's address).
     fn for_map(&mut self, map: MapId, body: &[Stmt]) {
         let func = FuncRef(self.next_func + self.callbacks.len() as u32);
+        let leave_flag = self.frame.alloc(8);
         let name = format!("{}_for{}", self.name_hint, self.callbacks.len());
         let mut cb = Lowering {
             em: Emitter::new(),
@@ -142,6 +148,7 @@ impl<'a> Lowering<'a> {
             var_base: Reg::R6,
             stop_used: false,
             next_used: false,
+            left_probe: false,
             for_entry: None,
             callbacks: Vec::new(),
             next_func: 0,
@@ -162,6 +169,7 @@ impl<'a> Lowering<'a> {
         cb.for_entry = Some(ForEntry {
             key_ptr,
             value_ptr,
+            leave_flag,
             next: cb.exit,
             stop,
         });
@@ -192,6 +200,7 @@ impl<'a> Lowering<'a> {
             self.frame.overflow.get_or_insert(needed);
         }
         self.uses_shared_functions |= cb.uses_shared_functions;
+        let cb_left = cb.left_probe;
         let (insns, _) = cb.em.finish();
         self.callbacks.push(Function {
             name,
@@ -199,6 +208,9 @@ impl<'a> Lowering<'a> {
             insns,
         });
 
+        if cb_left {
+            self.em.store_fp(Size::DW, leave_flag, Src::Imm(0));
+        }
         self.em.emit(Insn::LdMap {
             dst: Reg::R1,
             map: MapRef(MAP_USER_BASE + map as u32),
@@ -207,6 +219,31 @@ impl<'a> Lowering<'a> {
         self.em.emit(Insn::mov64(Reg::R3, Reg::FP));
         self.em.emit(Insn::mov64_imm(Reg::R4, 0));
         self.call(Helper::ForEachMapElem);
+        if cb_left {
+            self.em.load_fp(Size::DW, Reg::R1, leave_flag);
+            let exit = self.exit;
+            self.em.jump_if(JmpOp::Jne, Reg::R1, Src::Imm(0), exit);
+        }
+    }
+
+    /// `return` (and the end of `exit()`): jump to the probe's exit; inside a for-map
+    /// callback, raise the probe's "leave" flag and stop the iteration, and the probe returns
+    /// once `bpf_for_each_map_elem` comes back.
+    fn leave_probe(&mut self) {
+        match self.for_entry {
+            Some(entry) => {
+                self.em.emit(Insn::Store {
+                    size: Size::DW,
+                    dst: self.var_base,
+                    off: entry.leave_flag,
+                    src: Src::Imm(1),
+                });
+                self.stop_used = true;
+                self.left_probe = true;
+                self.em.goto(entry.stop);
+            }
+            None => self.em.goto(self.exit),
+        }
     }
 
     /// In a callback: r1 = the entry's key or value pointer.
@@ -422,7 +459,7 @@ impl<'a> Lowering<'a> {
                 }
                 self.em.goto(target);
             }
-            StmtKind::Return => self.em.goto(self.exit),
+            StmtKind::Return => self.leave_probe(),
             StmtKind::Exit { code } => {
                 let rec = self.record;
                 let code_reg = match code {
@@ -444,7 +481,7 @@ impl<'a> Lowering<'a> {
                 });
                 self.em.store_fp(Size::DW, rec, Src::Reg(Reg::R1));
                 self.output(rec, 16);
-                self.em.goto(self.exit);
+                self.leave_probe();
             }
             StmtKind::Printf { id, args } => self.printf(*id, args),
             StmtKind::Signal(sig) => {

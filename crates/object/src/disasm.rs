@@ -56,7 +56,10 @@ pub fn insn_text(insn: &Insn, map_name: Option<&str>) -> String {
             Some(name) => format!("r{} = {name} ll", dst.0),
             None => format!("r{} = func#{} ll", dst.0, func.0),
         },
-        Insn::LdFuncPc { dst, off } => format!("r{} = pc{off:+} ll", dst.0),
+        Insn::LdFuncPc { dst, off } => match map_name {
+            Some(name) => format!("r{} = {name} ll", dst.0),
+            None => format!("r{} = pc{off:+} ll", dst.0),
+        },
         Insn::LdMap { dst, map } => match map_name {
             Some(name) => format!("r{} = map[{name}] ll", dst.0),
             None => format!("r{} = map[#{}] ll", dst.0, map.0),

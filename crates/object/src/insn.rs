@@ -613,7 +613,10 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Decoded>, DecodeError> {
                 }
                 let (_, _, _, _, hi) = slot_at(i + 1);
                 let value = (imm as u32 as i64) | ((hi as i64) << 32);
-                if src != 0 {
+                if src == 4 {
+                    // BPF_PSEUDO_FUNC: a callback's address, `imm` slots from the next slot.
+                    Insn::LdFuncPc { dst, off: imm }
+                } else if src != 0 {
                     pseudo = Some((src, value));
                     Insn::LdMap {
                         dst,

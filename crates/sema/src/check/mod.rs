@@ -453,10 +453,6 @@ impl<'a> Checker<'a> {
                 }
                 ast::ForIter::Map(map) => self.for_map(var, map, body, span, out),
             },
-            S::Return(_) if self.for_binding.is_some() => self.push(Diagnostic::error(
-                span,
-                "return inside for ($kv : @map) is not supported yet; use break",
-            )),
             S::Return(value) => {
                 if let Some(v) = value {
                     self.push(Diagnostic::error(v.span, "a probe's return takes no value"));
@@ -585,12 +581,6 @@ impl<'a> Checker<'a> {
                     kind: StmtKind::Signal(sig),
                     span,
                 });
-            }
-            A::Call { name, .. } if name == "exit" && self.for_binding.is_some() => {
-                self.push(Diagnostic::error(
-                    span,
-                    "exit() inside for ($kv : @map) is not supported yet; break, then exit()",
-                ))
             }
             A::Call { name, args, .. } if name == "exit" => {
                 if args.len() > 1 {
