@@ -21,6 +21,24 @@ const R_BPF_64_32: u32 = 10;
 #[error("cannot write the ELF object: {0}")]
 pub struct WriteError(String);
 
+/// Appends `insns` to `section` under a global function symbol `name`; returns the symbol and
+/// the code's offset in the section.
+fn add_code(out: &mut Object, section: SectionId, name: &str, insns: &[Insn]) -> (SymbolId, u64) {
+    let bytes = encode_all(insns);
+    let start = out.append_section_data(section, &bytes, 8);
+    let symbol = out.add_symbol(Symbol {
+        name: name.as_bytes().to_vec(),
+        value: start,
+        size: bytes.len() as u64,
+        kind: SymbolKind::Text,
+        scope: SymbolScope::Dynamic,
+        weak: false,
+        section: SymbolSection::Section(section),
+        flags: SymbolFlags::None,
+    });
+    (symbol, start)
+}
+
 pub(crate) fn write(obj: &ObjectFile) -> Result<Vec<u8>, WriteError> {
     let mut out = Object::new(BinaryFormat::Elf, Architecture::Bpf, Endianness::Little);
 
@@ -56,18 +74,8 @@ pub(crate) fn write(obj: &ObjectFile) -> Result<Vec<u8>, WriteError> {
     if !obj.functions.is_empty() {
         let text = out.add_section(Vec::new(), b".text".to_vec(), SectionKind::Text);
         for f in &obj.functions {
-            let bytes = encode_all(&f.insns);
-            let start = out.append_section_data(text, &bytes, 8);
-            func_symbols.push(out.add_symbol(Symbol {
-                name: f.name.as_bytes().to_vec(),
-                value: start,
-                size: bytes.len() as u64,
-                kind: SymbolKind::Text,
-                scope: SymbolScope::Dynamic,
-                weak: false,
-                section: SymbolSection::Section(text),
-                flags: SymbolFlags::None,
-            }));
+            let (symbol, start) = add_code(&mut out, text, &f.name, &f.insns);
+            func_symbols.push(symbol);
             bodies.push((text, start, &f.insns));
             func_offsets.push(start);
         }
@@ -87,18 +95,7 @@ pub(crate) fn write(obj: &ObjectFile) -> Result<Vec<u8>, WriteError> {
                 id
             }
         };
-        let bytes = encode_all(&prog.insns);
-        let start = out.append_section_data(section, &bytes, 8);
-        out.add_symbol(Symbol {
-            name: prog.name.as_bytes().to_vec(),
-            value: start,
-            size: bytes.len() as u64,
-            kind: SymbolKind::Text,
-            scope: SymbolScope::Dynamic,
-            weak: false,
-            section: SymbolSection::Section(section),
-            flags: SymbolFlags::None,
-        });
+        let (_, start) = add_code(&mut out, section, &prog.name, &prog.insns);
         bodies.push((section, start, &prog.insns));
         prog_offsets.push(start);
     }
