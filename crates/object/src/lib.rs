@@ -135,12 +135,17 @@ impl ObjectFile {
                     .iter()
                     .map(|f| (".text", f.name.as_str(), &f.insns)),
             );
+        // Where each body starts in its section, as the ELF writer lays them out.
+        let mut offsets: std::collections::HashMap<&str, usize> = Default::default();
         for (sec, name, insns) in bodies {
             if sec != section {
                 section = sec;
                 out.push_str(&format!("\nDisassembly of section {section}:\n"));
             }
             let bytes = insn::encode_all(insns);
+            let offset = offsets.entry(sec).or_insert(0);
+            let start = *offset;
+            *offset += bytes.len();
             let decoded = insn::decode(&bytes).expect("encoder output always decodes");
             let mut names = std::collections::HashMap::new();
             let mut slot = 0;
@@ -157,7 +162,7 @@ impl ObjectFile {
                 }
                 slot += insn.slots();
             }
-            out.push_str(&format!("\n{:016x} <{name}>:\n", 0));
+            out.push_str(&format!("\n{start:016x} <{name}>:\n"));
             out.push_str(&disasm::listing(&bytes, &decoded, &|s| {
                 names.get(&s).cloned()
             }));
