@@ -62,48 +62,40 @@ pub enum AluOp {
     SMod,
 }
 
+/// Each ALU operation and its encoding: the opcode bits and the `off` field (1 selects the
+/// signed forms of division and modulo). One table serves the encoder and the decoder.
+const ALU_OPS: [(AluOp, u8, i16); 15] = [
+    (AluOp::Add, 0x00, 0),
+    (AluOp::Sub, 0x10, 0),
+    (AluOp::Mul, 0x20, 0),
+    (AluOp::Div, 0x30, 0),
+    (AluOp::SDiv, 0x30, 1),
+    (AluOp::Or, 0x40, 0),
+    (AluOp::And, 0x50, 0),
+    (AluOp::Lsh, 0x60, 0),
+    (AluOp::Rsh, 0x70, 0),
+    (AluOp::Neg, 0x80, 0),
+    (AluOp::Mod, 0x90, 0),
+    (AluOp::SMod, 0x90, 1),
+    (AluOp::Xor, 0xa0, 0),
+    (AluOp::Mov, 0xb0, 0),
+    (AluOp::Arsh, 0xc0, 0),
+];
+
 impl AluOp {
     fn code(self) -> (u8, i16) {
-        use AluOp::*;
-        match self {
-            Add => (0x00, 0),
-            Sub => (0x10, 0),
-            Mul => (0x20, 0),
-            Div => (0x30, 0),
-            SDiv => (0x30, 1),
-            Or => (0x40, 0),
-            And => (0x50, 0),
-            Lsh => (0x60, 0),
-            Rsh => (0x70, 0),
-            Neg => (0x80, 0),
-            Mod => (0x90, 0),
-            SMod => (0x90, 1),
-            Xor => (0xa0, 0),
-            Mov => (0xb0, 0),
-            Arsh => (0xc0, 0),
-        }
+        let &(_, code, off) = ALU_OPS
+            .iter()
+            .find(|(op, _, _)| *op == self)
+            .expect("every ALU operation is in the table");
+        (code, off)
     }
 
+    /// The operation for opcode bits `code`; `off` only matters where it selects a signed
+    /// form, any other value decodes as the plain operation.
     fn from_code(code: u8, off: i16) -> Option<AluOp> {
-        use AluOp::*;
-        Some(match (code, off) {
-            (0x00, _) => Add,
-            (0x10, _) => Sub,
-            (0x20, _) => Mul,
-            (0x30, 1) => SDiv,
-            (0x30, _) => Div,
-            (0x40, _) => Or,
-            (0x50, _) => And,
-            (0x60, _) => Lsh,
-            (0x70, _) => Rsh,
-            (0x80, _) => Neg,
-            (0x90, 1) => SMod,
-            (0x90, _) => Mod,
-            (0xa0, _) => Xor,
-            (0xb0, _) => Mov,
-            (0xc0, _) => Arsh,
-            _ => return None,
-        })
+        let find = |off| ALU_OPS.iter().find(|(_, c, o)| *c == code && *o == off);
+        find(off).or_else(|| find(0)).map(|&(op, _, _)| op)
     }
 
     /// The C-like operator used by the conventional assembly syntax.
@@ -202,42 +194,33 @@ pub enum JmpOp {
     Jsle,
 }
 
+/// Each jump condition and its opcode bits: one table for the encoder and the decoder.
+const JMP_OPS: [(JmpOp, u8); 12] = [
+    (JmpOp::Ja, 0x00),
+    (JmpOp::Jeq, 0x10),
+    (JmpOp::Jgt, 0x20),
+    (JmpOp::Jge, 0x30),
+    (JmpOp::Jset, 0x40),
+    (JmpOp::Jne, 0x50),
+    (JmpOp::Jsgt, 0x60),
+    (JmpOp::Jsge, 0x70),
+    (JmpOp::Jlt, 0xa0),
+    (JmpOp::Jle, 0xb0),
+    (JmpOp::Jslt, 0xc0),
+    (JmpOp::Jsle, 0xd0),
+];
+
 impl JmpOp {
     fn code(self) -> u8 {
-        use JmpOp::*;
-        match self {
-            Ja => 0x00,
-            Jeq => 0x10,
-            Jgt => 0x20,
-            Jge => 0x30,
-            Jset => 0x40,
-            Jne => 0x50,
-            Jsgt => 0x60,
-            Jsge => 0x70,
-            Jlt => 0xa0,
-            Jle => 0xb0,
-            Jslt => 0xc0,
-            Jsle => 0xd0,
-        }
+        JMP_OPS
+            .iter()
+            .find(|(op, _)| *op == self)
+            .map(|&(_, code)| code)
+            .expect("every jump condition is in the table")
     }
 
     fn from_code(code: u8) -> Option<JmpOp> {
-        use JmpOp::*;
-        Some(match code {
-            0x00 => Ja,
-            0x10 => Jeq,
-            0x20 => Jgt,
-            0x30 => Jge,
-            0x40 => Jset,
-            0x50 => Jne,
-            0x60 => Jsgt,
-            0x70 => Jsge,
-            0xa0 => Jlt,
-            0xb0 => Jle,
-            0xc0 => Jslt,
-            0xd0 => Jsle,
-            _ => return None,
-        })
+        JMP_OPS.iter().find(|(_, c)| *c == code).map(|&(op, _)| op)
     }
 
     pub fn symbol(self) -> &'static str {
