@@ -10,6 +10,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use output::Entry;
+
+use crate::events::word;
 use sema::maps::{MapInfo, MapValue};
 use sema::Type;
 
@@ -58,13 +60,7 @@ impl CgroupResolver {
 
     /// The printed form of the `cgroup_path` value held in `bytes` (id, filter index).
     pub(crate) fn resolve(&self, bytes: &[u8]) -> String {
-        let word = |i: usize| {
-            bytes
-                .get(i * 8..i * 8 + 8)
-                .and_then(|b| b.try_into().ok())
-                .map_or(0, u64::from_ne_bytes)
-        };
-        let (id, filter) = (word(0), word(1) as u32);
+        let (id, filter) = (word(bytes, 0), word(bytes, 1) as u32);
         if let Some(hit) = self.cache.borrow().get(&(id, filter)) {
             return hit.clone();
         }

@@ -27,11 +27,12 @@ pub(crate) enum Event {
     Map { map: usize, command: MapCommand },
 }
 
-fn word(record: &[u8], index: usize) -> u64 {
+/// The `index`-th u64 of a record the kernel wrote (host byte order; 0 past the end).
+pub(crate) fn word(record: &[u8], index: usize) -> u64 {
     record
         .get(index * 8..index * 8 + 8)
         .and_then(|b| b.try_into().ok())
-        .map_or(0, u64::from_le_bytes)
+        .map_or(0, u64::from_ne_bytes)
 }
 
 /// Decodes one record. A record we cannot make sense of is an error naming its id: that
