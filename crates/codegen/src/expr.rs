@@ -124,6 +124,12 @@ impl Lowering<'_> {
                 write(&mut self.em, t, Reg::R0);
                 t
             }
+            ExprKind::AggRead { map, key, cpus } => {
+                let t = self.frame.push_temp();
+                self.agg_read(*map, key, *cpus);
+                write(&mut self.em, t, Reg::R0);
+                t
+            }
             ExprKind::StrCmp {
                 lhs,
                 rhs,

@@ -448,6 +448,82 @@ impl Lowering<'_> {
         self.em.bind(missing);
     }
 
+    /// `count sum min max avg` of `@m[k]` as one integer in r0: the value of every CPU
+    /// fetched with `bpf_map_lookup_percpu_elem` and merged here (0 for a missing key).
+    pub(crate) fn agg_read(&mut self, map: MapId, key: &[Expr], cpus: u32) {
+        let value = self.maps[map].value.clone();
+        let key = self.build_key(map, key);
+        // acc: sum, total or the min/max so far; aux: avg's count, or whether min/max saw
+        // a value yet.
+        let [acc, aux, cpu] = [(); 3].map(|_| self.frame.alloc(8));
+        for slot in [acc, aux, cpu] {
+            self.em.store_fp(Size::DW, slot, Src::Imm(0));
+        }
+        let (top, next, done) = (self.em.label(), self.em.label(), self.em.label());
+        self.em.bind(top);
+        self.em.load_fp(Size::DW, Reg::R3, cpu);
+        self.em
+            .jump_if(JmpOp::Jge, Reg::R3, Src::Imm(cpus as i32), done);
+        self.map_and_key(map, key);
+        self.call(Helper::MapLookupPercpuElem);
+        self.em.jump_if(JmpOp::Jeq, Reg::R0, Src::Imm(0), done);
+        let field = |em: &mut Emitter, dst: Reg, off: i16| {
+            em.emit(Insn::Load {
+                size: Size::DW,
+                dst,
+                src: Reg::R0,
+                off,
+            })
+        };
+        let add_to = |em: &mut Emitter, slot: i16, off: i16| {
+            field(em, Reg::R1, off);
+            em.load_fp(Size::DW, Reg::R2, slot);
+            em.emit(Insn::alu64(AluOp::Add, Reg::R2, Src::Reg(Reg::R1)));
+            em.store_fp(Size::DW, slot, Src::Reg(Reg::R2));
+        };
+        match value {
+            MapValue::Avg { .. } => {
+                add_to(&mut self.em, acc, 8);
+                add_to(&mut self.em, aux, 0);
+            }
+            MapValue::Min { signed } | MapValue::Max { signed } => {
+                let is_min = matches!(value, MapValue::Min { .. });
+                field(&mut self.em, Reg::R1, 8);
+                self.em.jump_if(JmpOp::Jeq, Reg::R1, Src::Imm(0), next);
+                field(&mut self.em, Reg::R1, 0);
+                let take = self.em.label();
+                self.em.load_fp(Size::DW, Reg::R2, aux);
+                self.em.jump_if(JmpOp::Jeq, Reg::R2, Src::Imm(0), take);
+                self.em.load_fp(Size::DW, Reg::R2, acc);
+                // Keep the old value unless the new one is strictly better.
+                let keep = match (is_min, signed) {
+                    (true, true) => JmpOp::Jsge,
+                    (true, false) => JmpOp::Jge,
+                    (false, true) => JmpOp::Jsle,
+                    (false, false) => JmpOp::Jle,
+                };
+                self.em.jump_if(keep, Reg::R1, Src::Reg(Reg::R2), next);
+                self.em.bind(take);
+                self.em.store_fp(Size::DW, acc, Src::Reg(Reg::R1));
+                self.em.store_fp(Size::DW, aux, Src::Imm(1));
+            }
+            _ => add_to(&mut self.em, acc, 0),
+        }
+        self.em.bind(next);
+        self.em.load_fp(Size::DW, Reg::R3, cpu);
+        self.em.emit(Insn::alu64(AluOp::Add, Reg::R3, Src::Imm(1)));
+        self.em.store_fp(Size::DW, cpu, Src::Reg(Reg::R3));
+        self.em.goto(top);
+        self.em.bind(done);
+        self.em.load_fp(Size::DW, Reg::R0, acc);
+        if let MapValue::Avg { signed } = value {
+            // BPF division by zero gives 0: the average of nothing.
+            self.em.load_fp(Size::DW, Reg::R1, aux);
+            let op = if signed { AluOp::SDiv } else { AluOp::Div };
+            self.em.emit(Insn::alu64(op, Reg::R0, Src::Reg(Reg::R1)));
+        }
+    }
+
     /// `len(@m)` into r0: `bpf_for_each_map_elem` returns how many entries it visited, so
     /// the callback (shared by every `len`) only says "go on".
     pub(crate) fn map_len(&mut self, map: MapId) {

@@ -66,6 +66,11 @@ impl FakeKernel {
 }
 
 impl KernelInfo for FakeKernel {
+    /// Always 4, so programs compiled in tests do not depend on the machine.
+    fn possible_cpu_ids(&self) -> Result<u32, KernelError> {
+        Ok(4)
+    }
+
     fn tracepoints(&self) -> Result<Vec<(String, String)>, KernelError> {
         Ok(self.tracepoints.keys().cloned().collect())
     }

@@ -9,6 +9,7 @@
 use std::io;
 use std::path::PathBuf;
 
+pub mod cpus;
 mod fake;
 mod format;
 mod kallsyms;
@@ -42,6 +43,11 @@ pub trait KernelInfo {
     /// `None` when there is no such symbol.
     fn kernel_symbol(&self, name: &str) -> Result<Option<u64>, KernelError> {
         kallsyms::lookup(std::path::Path::new("/proc/kallsyms"), name)
+    }
+
+    /// How many CPU ids per-CPU map lookups accept (highest possible CPU + 1).
+    fn possible_cpu_ids(&self) -> Result<u32, KernelError> {
+        cpus::possible_cpu_ids()
     }
 }
 

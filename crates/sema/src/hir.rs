@@ -295,6 +295,13 @@ pub enum ExprKind {
         map: MapId,
         key: Vec<Expr>,
     },
+    /// `@m[k]` of a `count sum min max avg` map used as an integer (bpftrace's "coercion"):
+    /// the per-CPU values merged in the kernel by looking up each CPU id below `cpus`.
+    AggRead {
+        map: MapId,
+        key: Vec<Expr>,
+        cpus: u32,
+    },
     /// `str(ptr)`: read a NUL-terminated string of at most `ty`'s length.
     StrRead {
         ptr: Box<Expr>,

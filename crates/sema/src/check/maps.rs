@@ -529,15 +529,33 @@ impl Checker<'_> {
                 ty,
                 span,
             },
+            MapValue::Count => self.read_aggregation(map, key, Type::U64, span),
+            MapValue::Sum { signed }
+            | MapValue::Min { signed }
+            | MapValue::Max { signed }
+            | MapValue::Avg { signed } => {
+                let ty = if signed { Type::I64 } else { Type::U64 };
+                self.read_aggregation(map, key, ty, span)
+            }
             ref other => {
                 let what = describe(other);
                 self.error(
                     span,
-                    format!(
-                        "@{name} holds {what}; reading aggregations in probes is not supported yet"
-                    ),
+                    format!("@{name} holds {what}, which has no single integer value to read"),
                 )
             }
+        }
+    }
+
+    /// `count sum min max avg` values read as an integer: merged over every CPU in the kernel.
+    fn read_aggregation(&mut self, map: MapId, key: Vec<Expr>, ty: Type, span: Span) -> Expr {
+        match self.kernel.possible_cpu_ids() {
+            Ok(cpus) => Expr {
+                kind: ExprKind::AggRead { map, key, cpus },
+                ty,
+                span,
+            },
+            Err(e) => self.error(span, format!("cannot read this aggregation: {e}")),
         }
     }
 
