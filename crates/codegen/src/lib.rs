@@ -10,6 +10,7 @@ mod dispatch;
 mod emitter;
 mod expr;
 mod frame;
+mod join;
 mod lower;
 mod maps;
 

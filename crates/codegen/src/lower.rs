@@ -484,6 +484,7 @@ impl<'a> Lowering<'a> {
                 self.leave_probe();
             }
             StmtKind::Printf { id, args } => self.printf(*id, args),
+            StmtKind::Join { id, array, user } => self.join(*id, array, *user),
             StmtKind::Signal(sig) => {
                 let t = self.expr(sig);
                 let r = read(&mut self.em, t, Reg::R1);
@@ -525,6 +526,7 @@ impl<'a> Lowering<'a> {
             .iter()
             .filter_map(|a| match a {
                 PrintfArg::Field { ty, offset } => Some((*ty, *offset)),
+                PrintfArg::Strftime { offset, .. } => Some((sema::Type::U64, *offset)),
                 PrintfArg::Const(_) => None,
             })
             .collect();

@@ -19,6 +19,8 @@ pub(crate) enum Event {
     System(Vec<u8>),
     /// `cat(...)`: the file name.
     Cat(Vec<u8>),
+    /// `join(...)`: the strings joined (text output adds a newline).
+    Join(Vec<u8>),
     /// A `print(value)`: the value's type and bytes.
     Value { ty: sema::Type, bytes: Vec<u8> },
     /// `exit(code)`
@@ -33,6 +35,27 @@ pub(crate) fn word(record: &[u8], index: usize) -> u64 {
         .get(index * 8..index * 8 + 8)
         .and_then(|b| b.try_into().ok())
         .map_or(0, u64::from_ne_bytes)
+}
+
+/// The strings of a `join()` record, separated as its format says.
+fn join_record(record: &[u8], pieces: &[printf::Piece]) -> Vec<u8> {
+    let sep: &[u8] = match pieces.first() {
+        Some(printf::Piece::Literal(sep)) => sep,
+        _ => b" ",
+    };
+    let count = (word(record, 1) as usize).min(sema::JOIN_MAX_ARGS as usize);
+    let slot = sema::JOIN_ARG_SIZE as usize;
+    let mut out = Vec::new();
+    for i in 0..count {
+        let start = (16 + i * slot).min(record.len());
+        let bytes = &record[start..(start + slot).min(record.len())];
+        let len = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+        if i > 0 {
+            out.extend_from_slice(sep);
+        }
+        out.extend_from_slice(&bytes[..len]);
+    }
+    out
 }
 
 /// Decodes one record. A record we cannot make sense of is an error naming its id: that
@@ -84,11 +107,18 @@ pub(crate) fn decode(
             return Ok(Event::Value { ty: *ty, bytes });
         }
     }
+    if format.kind == FormatKind::Join {
+        return Ok(Event::Join(join_record(record, &format.pieces)));
+    }
     let values: Vec<Value> = format
         .args
         .iter()
         .map(|arg| match arg {
             PrintfArg::Const(v) => v.clone(),
+            PrintfArg::Strftime { format, offset } => {
+                let ns = word(record, *offset as usize / 8);
+                Value::Str(crate::wallclock::strftime(format, ns))
+            }
             PrintfArg::Field { ty, offset } => {
                 let start = *offset as usize;
                 let end = (start + ty.size() as usize).min(record.len());
@@ -105,6 +135,6 @@ pub(crate) fn decode(
         FormatKind::Time => Event::Time(text),
         FormatKind::System => Event::System(text),
         FormatKind::Cat => Event::Cat(text),
-        FormatKind::Printf | FormatKind::PrintValue => Event::Text(text),
+        FormatKind::Printf | FormatKind::PrintValue | FormatKind::Join => Event::Text(text),
     })
 }

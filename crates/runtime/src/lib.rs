@@ -11,6 +11,7 @@ mod events;
 mod maps;
 mod ringbuf;
 mod sys;
+mod wallclock;
 
 use std::io::{self, Write};
 use std::os::fd::OwnedFd;
@@ -388,6 +389,12 @@ impl Output<'_> {
                     Event::Time(format) => {
                         let now = sys::local_time(&format);
                         self.emit("time", &now)
+                    }
+                    Event::Join(mut text) => {
+                        if !self.json {
+                            text.push(b'\n');
+                        }
+                        self.emit("join", &text)
                     }
                     Event::System(command) => {
                         let out = run_shell(&command);

@@ -233,6 +233,13 @@ pub enum StmtKind {
         id: usize,
         args: Vec<Expr>,
     },
+    /// `join(array, sep)`: the strings `array[0..]` up to a NULL pointer, sent in one record
+    /// of printf format `id` (read from user memory if `user`).
+    Join {
+        id: usize,
+        array: Expr,
+        user: bool,
+    },
     /// Ask user space to stop (with this exit code, 0 if none), then leave the probe.
     Exit {
         code: Option<Expr>,

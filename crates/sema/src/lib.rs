@@ -38,6 +38,12 @@ pub enum PrintfArg {
         ty: Type,
         offset: u32,
     },
+    /// `strftime(format, ns)`: the u64 timestamp at `offset`, formatted as local time by
+    /// user space.
+    Strftime {
+        format: Vec<u8>,
+        offset: u32,
+    },
 }
 
 /// One `printf` call site: what user space needs to print its events.
@@ -64,7 +70,17 @@ pub enum FormatKind {
     System,
     /// `cat(fmt, ...)`: print the file the text names.
     Cat,
+    /// `join(argv, sep)`: the record holds a count and [`JOIN_MAX_ARGS`] string slots of
+    /// [`JOIN_ARG_SIZE`] bytes; the only piece is the separator.
+    Join,
 }
+
+/// Strings `join()` reads at most (bpftrace's `join_argnum`).
+pub const JOIN_MAX_ARGS: u32 = 16;
+/// Bytes of each `join()` string, NUL included (bpftrace's `join_argsize`).
+pub const JOIN_ARG_SIZE: u32 = 1024;
+/// A `join()` record: id, count of strings, then the slots.
+pub const JOIN_RECORD_SIZE: u32 = 16 + JOIN_MAX_ARGS * JOIN_ARG_SIZE;
 
 /// Everything later stages need.
 #[derive(Clone, Debug, Default)]

@@ -543,6 +543,7 @@ impl<'a> Checker<'a> {
                     out.push(Stmt { kind, span });
                 }
             }
+            A::Call { name, args, .. } if name == "join" => self.join(args, span, out),
             A::Call { name, args, .. } if name == "signal" => {
                 if !self.options.unsafe_allowed {
                     self.push(
@@ -719,6 +720,16 @@ impl<'a> Checker<'a> {
                 printf_args.push(PrintfArg::Const(printf::Value::Str(s.clone())));
                 continue;
             }
+            if let A::Call { name, args, .. } = &value.kind {
+                if name == "strftime" {
+                    if let Some((format, ns)) = self.strftime_call(spec, args, value.span) {
+                        printf_args.push(PrintfArg::Strftime { format, offset });
+                        offset += 8;
+                        event_args.push(ns);
+                    }
+                    continue;
+                }
+            }
             let v = self.expr(value);
             match v.ty {
                 Type::None => {
@@ -765,6 +776,104 @@ impl<'a> Checker<'a> {
         })
     }
 
+    /// `join(argv[, sep])`: the strings of a NULL-terminated `char *` array, printed by user
+    /// space with `sep` (a space by default) between them.
+    fn join(&mut self, args: &[ast::Expr], span: Span, out: &mut Vec<Stmt>) {
+        let (array, sep) = match args {
+            [array] => (array, b" ".to_vec()),
+            [array, ast::Expr {
+                kind: A::Str(sep), ..
+            }] => (array, sep.clone()),
+            _ => {
+                self.push(
+                    Diagnostic::error(
+                        span,
+                        "join() takes a char * array and optionally a separator literal",
+                    )
+                    .with_hint("e.g. join(args.argv) or join(args.argv, \",\")"),
+                );
+                return;
+            }
+        };
+        let array = self.expr(array);
+        if !array.ty.is_integer() {
+            self.push(Diagnostic::error(
+                array.span,
+                format!(
+                    "join() needs a pointer to an array of strings, not {}",
+                    array.ty
+                ),
+            ));
+            return;
+        }
+        let id = self.printfs.len();
+        self.printfs.push(PrintfFormat {
+            pieces: vec![Piece::Literal(sep)],
+            args: Vec::new(),
+            record_size: crate::JOIN_RECORD_SIZE,
+            kind: FormatKind::Join,
+        });
+        let user = self.user_memory();
+        out.push(Stmt {
+            kind: StmtKind::Join { id, array, user },
+            span,
+        });
+    }
+
+    /// Whether pointers this probe reads point into the traced process: syscall arguments do,
+    /// everything else is kernel memory.
+    fn user_memory(&self) -> bool {
+        matches!(self.attach, Attach::Tracepoint { category, .. } if category == "syscalls")
+            || matches!(self.attach, Attach::Syscall { .. })
+    }
+
+    /// `strftime(fmt, ns)` as a printf argument: the strftime(3) format and the timestamp.
+    /// It formats in user space, so it has no value a probe could use otherwise.
+    fn strftime_call(
+        &mut self,
+        spec: &printf::Spec,
+        args: &[ast::Expr],
+        span: Span,
+    ) -> Option<(Vec<u8>, Expr)> {
+        let [ast::Expr {
+            kind: A::Str(format),
+            ..
+        }, ns] = args
+        else {
+            self.push(
+                Diagnostic::error(span, "strftime() takes a format literal and a timestamp")
+                    .with_hint("e.g. strftime(\"%H:%M:%S\", nsecs)"),
+            );
+            return None;
+        };
+        if spec.conv != b's' {
+            self.push(Diagnostic::error(
+                span,
+                format!("strftime() is printed with %s, not %{}", spec.conv as char),
+            ));
+            return None;
+        }
+        if let A::Unary {
+            op: UnaryOp::Neg, ..
+        } = ns.kind
+        {
+            self.push(Diagnostic::error(
+                ns.span,
+                "strftime() needs a non-negative timestamp (nanoseconds since boot)",
+            ));
+            return None;
+        }
+        let ns = self.expr(ns);
+        if !ns.ty.is_integer() {
+            self.push(Diagnostic::error(
+                ns.span,
+                format!("strftime() needs an integer timestamp, not {}", ns.ty),
+            ));
+            return None;
+        }
+        Some((format.clone(), ns))
+    }
+
     /// `str(ptr[, len])`: a NUL-terminated string read from memory.
     fn str_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
         if args.is_empty() || args.len() > 2 {
@@ -796,9 +905,7 @@ impl<'a> Checker<'a> {
                 )
             }
         };
-        // Syscall arguments point into the traced process; everything else is kernel memory.
-        let user = matches!(self.attach, Attach::Tracepoint { category, .. } if category == "syscalls")
-            || matches!(self.attach, Attach::Syscall { .. });
+        let user = self.user_memory();
         Expr {
             kind: ExprKind::StrRead {
                 ptr: Box::new(ptr),
@@ -1229,6 +1336,12 @@ impl<'a> Checker<'a> {
                         span,
                         format!("{name}() has no value and cannot be used in an expression"),
                     )
+                } else if name == "strftime" {
+                    self.push(
+                        Diagnostic::error(span, "strftime() can only be printed")
+                            .with_hint("pass it to printf with %s: printf(\"%s\\n\", strftime(\"%H:%M:%S\", nsecs))"),
+                    );
+                    int(0, Type::I64, span)
                 } else if KNOWN_FUNCTIONS.contains(&name.as_str()) {
                     self.error(
                         span,
