@@ -112,7 +112,9 @@ impl Lowering<'_> {
                 let ctx = self.ctx();
                 self.load_to_temp(ctx, 8)
             }
+            ExprKind::TupleField { tuple, index } => self.tuple_field_int(tuple, *index),
             ExprKind::TracepointString { .. }
+            | ExprKind::Tuple(_)
             | ExprKind::Str(_)
             | ExprKind::StrRead { .. }
             | ExprKind::CgroupPath { .. } => {

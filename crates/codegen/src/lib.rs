@@ -13,6 +13,7 @@ mod frame;
 mod join;
 mod lower;
 mod maps;
+mod tuples;
 
 use object::{map_type, Function, MapDef, ObjectFile, Program};
 use sema::hir::Attach;

@@ -308,7 +308,7 @@ impl<'a> Lowering<'a> {
 
     /// Copies `len` bytes between frames: `(base register, offset)` pairs, where the base is
     /// r10 or, in a callback, the register holding the probe's frame.
-    fn copy_bytes(&mut self, src: (Reg, i16), dst: (Reg, i16), len: u32) {
+    pub(crate) fn copy_bytes(&mut self, src: (Reg, i16), dst: (Reg, i16), len: u32) {
         let mut i = 0;
         while i < len {
             let chunk = if len - i >= 8 { 8 } else { 1 };
@@ -599,6 +599,10 @@ impl<'a> Lowering<'a> {
             ExprKind::ForValue { .. } => {
                 let ptr = self.for_entry_ptr(true);
                 self.copy_string_from(ptr, 0, dst, cap.min(e.ty.size()));
+            }
+            ExprKind::Tuple(items) => self.tuple_into(items, e.ty, dst, cap),
+            ExprKind::TupleField { tuple, index } => {
+                self.tuple_field_into(tuple, *index, dst, cap.min(e.ty.size()))
             }
             ExprKind::Ternary { cond, then, els } => {
                 let else_label = self.em.label();

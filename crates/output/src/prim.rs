@@ -42,6 +42,18 @@ pub(crate) fn decode(ty: Type, bytes: &[u8]) -> Prim {
             Prim::Str(s)
         }
         Type::Bool => Prim::Bool(bytes.first().is_some_and(|&b| b != 0)),
+        Type::Tuple(tuple) => Prim::Tuple(
+            tuple
+                .fields
+                .iter()
+                .zip(&tuple.offsets)
+                .map(|(&field, &offset)| {
+                    let start = (offset as usize).min(bytes.len());
+                    let end = (start + field.size() as usize).min(bytes.len());
+                    decode(field, &bytes[start..end])
+                })
+                .collect(),
+        ),
         // The runtime resolves cgroup paths to strings before printing.
         Type::None | Type::CgroupPath => Prim::Null,
         // Pad to 8 bytes first: missing bytes read as zero (and `Value::decode` would
@@ -194,6 +206,23 @@ mod tests {
         assert_eq!(decode(Type::U32, &b), Prim::UInt(0xffff_fffb));
         assert_eq!(decode(Type::U64, &[]), Prim::UInt(0));
         assert_eq!(decode(Type::Bool, &[1, 0]), Prim::Bool(true));
+    }
+
+    #[test]
+    fn tuples_decode_field_by_field() {
+        let t = Type::Tuple(sema::types::TupleType::intern(vec![
+            Type::I64,
+            Type::Str { len: 3 },
+            Type::Bool,
+        ]));
+        let mut bytes = (-2i64).to_le_bytes().to_vec();
+        bytes.extend_from_slice(b"hi\0\0\0\0\0\0");
+        bytes.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, 0]);
+        let p = decode(t, &bytes);
+        assert_eq!(p.text(), b"(-2, hi, true)");
+        let mut json = Vec::new();
+        p.push_json(&mut json);
+        assert_eq!(json, br#"[-2,"hi",true]"#);
     }
 
     #[test]

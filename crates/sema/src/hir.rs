@@ -309,6 +309,13 @@ pub enum ExprKind {
         key: Vec<Expr>,
         cpus: u32,
     },
+    /// `(a, b, ...)`, typed [`Type::Tuple`].
+    Tuple(Vec<Expr>),
+    /// Field `index` of a tuple value.
+    TupleField {
+        tuple: Box<Expr>,
+        index: usize,
+    },
     /// `str(ptr)`: read a NUL-terminated string of at most `ty`'s length.
     StrRead {
         ptr: Box<Expr>,

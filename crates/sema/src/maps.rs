@@ -64,7 +64,7 @@ impl MapValue {
     /// Bytes of one (per-CPU) value.
     pub fn size(&self) -> u32 {
         match self {
-            MapValue::Plain(t @ (Type::Str { .. } | Type::CgroupPath)) => t.size().div_ceil(8) * 8,
+            MapValue::Plain(t) if t.is_buffer() => t.size().div_ceil(8) * 8,
             MapValue::Plain(_) | MapValue::Count | MapValue::Sum { .. } => 8,
             MapValue::Min { .. } | MapValue::Max { .. } => 16,
             MapValue::Avg { .. } | MapValue::Stats { .. } => 16,

@@ -170,7 +170,8 @@ impl Value {
             }
             Type::Bool => Value::UInt(bytes.first().map_or(0, |&b| (b != 0) as u64)),
             // Resolved to a path by the runtime before formatting.
-            Type::None | Type::CgroupPath => Value::UInt(0),
+            // Sema keeps tuples out of printf; print() formats them through `output`.
+            Type::None | Type::CgroupPath | Type::Tuple(_) => Value::UInt(0),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The value types of the language as far as codegen and output formatting need them.
 
 use std::fmt;
+use std::sync::Mutex;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Type {
@@ -19,6 +20,45 @@ pub enum Type {
     /// `Analysis::cgroup_filters`. User space turns it into the path when printing, so equal
     /// (id, filter) pairs are equal map keys wherever they were made.
     CgroupPath,
+    /// `(a, b, ...)`: elements at 8-byte aligned offsets in one buffer.
+    Tuple(&'static TupleType),
+}
+
+/// The layout of a tuple type. Interned (see [`TupleType::intern`]) so that [`Type`] stays
+/// `Copy` and structurally equal tuples are one type.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct TupleType {
+    pub fields: Vec<Type>,
+    /// Byte offset of each field.
+    pub offsets: Vec<u32>,
+    pub size: u32,
+}
+
+impl TupleType {
+    /// The tuple of `fields`, laid out and interned. A compilation makes a handful of tuple
+    /// types; they live as long as the process.
+    pub fn intern(fields: Vec<Type>) -> &'static TupleType {
+        static TABLE: Mutex<Vec<&'static TupleType>> = Mutex::new(Vec::new());
+        let mut table = TABLE
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(t) = table.iter().find(|t| t.fields == fields) {
+            return t;
+        }
+        let mut offsets = Vec::with_capacity(fields.len());
+        let mut size = 0;
+        for field in &fields {
+            offsets.push(size);
+            size += field.size().div_ceil(8) * 8;
+        }
+        let tuple: &'static TupleType = Box::leak(Box::new(TupleType {
+            fields,
+            offsets,
+            size,
+        }));
+        table.push(tuple);
+        tuple
+    }
 }
 
 impl Type {
@@ -35,9 +75,9 @@ impl Type {
         signed: false,
     };
 
-    /// Values kept in a buffer rather than a register: strings and cgroup paths.
+    /// Values kept in a buffer rather than a register: strings, cgroup paths and tuples.
     pub fn is_buffer(self) -> bool {
-        matches!(self, Type::Str { .. } | Type::CgroupPath)
+        matches!(self, Type::Str { .. } | Type::CgroupPath | Type::Tuple(_))
     }
 
     pub fn is_integer(self) -> bool {
@@ -56,6 +96,30 @@ impl Type {
             Type::Int { bytes, .. } => bytes as u32,
             Type::Bool => 1,
             Type::Str { len } => len,
+            Type::Tuple(t) => t.size,
+        }
+    }
+
+    /// The type that holds values of both `a` and `b` (two assignments to one variable or
+    /// map): strings grow to the longer one, integers keep the first type, tuples merge
+    /// field by field as long as every field keeps its place. `None` if they cannot share.
+    pub fn unify(a: Type, b: Type) -> Option<Type> {
+        match (a, b) {
+            (Type::Str { len: x }, Type::Str { len: y }) => Some(Type::Str { len: x.max(y) }),
+            (Type::CgroupPath, Type::CgroupPath) => Some(Type::CgroupPath),
+            (x, y) if x.is_integer() && y.is_integer() => Some(x),
+            (Type::Tuple(x), Type::Tuple(y)) if x == y => Some(a),
+            (Type::Tuple(x), Type::Tuple(y)) if x.offsets == y.offsets && x.size == y.size => {
+                let fields = x
+                    .fields
+                    .iter()
+                    .zip(&y.fields)
+                    .map(|(&f, &g)| Type::unify(f, g))
+                    .collect::<Option<Vec<Type>>>()?;
+                let merged = TupleType::intern(fields);
+                (merged.offsets == x.offsets).then_some(Type::Tuple(merged))
+            }
+            _ => None,
         }
     }
 
@@ -100,6 +164,16 @@ impl fmt::Display for Type {
             }
             Type::Bool => write!(f, "bool"),
             Type::Str { len } => write!(f, "string[{len}]"),
+            Type::Tuple(t) => {
+                write!(f, "(")?;
+                for (i, field) in t.fields.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "{field}")?;
+                }
+                write!(f, ")")
+            }
         }
     }
 }

@@ -53,16 +53,6 @@ fn stored(ty: Type) -> Type {
     }
 }
 
-/// Merges two uses of one map's key part or value; `None` if they cannot share a map.
-fn unify(a: Type, b: Type) -> Option<Type> {
-    match (a, b) {
-        (Type::Str { len: x }, Type::Str { len: y }) => Some(Type::Str { len: x.max(y) }),
-        (Type::CgroupPath, Type::CgroupPath) => Some(Type::CgroupPath),
-        (x, y) if x.is_integer() && y.is_integer() => Some(x),
-        _ => None,
-    }
-}
-
 const AGGREGATIONS: &[&str] = &[
     "count", "sum", "min", "max", "avg", "stats", "hist", "lhist",
 ];
@@ -85,6 +75,21 @@ impl Checker<'_> {
             } else {
                 self.expr(k)
             };
+            // A tuple value as the only key is its fields, like `@m[(a, b)]` and `@m[a, b]`.
+            if let (Type::Tuple(tuple), 1) = (e.ty, parts.len()) {
+                for (index, &field) in tuple.fields.iter().enumerate() {
+                    types.push(stored(field));
+                    exprs.push(Expr {
+                        kind: ExprKind::TupleField {
+                            tuple: Box::new(e.clone()),
+                            index,
+                        },
+                        ty: field,
+                        span: e.span,
+                    });
+                }
+                continue;
+            }
             if e.ty == Type::None {
                 self.push(Diagnostic::error(
                     k.span,
@@ -137,7 +142,7 @@ impl Checker<'_> {
         }
         let mut merged_key = Vec::new();
         for (a, b) in existing.key.iter().zip(key) {
-            match unify(*a, *b) {
+            match Type::unify(*a, *b) {
                 Some(t) => merged_key.push(t),
                 None => {
                     self.push(Diagnostic::error(
@@ -149,7 +154,7 @@ impl Checker<'_> {
             }
         }
         let merged_value = match (&existing.value, &value) {
-            (MapValue::Plain(a), MapValue::Plain(b)) => unify(*a, *b).map(MapValue::Plain),
+            (MapValue::Plain(a), MapValue::Plain(b)) => Type::unify(*a, *b).map(MapValue::Plain),
             (a, b) if std::mem::discriminant(a) == std::mem::discriminant(b) => {
                 if a != b && matches!(a, MapValue::Hist { .. } | MapValue::Lhist { .. }) {
                     self.push(Diagnostic::error(

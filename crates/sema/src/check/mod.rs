@@ -1,6 +1,7 @@
 //! Types one probe body for one attach point and lowers it to HIR.
 
 mod maps;
+mod tuples;
 
 pub(crate) use maps::{MapTable, DEFAULT_MAX_ENTRIES};
 
@@ -231,22 +232,14 @@ impl<'a> Checker<'a> {
         match self.var_id(name) {
             Some(id) => {
                 let old = self.vars[id].ty;
-                let compatible = match (old, ty) {
-                    (a, b) if a == b => true,
-                    (a, b) if a.is_integer() && b.is_integer() => true,
-                    (Type::Str { .. }, Type::Str { .. }) => true,
-                    _ => false,
-                };
-                if !compatible {
+                let Some(merged) = Type::unify(old, ty) else {
                     self.push(Diagnostic::error(
                         span,
                         format!("type mismatch for ${name}: it holds {old}, not {ty}"),
                     ));
                     return None;
-                }
-                if let (Type::Str { len: a }, Type::Str { len: b }) = (old, ty) {
-                    self.vars[id].ty = Type::Str { len: a.max(b) };
-                }
+                };
+                self.vars[id].ty = merged;
                 Some(id)
             }
             None => Some(self.declare_var(name, ty)),
@@ -737,6 +730,13 @@ impl<'a> Checker<'a> {
                         value.span,
                         "printf: this argument has no value",
                     ));
+                    continue;
+                }
+                Type::Tuple(_) => {
+                    self.push(
+                        Diagnostic::error(value.span, "printf cannot format a tuple")
+                            .with_hint("print it with print(), or pass its fields: $t.0, $t.1"),
+                    );
                     continue;
                 }
                 Type::Str { .. } | Type::CgroupPath if spec.wants_integer() => {
@@ -1250,7 +1250,7 @@ impl<'a> Checker<'a> {
         };
         let v = self.expr(arg);
         let conv = match v.ty {
-            Type::Str { .. } | Type::CgroupPath => b's',
+            Type::Str { .. } | Type::CgroupPath | Type::Tuple(_) => b's',
             Type::None => {
                 self.push(Diagnostic::error(
                     arg.span,
@@ -1447,13 +1447,15 @@ impl<'a> Checker<'a> {
                 let f = self.expr(els);
                 let ty = match (t.ty, f.ty) {
                     (a, b) if a.is_integer() && b.is_integer() => Type::promote(a, b),
-                    (Type::Str { len: a }, Type::Str { len: b }) => Type::Str { len: a.max(b) },
-                    (a, b) => {
-                        return self.error(
-                            span,
-                            format!("ternary branches differ in type: {a} and {b}"),
-                        )
-                    }
+                    (a, b) => match Type::unify(a, b).filter(|t| t.is_buffer()) {
+                        Some(t) => t,
+                        None => {
+                            return self.error(
+                                span,
+                                format!("ternary branches differ in type: {a} and {b}"),
+                            )
+                        }
+                    },
                 };
 
                 Expr {
@@ -1478,7 +1480,9 @@ impl<'a> Checker<'a> {
                     span,
                 }
             }
-            A::Block(_) | A::Tuple(_) | A::Record(_) | A::Index { .. } => self.error(
+            A::Tuple(items) => self.tuple(items, span),
+            A::Index { base, index } => self.index(base, index, span),
+            A::Block(_) | A::Record(_) => self.error(
                 span,
                 "this expression is not supported by this version of beetrace yet",
             ),
@@ -1554,6 +1558,10 @@ impl<'a> Checker<'a> {
         if let Some(e) = self.for_entry_field(base, name, span) {
             return e;
         }
+        if !matches!(&base.kind, A::Ident(b) if b == "args") {
+            let base = self.expr(base);
+            return self.tuple_field(base, name, span);
+        }
         if self.for_binding.is_some() && matches!(&base.kind, A::Ident(b) if b == "args") {
             return self.error(
                 span,
@@ -1565,12 +1573,6 @@ impl<'a> Checker<'a> {
                 span,
                 "typed args of raw tracepoints need kernel BTF, which beetrace does not read yet; \
                  use arg0, arg1, ... (the raw arguments)",
-            );
-        }
-        if !matches!(&base.kind, A::Ident(b) if b == "args") {
-            return self.error(
-                span,
-                "field access is only supported on args in this version",
             );
         }
         let Some(format) = self.format else {

@@ -1,0 +1,69 @@
+//! Tuple values: built field by field into a buffer, read back field by field.
+
+use object::insn::{Size, Src};
+use object::Reg;
+use sema::hir::{Expr, ExprKind};
+use sema::Type;
+
+use crate::frame::{read, Temp};
+use crate::lower::Lowering;
+
+impl Lowering<'_> {
+    /// Writes the tuple `(items...)` of type `ty` to the frame at `dst` (at most `cap`
+    /// bytes): every field at its offset, integers as 64-bit words.
+    pub(crate) fn tuple_into(&mut self, items: &[Expr], ty: Type, dst: i16, cap: u32) {
+        let Type::Tuple(tuple) = ty else {
+            unreachable!("sema types tuple expressions as tuples")
+        };
+        self.zero(dst, cap.div_ceil(8) * 8);
+        for ((item, &field), &offset) in items.iter().zip(&tuple.fields).zip(&tuple.offsets) {
+            if offset >= cap {
+                break;
+            }
+            let at = dst + offset as i16;
+            if field.is_buffer() {
+                self.string_into(item, at, field.size().min(cap - offset));
+            } else {
+                let t = self.expr(item);
+                let r = read(&mut self.em, t, Reg::R0);
+                self.em.store_fp(Size::DW, at, Src::Reg(r));
+                self.frame.pop_temp();
+            }
+        }
+    }
+
+    /// Where the bytes of tuple value `tuple` are: its variable's slot, or a frame buffer
+    /// it is evaluated into. Returns the base register and the offset of field `index`.
+    fn tuple_field_location(&mut self, tuple: &Expr, index: usize) -> (Reg, i16) {
+        let Type::Tuple(layout) = tuple.ty else {
+            unreachable!("sema only reads fields of tuples")
+        };
+        let offset = layout.offsets[index] as i16;
+        if let ExprKind::Var(v) = tuple.kind {
+            return (self.var_base, self.var_slots[v] + offset);
+        }
+        let buf = self.frame.alloc(layout.size);
+        self.string_into(tuple, buf, layout.size);
+        (Reg::FP, buf + offset)
+    }
+
+    /// An integer field of a tuple into a new temporary.
+    pub(crate) fn tuple_field_int(&mut self, tuple: &Expr, index: usize) -> Temp {
+        let (base, off) = self.tuple_field_location(tuple, index);
+        let t = self.frame.push_temp();
+        self.em.emit(object::insn::Insn::Load {
+            size: Size::DW,
+            dst: Reg::R0,
+            src: base,
+            off,
+        });
+        crate::frame::write(&mut self.em, t, Reg::R0);
+        t
+    }
+
+    /// A string (or tuple) field of a tuple copied to the frame at `dst`.
+    pub(crate) fn tuple_field_into(&mut self, tuple: &Expr, index: usize, dst: i16, len: u32) {
+        let (base, off) = self.tuple_field_location(tuple, index);
+        self.copy_bytes((base, off), (Reg::FP, dst), len);
+    }
+}

@@ -1,0 +1,91 @@
+//! Tuples: `(a, b, ...)` values, their fields `t.0` / `t[0]`.
+
+use syntax::ast::{self, ExprKind as A};
+use syntax::Span;
+
+use super::{int, Checker};
+use crate::hir::{Expr, ExprKind};
+use crate::types::{TupleType, Type};
+
+impl Checker<'_> {
+    /// `(a, b, ...)`: integers are kept as 64-bit fields, like map values.
+    pub(super) fn tuple(&mut self, items: &[ast::Expr], span: Span) -> Expr {
+        let mut fields = Vec::new();
+        let mut exprs = Vec::new();
+        for item in items {
+            let e = match &item.kind {
+                A::Str(s) => self.string_literal(s, item.span),
+                _ => self.expr(item),
+            };
+            let ty = match e.ty {
+                Type::None => {
+                    return self.error(item.span, "this expression has no value to put in a tuple")
+                }
+                Type::CgroupPath => {
+                    return self.error(
+                        item.span,
+                        "cgroup_path() cannot be part of a tuple yet; use it as a map key",
+                    )
+                }
+                Type::Int { signed, .. } => Type::Int { bytes: 8, signed },
+                other => other,
+            };
+            fields.push(ty);
+            exprs.push(e);
+        }
+        Expr {
+            kind: ExprKind::Tuple(exprs),
+            ty: Type::Tuple(TupleType::intern(fields)),
+            span,
+        }
+    }
+
+    /// Field `name` (`"0"`, `"1"`, ...) of the tuple `base`.
+    pub(super) fn tuple_field(&mut self, base: Expr, name: &str, span: Span) -> Expr {
+        let Type::Tuple(tuple) = base.ty else {
+            return self.error(
+                span,
+                format!(
+                    "{} has no fields; fields are read from args and tuples",
+                    base.ty
+                ),
+            );
+        };
+        match name.parse::<usize>() {
+            Ok(index) if index < tuple.fields.len() => Expr {
+                kind: ExprKind::TupleField {
+                    tuple: Box::new(base),
+                    index,
+                },
+                ty: tuple.fields[index],
+                span,
+            },
+            _ => self.error(
+                span,
+                format!(
+                    "{} has {} field(s), numbered from .0",
+                    base.ty,
+                    tuple.fields.len()
+                ),
+            ),
+        }
+    }
+
+    /// `t[i]` with a literal `i`: the same as `t.i`.
+    pub(super) fn index(&mut self, base: &ast::Expr, index: &ast::Expr, span: Span) -> Expr {
+        let base = self.expr(base);
+        if !matches!(base.ty, Type::Tuple(_)) {
+            return self.error(
+                span,
+                format!("{} cannot be indexed; only tuples can", base.ty),
+            );
+        }
+        match index.kind {
+            A::Int(i) => self.tuple_field(base, &i.to_string(), span),
+            _ => {
+                self.error(index.span, "a tuple index must be an integer literal");
+                int(0, Type::I64, span)
+            }
+        }
+    }
+}
