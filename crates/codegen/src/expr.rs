@@ -165,6 +165,12 @@ impl Lowering<'_> {
                 let ptr = self.for_entry_ptr(true);
                 self.load_to_temp(ptr, 0)
             }
+            ExprKind::ForAggValue { map, cpus } => {
+                let t = self.frame.push_temp();
+                self.agg_merge(*map, None, *cpus);
+                write(&mut self.em, t, Reg::R0);
+                t
+            }
             ExprKind::MapFetchAdd {
                 map,
                 key,

@@ -451,8 +451,14 @@ impl Lowering<'_> {
     /// `count sum min max avg` of `@m[k]` as one integer in r0: the value of every CPU
     /// fetched with `bpf_map_lookup_percpu_elem` and merged here (0 for a missing key).
     pub(crate) fn agg_read(&mut self, map: MapId, key: &[Expr], cpus: u32) {
-        let value = self.maps[map].value.clone();
         let key = self.build_key(map, key);
+        self.agg_merge(map, Some(key), cpus);
+    }
+
+    /// The merge loop of [`Lowering::agg_read`]; the key is at frame offset `key`, or with
+    /// `None`, the current entry of the enclosing `for ($kv : @map)`.
+    pub(crate) fn agg_merge(&mut self, map: MapId, key: Option<i16>, cpus: u32) {
+        let value = self.maps[map].value.clone();
         // acc: sum, total or the min/max so far; aux: avg's count, or whether min/max saw
         // a value yet.
         let [acc, aux, cpu] = [(); 3].map(|_| self.frame.alloc(8));
@@ -464,7 +470,17 @@ impl Lowering<'_> {
         self.em.load_fp(Size::DW, Reg::R3, cpu);
         self.em
             .jump_if(JmpOp::Jge, Reg::R3, Src::Imm(cpus as i32), done);
-        self.map_and_key(map, key);
+        match key {
+            Some(key) => self.map_and_key(map, key),
+            None => {
+                let entry_key = self.for_entry_ptr(false);
+                self.em.emit(Insn::mov64(Reg::R2, entry_key));
+                self.em.emit(Insn::LdMap {
+                    dst: Reg::R1,
+                    map: Self::map_ref(map),
+                });
+            }
+        }
         self.call(Helper::MapLookupPercpuElem);
         self.em.jump_if(JmpOp::Jeq, Reg::R0, Src::Imm(0), done);
         let field = |em: &mut Emitter, dst: Reg, off: i16| {

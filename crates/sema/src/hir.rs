@@ -338,6 +338,12 @@ pub enum ExprKind {
     ForValue {
         map: MapId,
     },
+    /// `$kv.1` inside `for ($kv : @map)` over a count/sum/min/max/avg map: the values of
+    /// the entry on every CPU id below `cpus`, merged.
+    ForAggValue {
+        map: MapId,
+        cpus: u32,
+    },
     /// `@m[k]++` (or `--`, `++@m[k]`...) used as a value: an atomic fetch-and-add, so every
     /// caller sees a distinct old value (`$id = @seq++` hands out unique ids).
     MapFetchAdd {

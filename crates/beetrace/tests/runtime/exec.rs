@@ -234,6 +234,11 @@ fn run_beetrace(case: &Case, env: &Env, dir: &Path) -> Result<Output, Failed> {
         kill_group(&a);
         let _ = a.wait();
     }
+    if status.is_none() {
+        // Kill before collecting the output: a tracer still writing never closes its pipes.
+        kill_group(&child);
+        let _ = child.wait();
+    }
     let (stdout, stderr) = readers.finish();
     match status {
         Some(status) => Ok(Output {
@@ -242,8 +247,6 @@ fn run_beetrace(case: &Case, env: &Env, dir: &Path) -> Result<Output, Failed> {
             stderr,
         }),
         None => {
-            kill_group(&child);
-            let _ = child.wait();
             Err(format!(
                 "timed out after {:?} and was killed\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
                 case.timeout

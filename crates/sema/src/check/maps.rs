@@ -30,7 +30,7 @@ impl MapTable {
     }
 }
 
-fn describe(value: &MapValue) -> String {
+pub(super) fn describe(value: &MapValue) -> String {
     match value {
         MapValue::Plain(t) => format!("a {t} value"),
         MapValue::Count => "count()".into(),
@@ -534,12 +534,8 @@ impl Checker<'_> {
                 ty,
                 span,
             },
-            MapValue::Count => self.read_aggregation(map, key, Type::U64, span),
-            MapValue::Sum { signed }
-            | MapValue::Min { signed }
-            | MapValue::Max { signed }
-            | MapValue::Avg { signed } => {
-                let ty = if signed { Type::I64 } else { Type::U64 };
+            ref agg if Self::aggregation_int(agg).is_some() => {
+                let ty = Self::aggregation_int(agg).expect("checked by the guard");
                 self.read_aggregation(map, key, ty, span)
             }
             ref other => {
@@ -549,6 +545,19 @@ impl Checker<'_> {
                     format!("@{name} holds {what}, which has no single integer value to read"),
                 )
             }
+        }
+    }
+
+    /// The integer type of an aggregation that can be read as one value (bpftrace's
+    /// "castable" aggregations: count, sum, min, max, avg); `None` for the others.
+    pub(super) fn aggregation_int(value: &MapValue) -> Option<Type> {
+        match *value {
+            MapValue::Count => Some(Type::U64),
+            MapValue::Sum { signed }
+            | MapValue::Min { signed }
+            | MapValue::Max { signed }
+            | MapValue::Avg { signed } => Some(if signed { Type::I64 } else { Type::U64 }),
+            _ => None,
         }
     }
 

@@ -1048,11 +1048,17 @@ impl<'a> Checker<'a> {
             ));
             return;
         }
-        if info.value.per_cpu() {
-            self.push(Diagnostic::error(
-                map.span,
-                format!("@{name} holds an aggregation (one value per CPU); iterating it is not supported yet"),
-            ));
+        if Self::aggregation_int(&info.value).is_none() && info.value.per_cpu() {
+            self.push(
+                Diagnostic::error(
+                    map.span,
+                    format!(
+                        "@{name} holds {}, which has no single value to iterate over",
+                        maps::describe(&info.value)
+                    ),
+                )
+                .with_hint("for loops work over plain maps and count/sum/min/max/avg maps"),
+            );
             return;
         }
         self.for_binding = Some((var.to_string(), id));
@@ -1098,13 +1104,21 @@ impl<'a> Checker<'a> {
                         info.key.len()
                     ),
                 ),
-                "1" => match info.value {
-                    MapValue::Plain(ty) => Expr {
+                "1" => match (&info.value, Self::aggregation_int(&info.value)) {
+                    (MapValue::Plain(ty), _) => Expr {
                         kind: ExprKind::ForValue { map },
-                        ty,
+                        ty: *ty,
                         span,
                     },
-                    _ => self.error(span, "aggregation values cannot be read here yet"),
+                    (_, Some(ty)) => match self.kernel.possible_cpu_ids() {
+                        Ok(cpus) => Expr {
+                            kind: ExprKind::ForAggValue { map, cpus },
+                            ty,
+                            span,
+                        },
+                        Err(e) => self.error(span, format!("cannot read this aggregation: {e}")),
+                    },
+                    _ => self.error(span, "this aggregation has no single value"),
                 },
                 _ => self.error(
                     span,
