@@ -115,6 +115,7 @@ impl Lowering<'_> {
             ExprKind::TupleField { tuple, index } => self.tuple_field_int(tuple, *index),
             ExprKind::TracepointString { .. }
             | ExprKind::Tuple(_)
+            | ExprKind::Ntop { .. }
             | ExprKind::Str(_)
             | ExprKind::StrRead { .. }
             | ExprKind::CgroupPath { .. } => {

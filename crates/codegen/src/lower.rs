@@ -601,6 +601,7 @@ impl<'a> Lowering<'a> {
                 self.copy_string_from(ptr, 0, dst, cap.min(e.ty.size()));
             }
             ExprKind::Tuple(items) => self.tuple_into(items, e.ty, dst, cap),
+            ExprKind::Ntop { family, addr } => self.ntop_into(family, addr, dst, cap),
             ExprKind::TupleField { tuple, index } => {
                 self.tuple_field_into(tuple, *index, dst, cap.min(e.ty.size()))
             }

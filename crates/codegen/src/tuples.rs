@@ -1,8 +1,10 @@
-//! Tuple values: built field by field into a buffer, read back field by field.
+//! Composite values built in a frame buffer: tuples (field by field, read back field by
+//! field) and `ntop()` addresses.
 
-use object::insn::{Size, Src};
+use object::helpers::Helper;
+use object::insn::{AluOp, Insn, Size, Src};
 use object::Reg;
-use sema::hir::{Expr, ExprKind};
+use sema::hir::{Expr, ExprKind, NtopAddr};
 use sema::Type;
 
 use crate::frame::{read, Temp};
@@ -51,7 +53,7 @@ impl Lowering<'_> {
     pub(crate) fn tuple_field_int(&mut self, tuple: &Expr, index: usize) -> Temp {
         let (base, off) = self.tuple_field_location(tuple, index);
         let t = self.frame.push_temp();
-        self.em.emit(object::insn::Insn::Load {
+        self.em.emit(Insn::Load {
             size: Size::DW,
             dst: Reg::R0,
             src: base,
@@ -65,5 +67,33 @@ impl Lowering<'_> {
     pub(crate) fn tuple_field_into(&mut self, tuple: &Expr, index: usize, dst: i16, len: u32) {
         let (base, off) = self.tuple_field_location(tuple, index);
         self.copy_bytes((base, off), (Reg::FP, dst), len);
+    }
+}
+
+impl Lowering<'_> {
+    /// `ntop()`: the family as a u64, then the address bytes.
+    pub(crate) fn ntop_into(&mut self, family: &Expr, addr: &NtopAddr, dst: i16, cap: u32) {
+        self.zero(dst, cap.div_ceil(8) * 8);
+        let t = self.expr(family);
+        let r = read(&mut self.em, t, Reg::R0);
+        self.em.store_fp(Size::DW, dst, Src::Reg(r));
+        self.frame.pop_temp();
+        match addr {
+            NtopAddr::Int(e) => {
+                let t = self.expr(e);
+                let r = read(&mut self.em, t, Reg::R0);
+                self.em.store_fp(Size::W, dst + 8, Src::Reg(r));
+                self.frame.pop_temp();
+            }
+            NtopAddr::TracepointBytes { offset, len } => {
+                let ctx = self.ctx();
+                self.em.emit(Insn::mov64(Reg::R3, ctx));
+                self.em
+                    .emit(Insn::alu64(AluOp::Add, Reg::R3, Src::Imm(*offset as i32)));
+                self.em.fp_addr(Reg::R1, dst + 8);
+                self.em.emit(Insn::mov64_imm(Reg::R2, *len as i32));
+                self.call(Helper::ProbeReadKernel);
+            }
+        }
     }
 }

@@ -58,6 +58,10 @@ pub(crate) fn decode(ty: Type, bytes: &[u8]) -> Prim {
         Type::None | Type::CgroupPath => Prim::Null,
         // Pad to 8 bytes first: missing bytes read as zero (and `Value::decode` would
         // overflow a shift on an empty slice).
+        Type::Inet => match Value::decode(ty, bytes) {
+            Value::Str(s) => Prim::Str(s),
+            _ => Prim::Null,
+        },
         Type::Int { .. } => match Value::decode(ty, &padded8(bytes)) {
             Value::Int(i) => Prim::Int(i),
             Value::UInt(u) => Prim::UInt(u),

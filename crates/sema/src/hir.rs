@@ -309,6 +309,11 @@ pub enum ExprKind {
         key: Vec<Expr>,
         cpus: u32,
     },
+    /// `ntop([af, ]addr)`: the family and the address bytes, typed [`Type::Inet`].
+    Ntop {
+        family: Box<Expr>,
+        addr: NtopAddr,
+    },
     /// `(a, b, ...)`, typed [`Type::Tuple`].
     Tuple(Vec<Expr>),
     /// Field `index` of a tuple value.
@@ -372,6 +377,15 @@ pub enum ExprKind {
         map: MapId,
         key: Vec<Expr>,
     },
+}
+
+/// Where `ntop()` takes the address bytes from.
+#[derive(Clone, Debug)]
+pub enum NtopAddr {
+    /// An integer holding an IPv4 address as it lies in memory (network order).
+    Int(Box<Expr>),
+    /// A byte array (`u8 saddr[4]`, `u8 saddr_v6[16]`) in the tracepoint record.
+    TracepointBytes { offset: u32, len: u32 },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

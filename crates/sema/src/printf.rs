@@ -172,7 +172,29 @@ impl Value {
             // Resolved to a path by the runtime before formatting.
             // Sema keeps tuples out of printf; print() formats them through `output`.
             Type::None | Type::CgroupPath | Type::Tuple(_) => Value::UInt(0),
+            Type::Inet => Value::Str(inet_text(bytes)),
         }
+    }
+}
+
+/// The text of an `ntop()` value: family, then the address bytes in network order.
+fn inet_text(bytes: &[u8]) -> Vec<u8> {
+    const AF_INET: u64 = 2;
+    const AF_INET6: u64 = 10;
+    let mut raw = [0u8; 24];
+    let n = bytes.len().min(24);
+    raw[..n].copy_from_slice(&bytes[..n]);
+    let family = u64::from_le_bytes(raw[..8].try_into().expect("8 bytes"));
+    let addr = &raw[8..];
+    match family {
+        AF_INET => std::net::Ipv4Addr::new(addr[0], addr[1], addr[2], addr[3])
+            .to_string()
+            .into_bytes(),
+        AF_INET6 => {
+            let octets: [u8; 16] = addr.try_into().expect("16 bytes");
+            std::net::Ipv6Addr::from(octets).to_string().into_bytes()
+        }
+        other => format!("<address family {other}>").into_bytes(),
     }
 }
 

@@ -22,6 +22,9 @@ pub enum Type {
     CgroupPath,
     /// `(a, b, ...)`: elements at 8-byte aligned offsets in one buffer.
     Tuple(&'static TupleType),
+    /// `ntop()`: an address family (u64, `AF_INET` or `AF_INET6`) and 16 address bytes,
+    /// formatted as text by user space.
+    Inet,
 }
 
 /// The layout of a tuple type. Interned (see [`TupleType::intern`]) so that [`Type`] stays
@@ -77,7 +80,10 @@ impl Type {
 
     /// Values kept in a buffer rather than a register: strings, cgroup paths and tuples.
     pub fn is_buffer(self) -> bool {
-        matches!(self, Type::Str { .. } | Type::CgroupPath | Type::Tuple(_))
+        matches!(
+            self,
+            Type::Str { .. } | Type::CgroupPath | Type::Tuple(_) | Type::Inet
+        )
     }
 
     pub fn is_integer(self) -> bool {
@@ -93,6 +99,7 @@ impl Type {
         match self {
             Type::None => 0,
             Type::CgroupPath => 16,
+            Type::Inet => 24,
             Type::Int { bytes, .. } => bytes as u32,
             Type::Bool => 1,
             Type::Str { len } => len,
@@ -107,6 +114,7 @@ impl Type {
         match (a, b) {
             (Type::Str { len: x }, Type::Str { len: y }) => Some(Type::Str { len: x.max(y) }),
             (Type::CgroupPath, Type::CgroupPath) => Some(Type::CgroupPath),
+            (Type::Inet, Type::Inet) => Some(Type::Inet),
             (x, y) if x.is_integer() && y.is_integer() => Some(x),
             (Type::Tuple(x), Type::Tuple(y)) if x == y => Some(a),
             (Type::Tuple(x), Type::Tuple(y)) if x.offsets == y.offsets && x.size == y.size => {
@@ -154,6 +162,7 @@ impl fmt::Display for Type {
         match self {
             Type::None => write!(f, "none"),
             Type::CgroupPath => write!(f, "cgroup_path_t"),
+            Type::Inet => write!(f, "inet"),
             Type::Int { bytes, signed } => {
                 write!(
                     f,

@@ -17,7 +17,7 @@ use crate::support::{kill_group, wait_until};
 /// uses, so that `comm == "dtcat"` only sees this case's workload. Each is a
 /// symlink `dt<name>` in the scratch directory, which is first on the
 /// workload's `PATH`; exec through a symlink makes its name the `comm`.
-const ALIASES: &[&str] = &["cat", "true", "sleep", "ls", "echo", "head", "dd"];
+const ALIASES: &[&str] = &["cat", "true", "sleep", "ls", "echo", "head", "dd", "bash"];
 
 /// What a tool printed, and how it ended.
 #[derive(Debug)]

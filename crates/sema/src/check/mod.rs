@@ -1,6 +1,7 @@
 //! Types one probe body for one attach point and lowers it to HIR.
 
 mod maps;
+mod ntop;
 mod tuples;
 
 pub(crate) use maps::{MapTable, DEFAULT_MAX_ENTRIES};
@@ -739,7 +740,7 @@ impl<'a> Checker<'a> {
                     );
                     continue;
                 }
-                Type::Str { .. } | Type::CgroupPath if spec.wants_integer() => {
+                Type::Str { .. } | Type::CgroupPath | Type::Inet if spec.wants_integer() => {
                     self.push(Diagnostic::error(
                         value.span,
                         format!(
@@ -1264,7 +1265,7 @@ impl<'a> Checker<'a> {
         };
         let v = self.expr(arg);
         let conv = match v.ty {
-            Type::Str { .. } | Type::CgroupPath | Type::Tuple(_) => b's',
+            Type::Str { .. } | Type::CgroupPath | Type::Tuple(_) | Type::Inet => b's',
             Type::None => {
                 self.push(Diagnostic::error(
                     arg.span,
@@ -1343,6 +1344,7 @@ impl<'a> Checker<'a> {
             A::Call { name, args, .. } if name == "str" => self.str_call(args, span),
             A::Call { name, args, .. } if name == "kaddr" => self.kaddr(args, span),
             A::Call { name, args, .. } if name == "strncmp" => self.strncmp(args, span),
+            A::Call { name, args, .. } if name == "ntop" => self.ntop(args, span),
             A::Sizeof(of) => self.sizeof(of, span),
             A::Call { name, .. } => {
                 if name == "printf" || name == "exit" {
