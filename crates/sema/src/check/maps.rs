@@ -328,6 +328,10 @@ impl Checker<'_> {
                     ));
                     return;
                 }
+                if let Some(message) = super::constant_operand_error(op, &rhs) {
+                    self.push(Diagnostic::error(rhs.span, message));
+                    return;
+                }
                 let ty = Type::promote(current.ty, rhs.ty);
                 let combined = Expr {
                     kind: ExprKind::Binary {

@@ -116,6 +116,21 @@ fn int(value: i64, ty: Type, span: Span) -> Expr {
     }
 }
 
+/// A literal right operand the kernel's verifier would reject: division by zero, and shifts
+/// by a negative amount or by 64 or more (computed values are fine: BPF defines them).
+fn constant_operand_error(op: BinaryOp, rhs: &Expr) -> Option<&'static str> {
+    let ExprKind::Int(v) = rhs.kind else {
+        return None;
+    };
+    match op {
+        BinaryOp::Div | BinaryOp::Mod if v == 0 => Some("division by zero"),
+        BinaryOp::Shl | BinaryOp::Shr if !(0..64).contains(&v) => {
+            Some("a shift amount must be from 0 to 63")
+        }
+        _ => None,
+    }
+}
+
 /// The smallest type bpftrace gives an integer literal, widened to 64 bits for arithmetic.
 fn literal_type(value: u64) -> Type {
     if value > i64::MAX as u64 {
@@ -1434,6 +1449,9 @@ impl<'a> Checker<'a> {
                         );
                     }
                     return self.error(span, format!("'{}' needs integer operands", op.symbol()));
+                }
+                if let Some(message) = constant_operand_error(*op, &r) {
+                    return self.error(r.span, message);
                 }
                 let ty = match op {
                     BinaryOp::Eq
