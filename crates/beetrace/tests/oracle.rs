@@ -3,7 +3,7 @@
 //! what an evaluator of the language's rules (tests/oracle/gen.rs) computes.
 //!
 //! `cargo test -p beetrace --test oracle` runs `BEETRACE_ORACLE_SCRIPTS` scripts (default
-//! 200) of 16 statements each, from seed `BEETRACE_ORACLE_SEED` (default fixed, so CI is
+//! 200; half integer expressions, half control flow, keyed maps, strings and tuples), from seed `BEETRACE_ORACLE_SEED` (default fixed, so CI is
 //! reproducible; set another to explore). A failure prints the script, the expected and
 //! the actual output. Needs root; otherwise each trial is ignored.
 
@@ -35,17 +35,24 @@ fn main() {
     let seed = env_u64("BEETRACE_ORACLE_SEED", DEFAULT_SEED);
     let root = support::is_root();
     let mut generator = gen::Gen::new(seed);
-    let trials = (0..scripts)
-        .map(|i| {
-            let (script, expected) = generator.script(STATEMENTS);
-            Trial::ignorable_test(format!("integers::{seed:x}_{i}"), move || {
+    let mut trials = Vec::new();
+    for i in 0..scripts {
+        // Half plain integer scripts, half with control flow, maps, strings and tuples.
+        let (kind, (script, expected)) = if i % 2 == 0 {
+            ("integers", generator.script(STATEMENTS))
+        } else {
+            ("control", generator.control_script(STATEMENTS / 2))
+        };
+        trials.push(Trial::ignorable_test(
+            format!("{kind}::{seed:x}_{i}"),
+            move || {
                 if !root {
                     return Ok(Completion::ignored_with("needs root"));
                 }
                 check(&script, &expected).map(|()| Completion::Completed)
-            })
-        })
-        .collect();
+            },
+        ));
+    }
     libtest_mimic::run(&args, trials).exit();
 }
 

@@ -282,6 +282,12 @@ impl Lowering<'_> {
     /// r0 = whether the NUL-terminated strings at `a` and `b` are equal (`equal`) or differ,
     /// comparing at most `n` bytes.
     fn compare_strings(&mut self, a: i16, b: i16, n: u32, equal: bool) {
+        if n == 0 {
+            // Empty prefixes are equal; emitting the `differ` branch would leave it
+            // unreachable, which the verifier rejects.
+            self.em.emit(Insn::mov64_imm(Reg::R0, equal as i32));
+            return;
+        }
         let same = self.em.label();
         let differ = self.em.label();
         let end = self.em.label();

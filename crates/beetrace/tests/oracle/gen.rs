@@ -163,6 +163,8 @@ pub struct Gen {
     vars: Vec<Val>,
     /// `@mN` scalar maps assigned so far.
     maps: Vec<Val>,
+    /// Names handed out by [`Gen::fresh`].
+    names: u64,
 }
 
 impl Gen {
@@ -171,6 +173,7 @@ impl Gen {
             rng: Rng::new(seed),
             vars: Vec::new(),
             maps: Vec::new(),
+            names: 0,
         }
     }
 
@@ -309,6 +312,141 @@ impl Gen {
             _ => boolean(a != 0 || b != 0),
         };
         (format!("({l} {op} {r})"), v)
+    }
+
+    /// A `BEGIN` script mixing control flow, keyed maps, strings and tuples with integer
+    /// expressions, and its expected output. The generator runs the script as it writes it.
+    pub fn control_script(&mut self, statements: usize) -> (String, String) {
+        self.vars.clear();
+        self.maps.clear();
+        let mut body = String::new();
+        let mut out = String::new();
+        for _ in 0..statements {
+            self.control_statement(&mut body, &mut out);
+        }
+        (format!("BEGIN {{ {body}exit(); }}"), out)
+    }
+
+    /// A number for names no earlier statement used.
+    fn fresh(&mut self) -> u64 {
+        self.names += 1;
+        self.names
+    }
+
+    fn print_int(&mut self, body: &mut String, out: &mut String, s: &str, v: Val) {
+        let (conv, text) = if v.ty.signed {
+            ("lld", (v.bits as i64).to_string())
+        } else {
+            ("llu", v.bits.to_string())
+        };
+        body.push_str(&format!("printf(\"%{conv}\\n\", {s}); "));
+        out.push_str(&text);
+        out.push('\n');
+    }
+
+    fn control_statement(&mut self, body: &mut String, out: &mut String) {
+        const WORDS: &[&str] = &["", "a", "ab", "abc", "abd", "bee", "beetrace", "tracer"];
+        match self.rng.below(6) {
+            // if / else with a printf on each side
+            0 => {
+                let (c, cv) = self.expr(2);
+                let (a, av) = self.expr(2);
+                let (b, bv) = self.expr(2);
+                let (mut then, mut els) = (String::new(), String::new());
+                let (mut then_out, mut els_out) = (String::new(), String::new());
+                self.print_int(&mut then, &mut then_out, &a, av);
+                self.print_int(&mut els, &mut els_out, &b, bv);
+                body.push_str(&format!("if ({c}) {{ {then}}} else {{ {els}}} "));
+                out.push_str(if cv.bits != 0 { &then_out } else { &els_out });
+            }
+            // a bounded while loop accumulating an expression of the counter
+            1 => {
+                let n = self.rng.below(6);
+                let k = self.rng.below(1000);
+                let id = self.fresh();
+                body.push_str(&format!(
+                    "$w{id} = 0; $acc{id} = {k}; while ($w{id} < {n}) {{ $acc{id} = $acc{id} * 3 + $w{id}; $w{id}++; }} "
+                ));
+                let mut acc = k;
+                for w in 0..n {
+                    acc = acc.wrapping_mul(3).wrapping_add(w);
+                }
+                self.print_int(body, out, &format!("$acc{id}"), Val { bits: acc, ty: I64 });
+            }
+            // for over a range, summing squares
+            2 => {
+                let n = self.rng.below(8);
+                let id = self.fresh();
+                body.push_str(&format!(
+                    "$sum{id} = 0; for ($i{id} : 0..{n}) {{ $sum{id} += $i{id} * $i{id}; }} "
+                ));
+                let sum: u64 = (0..n).map(|i| i * i).sum();
+                self.print_int(body, out, &format!("$sum{id}"), Val { bits: sum, ty: I64 });
+            }
+            // keyed map: store under one key, read it and a missing one
+            3 => {
+                let (k, kv) = self.expr(1);
+                let (v, vv) = self.expr(2);
+                let id = self.fresh();
+                body.push_str(&format!("@k{id}[{k}] = {v}; "));
+                let stored = Val {
+                    bits: vv.bits,
+                    ty: Ty {
+                        bytes: 8,
+                        signed: vv.ty.signed,
+                    },
+                };
+                self.print_int(body, out, &format!("@k{id}[{k}]"), stored);
+                let other = kv.bits.wrapping_add(1);
+                // A missing key reads as 0 (the map's value type).
+                self.print_int(
+                    body,
+                    out,
+                    &format!("@k{id}[{}]", other as i64),
+                    Val {
+                        bits: 0,
+                        ty: stored.ty,
+                    },
+                );
+            }
+            // strings: equality and strncmp
+            4 => {
+                let a = *self.rng.pick(WORDS);
+                let b = *self.rng.pick(WORDS);
+                let n = self.rng.below(5);
+                let id = self.fresh();
+                body.push_str(&format!("$s{id} = \"{a}\"; "));
+                self.print_int(body, out, &format!("$s{id} == \"{b}\""), boolean(a == b));
+                let prefix = |s: &str| {
+                    s.bytes()
+                        .chain(std::iter::repeat(0))
+                        .take(n as usize)
+                        .collect::<Vec<u8>>()
+                };
+                self.print_int(
+                    body,
+                    out,
+                    &format!("strncmp($s{id}, \"{b}\", {n}) == 0"),
+                    boolean(prefix(a) == prefix(b)),
+                );
+            }
+            // tuples: build one and read its fields back
+            _ => {
+                let (a, av) = self.expr(2);
+                let word = *self.rng.pick(WORDS);
+                let id = self.fresh();
+                body.push_str(&format!("$t{id} = ({a}, \"{word}\"); "));
+                let field = Val {
+                    bits: av.bits,
+                    ty: Ty {
+                        bytes: 8,
+                        signed: av.ty.signed,
+                    },
+                };
+                self.print_int(body, out, &format!("$t{id}.0"), field);
+                self.print_int(body, out, &format!("$t{id}.1 == \"{word}\""), boolean(true));
+            }
+        }
     }
 
     /// A `BEGIN` script of variable and map assignments and printfs, and its expected
