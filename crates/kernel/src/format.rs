@@ -95,8 +95,10 @@ fn analyze_decl(decl: &str, size: u32) -> (String, String, FieldKind) {
     dims.reverse();
 
     let name_start = base
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .map_or(0, |i| i + 1);
+        .char_indices()
+        .rev()
+        .find(|&(_, c)| !(c.is_ascii_alphanumeric() || c == '_'))
+        .map_or(0, |(i, c)| i + c.len_utf8());
     let (mut ty, mut name) = (base[..name_start].trim(), &base[name_start..]);
     if ty.is_empty() || name.is_empty() {
         // Not `type name`: keep everything as the type, name as best we can.
@@ -196,6 +198,17 @@ fn scalar_size(ty: &str) -> Option<u32> {
 mod tests {
     use super::*;
     use crate::samples;
+
+    /// Found by the `tracepoint_format` fuzz target: a name next to a multi-byte character
+    /// was sliced inside that character.
+    #[test]
+    fn declarations_with_non_ascii_bytes_do_not_panic() {
+        let (name, _, _) = analyze_decl("unsigned char\u{61c}common_preempt_count", 1);
+        assert_eq!(name, "common_preempt_count");
+        // Not a C identifier: kept whole, as for any declaration we cannot split.
+        let (name, _, _) = analyze_decl("int é", 4);
+        assert_eq!(name, "int é");
+    }
 
     fn fmt(cat: &str, name: &str, text: &str) -> TracepointFormat {
         TracepointFormat::parse(cat, name, text).expect("parses")
