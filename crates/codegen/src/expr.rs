@@ -114,6 +114,7 @@ impl Lowering<'_> {
             }
             ExprKind::TupleField { tuple, index } => self.tuple_field_int(tuple, *index),
             ExprKind::TracepointString { .. }
+            | ExprKind::TracepointDynString { .. }
             | ExprKind::Tuple(_)
             | ExprKind::Ntop { .. }
             | ExprKind::Str(_)

@@ -567,6 +567,32 @@ impl<'a> Lowering<'a> {
                     .emit(Insn::alu64(AluOp::Add, Reg::R3, Src::Imm(*offset as i32)));
                 self.call(Helper::ProbeReadKernel);
             }
+            ExprKind::TracepointDynString { offset, relative } => {
+                // r3 = ctx + (loc & 0xffff) [+ offset + 4]; the string's own length is not
+                // needed: the read stops at its NUL.
+                let ctx = self.ctx();
+                self.em.emit(Insn::Load {
+                    size: Size::W,
+                    dst: Reg::R3,
+                    src: ctx,
+                    off: *offset as i16,
+                });
+                self.em
+                    .emit(Insn::alu64(AluOp::And, Reg::R3, Src::Imm(0xffff)));
+                if *relative {
+                    self.em.emit(Insn::alu64(
+                        AluOp::Add,
+                        Reg::R3,
+                        Src::Imm(*offset as i32 + 4),
+                    ));
+                }
+                self.em
+                    .emit(Insn::alu64(AluOp::Add, Reg::R3, Src::Reg(ctx)));
+                self.em.fp_addr(Reg::R1, dst);
+                self.em
+                    .emit(Insn::mov64_imm(Reg::R2, cap.min(e.ty.size()) as i32));
+                self.call(Helper::ProbeReadKernelStr);
+            }
             ExprKind::Var(v) => {
                 let len = self.vars[*v].size().min(cap);
                 self.copy_bytes((self.var_base, self.var_slots[*v]), (Reg::FP, dst), len);

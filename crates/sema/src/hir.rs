@@ -281,6 +281,13 @@ pub enum ExprKind {
         offset: u32,
         len: u32,
     },
+    /// A `__data_loc char[]` (or `__rel_loc`) string: the u32 at `offset` holds the data's
+    /// offset (low 16 bits; from the record start, or from the end of this field if
+    /// `relative`) and length (high 16 bits).
+    TracepointDynString {
+        offset: u32,
+        relative: bool,
+    },
     Unary {
         op: UnaryOp,
         expr: Box<Expr>,

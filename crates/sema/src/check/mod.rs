@@ -1677,6 +1677,22 @@ impl<'a> Checker<'a> {
                 ty: Type::Str { len },
                 span,
             },
+            FieldKind::DataLoc | FieldKind::RelLoc if field.c_type.contains("char") => {
+                // A string stored after the fixed fields, read like str() reads one.
+                let len = self
+                    .options
+                    .max_strlen
+                    .unwrap_or(DEFAULT_STRLEN)
+                    .clamp(2, MAX_STRLEN + 1);
+                Expr {
+                    kind: ExprKind::TracepointDynString {
+                        offset: field.offset,
+                        relative: field.kind == FieldKind::RelLoc,
+                    },
+                    ty: Type::Str { len },
+                    span,
+                }
+            }
             _ => self.error(
                 span,
                 format!(
