@@ -42,8 +42,8 @@ pub(crate) fn decode(ty: Type, bytes: &[u8]) -> Prim {
             Prim::Str(s)
         }
         Type::Bool => Prim::Bool(bytes.first().is_some_and(|&b| b != 0)),
-        Type::Tuple(tuple) => Prim::Tuple(
-            tuple
+        Type::Tuple(tuple) => {
+            let values = tuple
                 .fields
                 .iter()
                 .zip(&tuple.offsets)
@@ -51,9 +51,13 @@ pub(crate) fn decode(ty: Type, bytes: &[u8]) -> Prim {
                     let start = (offset as usize).min(bytes.len());
                     let end = (start + field.size() as usize).min(bytes.len());
                     decode(field, &bytes[start..end])
-                })
-                .collect(),
-        ),
+                });
+            if tuple.names.is_empty() {
+                Prim::Tuple(values.collect())
+            } else {
+                Prim::Record(tuple.names.iter().map(String::as_str).zip(values).collect())
+            }
+        }
         // The runtime resolves cgroup paths to strings before printing.
         Type::None | Type::CgroupPath => Prim::Null,
         // Pad to 8 bytes first: missing bytes read as zero (and `Value::decode` would

@@ -20,7 +20,8 @@ pub enum Type {
     /// `Analysis::cgroup_filters`. User space turns it into the path when printing, so equal
     /// (id, filter) pairs are equal map keys wherever they were made.
     CgroupPath,
-    /// `(a, b, ...)`: elements at 8-byte aligned offsets in one buffer.
+    /// `(a, b, ...)` or the record `(name = a, other = b)`: elements at 8-byte aligned
+    /// offsets in one buffer.
     Tuple(&'static TupleType),
     /// `ntop()`: an address family (u64, `AF_INET` or `AF_INET6`) and 16 address bytes,
     /// formatted as text by user space.
@@ -32,6 +33,8 @@ pub enum Type {
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct TupleType {
     pub fields: Vec<Type>,
+    /// The field names of a record; empty for a tuple.
+    pub names: Vec<String>,
     /// Byte offset of each field.
     pub offsets: Vec<u32>,
     pub size: u32,
@@ -41,11 +44,19 @@ impl TupleType {
     /// The tuple of `fields`, laid out and interned. A compilation makes a handful of tuple
     /// types; they live as long as the process.
     pub fn intern(fields: Vec<Type>) -> &'static TupleType {
+        TupleType::intern_record(fields, Vec::new())
+    }
+
+    /// The record with these field names (in this order), laid out and interned.
+    pub fn intern_record(fields: Vec<Type>, names: Vec<String>) -> &'static TupleType {
         static TABLE: Mutex<Vec<&'static TupleType>> = Mutex::new(Vec::new());
         let mut table = TABLE
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(t) = table.iter().find(|t| t.fields == fields) {
+        if let Some(t) = table
+            .iter()
+            .find(|t| t.fields == fields && t.names == names)
+        {
             return t;
         }
         let mut offsets = Vec::with_capacity(fields.len());
@@ -56,6 +67,7 @@ impl TupleType {
         }
         let tuple: &'static TupleType = Box::leak(Box::new(TupleType {
             fields,
+            names,
             offsets,
             size,
         }));
@@ -117,14 +129,16 @@ impl Type {
             (Type::Inet, Type::Inet) => Some(Type::Inet),
             (x, y) if x.is_integer() && y.is_integer() => Some(x),
             (Type::Tuple(x), Type::Tuple(y)) if x == y => Some(a),
-            (Type::Tuple(x), Type::Tuple(y)) if x.offsets == y.offsets && x.size == y.size => {
+            (Type::Tuple(x), Type::Tuple(y))
+                if x.offsets == y.offsets && x.size == y.size && x.names == y.names =>
+            {
                 let fields = x
                     .fields
                     .iter()
                     .zip(&y.fields)
                     .map(|(&f, &g)| Type::unify(f, g))
                     .collect::<Option<Vec<Type>>>()?;
-                let merged = TupleType::intern(fields);
+                let merged = TupleType::intern_record(fields, x.names.clone());
                 (merged.offsets == x.offsets).then_some(Type::Tuple(merged))
             }
             _ => None,
@@ -179,7 +193,10 @@ impl fmt::Display for Type {
                     if i > 0 {
                         write!(f, ", ")?;
                     }
-                    write!(f, "{field}")?;
+                    match t.names.get(i) {
+                        Some(name) => write!(f, "{name}={field}")?,
+                        None => write!(f, "{field}")?,
+                    }
                 }
                 write!(f, ")")
             }

@@ -1516,7 +1516,8 @@ impl<'a> Checker<'a> {
             }
             A::Tuple(items) => self.tuple(items, span),
             A::Index { base, index } => self.index(base, index, span),
-            A::Block(_) | A::Record(_) => self.error(
+            A::Record(items) => self.record(items, span),
+            A::Block(_) => self.error(
                 span,
                 "this expression is not supported by this version of beetrace yet",
             ),

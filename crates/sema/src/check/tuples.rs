@@ -1,7 +1,8 @@
-//! Tuples: `(a, b, ...)` values, their fields `t.0` / `t[0]`.
+//! Tuples `(a, b, ...)` and records `(name = a, other = b)`: their values and fields
+//! (`t.0` / `t[0]`, `r.name`).
 
 use syntax::ast::{self, ExprKind as A};
-use syntax::Span;
+use syntax::{Diagnostic, Span};
 
 use super::{int, Checker};
 use crate::hir::{Expr, ExprKind};
@@ -10,6 +11,24 @@ use crate::types::{TupleType, Type};
 impl Checker<'_> {
     /// `(a, b, ...)`: integers are kept as 64-bit fields, like map values.
     pub(super) fn tuple(&mut self, items: &[ast::Expr], span: Span) -> Expr {
+        let items: Vec<&ast::Expr> = items.iter().collect();
+        self.composite(&items, Vec::new(), span)
+    }
+
+    /// `(name = a, other = b)`: a tuple whose fields have names.
+    pub(super) fn record(&mut self, items: &[(String, ast::Expr)], span: Span) -> Expr {
+        let mut names: Vec<String> = Vec::new();
+        for (name, e) in items {
+            if names.contains(name) {
+                return self.error(e.span, format!("the record has two fields named '{name}'"));
+            }
+            names.push(name.clone());
+        }
+        let exprs: Vec<&ast::Expr> = items.iter().map(|(_, e)| e).collect();
+        self.composite(&exprs, names, span)
+    }
+
+    fn composite(&mut self, items: &[&ast::Expr], names: Vec<String>, span: Span) -> Expr {
         let mut fields = Vec::new();
         let mut exprs = Vec::new();
         for item in items {
@@ -35,7 +54,7 @@ impl Checker<'_> {
         }
         Expr {
             kind: ExprKind::Tuple(exprs),
-            ty: Type::Tuple(TupleType::intern(fields)),
+            ty: Type::Tuple(TupleType::intern_record(fields, names)),
             span,
         }
     }
@@ -51,6 +70,25 @@ impl Checker<'_> {
                 ),
             );
         };
+        if !tuple.names.is_empty() {
+            return match tuple.names.iter().position(|n| n == name) {
+                Some(index) => Expr {
+                    kind: ExprKind::TupleField {
+                        tuple: Box::new(base),
+                        index,
+                    },
+                    ty: tuple.fields[index],
+                    span,
+                },
+                None => {
+                    self.push(
+                        Diagnostic::error(span, format!("the record has no field '{name}'"))
+                            .with_hint(format!("its fields are: {}", tuple.names.join(", "))),
+                    );
+                    int(0, Type::I64, span)
+                }
+            };
+        }
         match name.parse::<usize>() {
             Ok(index) if index < tuple.fields.len() => Expr {
                 kind: ExprKind::TupleField {
