@@ -68,7 +68,11 @@ pub const GLOBALS_LOST_EVENTS: i16 = 16;
 pub const GLOBALS_TRUNCATED_STRINGS: i16 = 24;
 /// `str()` reads that failed (the string reads as "").
 pub const GLOBALS_FAILED_READS: i16 = 32;
-pub const GLOBALS_SIZE: u32 = 40;
+/// Compound map updates given up after [`CMPXCHG_ATTEMPTS`] lost races with other CPUs.
+pub const GLOBALS_CONTENDED: i16 = 40;
+pub const GLOBALS_SIZE: u32 = 48;
+/// How often a compare-and-exchange update retries before it counts itself as lost.
+pub const CMPXCHG_ATTEMPTS: i32 = 64;
 
 /// The object name of `@name`: `AT_name` (`AT_` for `@`), a C identifier as BTF requires.
 pub fn map_symbol(name: &str) -> String {

@@ -365,6 +365,13 @@ impl<'a> Lowering<'a> {
                 value,
                 op,
             } => self.map_add(*map, key, value, *op),
+            StmtKind::MapExchange {
+                map,
+                key,
+                op,
+                signed,
+                value,
+            } => self.map_exchange(*map, key, *op, *signed, value),
             StmtKind::Aggregate {
                 map,
                 key,

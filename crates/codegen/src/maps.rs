@@ -10,11 +10,15 @@ use object::{FuncRef, MapRef, Reg};
 use sema::hir::{AggFunc, AtomicUpdate, Expr, MapCommand, MapId};
 use sema::maps::MapValue;
 use sema::{CLEAR_MAP_EVENT_ID, PRINT_MAP_EVENT_ID, ZERO_MAP_EVENT_ID};
+use syntax::ast::BinaryOp;
 
 use crate::emitter::Emitter;
 use crate::frame::read;
 use crate::lower::Lowering;
-use crate::{FUNC_COUNT_LOSS, FUNC_LEN_CALLBACK, GLOBALS_MAP_FULL, MAP_GLOBALS, MAP_USER_BASE};
+use crate::{
+    CMPXCHG_ATTEMPTS, FUNC_COUNT_LOSS, FUNC_LEN_CALLBACK, GLOBALS_CONTENDED, GLOBALS_MAP_FULL,
+    MAP_GLOBALS, MAP_USER_BASE,
+};
 
 /// Bytes of a map command record: id, map index, top, div.
 pub(crate) const COMMAND_RECORD: u32 = 32;
@@ -174,6 +178,93 @@ impl Lowering<'_> {
             AtomicUpdate::Xor => AtomicOp::Xor,
         };
         self.atomic_update(map, key, operand, op, false);
+    }
+
+    /// `@m[k] op= value` with an operator BPF has no atomic form of: read the entry, compute,
+    /// and store with `cmpxchg` only if no other CPU changed it meanwhile; otherwise retry
+    /// (at most [`CMPXCHG_ATTEMPTS`] times, then count the update as lost).
+    pub(crate) fn map_exchange(
+        &mut self,
+        map: MapId,
+        key: &[Expr],
+        op: BinaryOp,
+        signed: bool,
+        value: &Expr,
+    ) {
+        let alu = match (op, signed) {
+            (BinaryOp::Mul, _) => AluOp::Mul,
+            (BinaryOp::Div, true) => AluOp::SDiv,
+            (BinaryOp::Div, false) => AluOp::Div,
+            (BinaryOp::Mod, true) => AluOp::SMod,
+            (BinaryOp::Mod, false) => AluOp::Mod,
+            (BinaryOp::Shl, _) => AluOp::Lsh,
+            (BinaryOp::Shr, true) => AluOp::Arsh,
+            (BinaryOp::Shr, false) => AluOp::Rsh,
+            _ => unreachable!("sema sends only * / % << >> here"),
+        };
+        let key = self.build_key(map, key);
+        let operand = self.int_slot(value);
+        let initial = self.frame.alloc(8);
+        let tried = self.frame.alloc(8);
+        self.em.store_fp(Size::DW, tried, Src::Imm(0));
+        let (again, insert, swap, done) = (
+            self.em.label(),
+            self.em.label(),
+            self.em.label(),
+            self.em.label(),
+        );
+        self.em.bind(again);
+        self.lookup(map, key);
+        self.em.jump_if(JmpOp::Jeq, Reg::R0, Src::Imm(0), insert);
+        // r3 = entry, r4 = attempts; no calls in the loop, so r1-r5 stay ours.
+        self.em.emit(Insn::mov64(Reg::R3, Reg::R0));
+        self.em.emit(Insn::mov64_imm(Reg::R4, 0));
+        self.em.load_fp(Size::DW, Reg::R5, operand);
+        self.em.bind(swap);
+        self.em.emit(Insn::Load {
+            size: Size::DW,
+            dst: Reg::R1,
+            src: Reg::R3,
+            off: 0,
+        });
+        self.em.emit(Insn::mov64(Reg::R2, Reg::R1));
+        self.em.emit(Insn::alu64(alu, Reg::R2, Src::Reg(Reg::R5)));
+        self.em.emit(Insn::mov64(Reg::R0, Reg::R1));
+        self.em.emit(Insn::Atomic {
+            size: Size::DW,
+            op: AtomicOp::Cmpxchg,
+            fetch: true,
+            dst: Reg::R3,
+            off: 0,
+            src: Reg::R2,
+        });
+        self.em
+            .jump_if(JmpOp::Jeq, Reg::R0, Src::Reg(Reg::R1), done);
+        self.em.emit(Insn::alu64(AluOp::Add, Reg::R4, Src::Imm(1)));
+        self.em
+            .jump_if(JmpOp::Jlt, Reg::R4, Src::Imm(CMPXCHG_ATTEMPTS), swap);
+        self.count_in_globals(GLOBALS_CONTENDED);
+        self.em.goto(done);
+        // A missing entry becomes `0 op value`, inserted only if still absent; if another
+        // CPU inserted it first, update that entry instead.
+        self.em.bind(insert);
+        self.em.load_fp(Size::DW, Reg::R1, tried);
+        let full = self.em.label();
+        self.em.jump_if(JmpOp::Jne, Reg::R1, Src::Imm(0), full);
+        self.em.store_fp(Size::DW, tried, Src::Imm(1));
+        self.em.emit(Insn::mov64_imm(Reg::R1, 0));
+        self.em.load_fp(Size::DW, Reg::R5, operand);
+        self.em.emit(Insn::alu64(alu, Reg::R1, Src::Reg(Reg::R5)));
+        self.em.store_fp(Size::DW, initial, Src::Reg(Reg::R1));
+        self.map_and_key(map, key);
+        self.em.fp_addr(Reg::R3, initial);
+        self.em.emit(Insn::mov64_imm(Reg::R4, BPF_NOEXIST));
+        self.call(Helper::MapUpdateElem);
+        self.em.jump_if(JmpOp::Jeq, Reg::R0, Src::Imm(0), done);
+        self.em.goto(again);
+        self.em.bind(full);
+        self.count_in_globals(GLOBALS_MAP_FULL);
+        self.em.bind(done);
     }
 
     /// `@m[k]++` as a value: r0 = the value before the add (0 for a new entry).

@@ -19,9 +19,9 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use codegen::{
-    Compiled, CompiledProgram, EVENTS_BYTES, GLOBALS_FAILED_READS, GLOBALS_LOST_EVENTS,
-    GLOBALS_MAP_FULL, GLOBALS_SIZE, GLOBALS_START_NS, GLOBALS_TRUNCATED_STRINGS, MAP_EVENTS,
-    MAP_GLOBALS, MAP_USER_BASE,
+    Compiled, CompiledProgram, CMPXCHG_ATTEMPTS, EVENTS_BYTES, GLOBALS_CONTENDED,
+    GLOBALS_FAILED_READS, GLOBALS_LOST_EVENTS, GLOBALS_MAP_FULL, GLOBALS_SIZE, GLOBALS_START_NS,
+    GLOBALS_TRUNCATED_STRINGS, MAP_EVENTS, MAP_GLOBALS, MAP_USER_BASE,
 };
 use object::Insn;
 use output::PrintOptions;
@@ -495,6 +495,15 @@ fn report_losses(
                 err,
                 "WARNING: {failed} str() read(s) failed and gave \"\" (typically user memory \
                  not paged in yet when the probe fired)"
+            )
+            .map_err(RuntimeError::Output)?;
+        }
+        let contended = counter(GLOBALS_CONTENDED);
+        if contended > 0 {
+            writeln!(
+                err,
+                "WARNING: {contended} compound map update(s) (*= /= %= <<= >>=) were dropped \
+                 after losing {CMPXCHG_ATTEMPTS} races in a row with other CPUs"
             )
             .map_err(RuntimeError::Output)?;
         }

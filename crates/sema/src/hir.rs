@@ -210,6 +210,17 @@ pub enum StmtKind {
         value: Expr,
         op: AtomicUpdate,
     },
+    /// `@m[key] *= value` and the other compound assignments BPF has no atomic instruction
+    /// for (`*= /= %= <<= >>=`): a compare-and-exchange loop on the entry, so concurrent
+    /// updates are not lost; a missing entry is inserted as `0 op value`. `signed` selects
+    /// signed division and arithmetic shifts.
+    MapExchange {
+        map: MapId,
+        key: Vec<Expr>,
+        op: BinaryOp,
+        signed: bool,
+        value: Expr,
+    },
     /// `@m[key] = count()` and the other aggregations; `value` is the aggregated argument.
     Aggregate {
         map: MapId,

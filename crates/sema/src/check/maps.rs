@@ -332,21 +332,19 @@ impl Checker<'_> {
                     self.push(Diagnostic::error(rhs.span, message));
                     return;
                 }
-                let ty = Type::promote(current.ty, rhs.ty);
-                let combined = Expr {
-                    kind: ExprKind::Binary {
-                        op,
-                        lhs: Box::new(current),
-                        rhs: Box::new(rhs),
-                    },
-                    ty,
-                    span,
+                // Division is signed if either side is; a shift is arithmetic if the map's
+                // values are signed (as for `a >> b` in expressions).
+                let signed = match op {
+                    BinaryOp::Shr | BinaryOp::Shl => current.ty.is_signed(),
+                    _ => current.ty.is_signed() || rhs.ty.is_signed(),
                 };
                 out.push(Stmt {
-                    kind: StmtKind::MapStore {
+                    kind: StmtKind::MapExchange {
                         map,
                         key,
-                        value: combined,
+                        op,
+                        signed,
+                        value: rhs,
                     },
                     span,
                 });
