@@ -309,7 +309,7 @@ impl Lowering<'_> {
     }
 
     /// A new temporary holding `*(u64 *)(base + off)`.
-    fn load_to_temp(&mut self, base: Reg, off: i16) -> Temp {
+    pub(crate) fn load_to_temp(&mut self, base: Reg, off: i16) -> Temp {
         let t = self.frame.push_temp();
         self.em.emit(Insn::Load {
             size: Size::DW,

@@ -12,7 +12,7 @@ use sema::maps::MapValue;
 use sema::{CLEAR_MAP_EVENT_ID, PRINT_MAP_EVENT_ID, ZERO_MAP_EVENT_ID};
 use syntax::ast::BinaryOp;
 
-use crate::emitter::Emitter;
+use crate::emitter::{Emitter, Label};
 use crate::frame::read;
 use crate::lower::Lowering;
 use crate::{
@@ -204,7 +204,12 @@ impl Lowering<'_> {
         };
         let key = self.build_key(map, key);
         let operand = self.int_slot(value);
+        // What a missing entry becomes: `0 op value`.
         let initial = self.frame.alloc(8);
+        self.em.emit(Insn::mov64_imm(Reg::R1, 0));
+        self.em.load_fp(Size::DW, Reg::R5, operand);
+        self.em.emit(Insn::alu64(alu, Reg::R1, Src::Reg(Reg::R5)));
+        self.em.store_fp(Size::DW, initial, Src::Reg(Reg::R1));
         let tried = self.frame.alloc(8);
         self.em.store_fp(Size::DW, tried, Src::Imm(0));
         let (again, insert, swap, done) = (
@@ -245,17 +250,26 @@ impl Lowering<'_> {
             .jump_if(JmpOp::Jlt, Reg::R4, Src::Imm(CMPXCHG_ATTEMPTS), swap);
         self.count_in_globals(GLOBALS_CONTENDED);
         self.em.goto(done);
-        // A missing entry becomes `0 op value`, inserted only if still absent; if another
-        // CPU inserted it first, update that entry instead.
+        self.insert_if_absent(map, key, initial, tried, [insert, again, done]);
+    }
+
+    /// The insert path of the atomic updates, bound at `insert`: insert the value at
+    /// `initial` only if the key is still absent. If another CPU inserted it first, go back
+    /// to `again` (once, as `tried` records) to update that entry; if the insert failed
+    /// otherwise, the map is full. Ends at `done`, which it binds.
+    fn insert_if_absent(
+        &mut self,
+        map: MapId,
+        key: i16,
+        initial: i16,
+        tried: i16,
+        [insert, again, done]: [Label; 3],
+    ) {
         self.em.bind(insert);
         self.em.load_fp(Size::DW, Reg::R1, tried);
         let full = self.em.label();
         self.em.jump_if(JmpOp::Jne, Reg::R1, Src::Imm(0), full);
         self.em.store_fp(Size::DW, tried, Src::Imm(1));
-        self.em.emit(Insn::mov64_imm(Reg::R1, 0));
-        self.em.load_fp(Size::DW, Reg::R5, operand);
-        self.em.emit(Insn::alu64(alu, Reg::R1, Src::Reg(Reg::R5)));
-        self.em.store_fp(Size::DW, initial, Src::Reg(Reg::R1));
         self.map_and_key(map, key);
         self.em.fp_addr(Reg::R3, initial);
         self.em.emit(Insn::mov64_imm(Reg::R4, BPF_NOEXIST));
@@ -263,6 +277,7 @@ impl Lowering<'_> {
         self.em.jump_if(JmpOp::Jeq, Reg::R0, Src::Imm(0), done);
         self.em.goto(again);
         self.em.bind(full);
+        // The counting function returns 0, the value a lost increment reports.
         self.count_in_globals(GLOBALS_MAP_FULL);
         self.em.bind(done);
     }
@@ -308,23 +323,7 @@ impl Lowering<'_> {
         }
         self.em.goto(done);
         // A successful insert leaves r0 = 0, the "previous value" of a new entry.
-        // Insert only if still absent. If another CPU inserted first, look up again once and
-        // add to its entry; if the insert failed otherwise, the map is full.
-        self.em.bind(insert);
-        self.em.load_fp(Size::DW, Reg::R1, tried);
-        let full = self.em.label();
-        self.em.jump_if(JmpOp::Jne, Reg::R1, Src::Imm(0), full);
-        self.em.store_fp(Size::DW, tried, Src::Imm(1));
-        self.map_and_key(map, key);
-        self.em.fp_addr(Reg::R3, initial);
-        self.em.emit(Insn::mov64_imm(Reg::R4, BPF_NOEXIST));
-        self.call(Helper::MapUpdateElem);
-        self.em.jump_if(JmpOp::Jeq, Reg::R0, Src::Imm(0), done);
-        self.em.goto(again);
-        self.em.bind(full);
-        // The counting function returns 0, the value a lost increment reports.
-        self.count_in_globals(GLOBALS_MAP_FULL);
-        self.em.bind(done);
+        self.insert_if_absent(map, key, initial, tried, [insert, again, done]);
     }
 
     pub(crate) fn aggregate(

@@ -52,15 +52,7 @@ impl Lowering<'_> {
     /// An integer field of a tuple into a new temporary.
     pub(crate) fn tuple_field_int(&mut self, tuple: &Expr, index: usize) -> Temp {
         let (base, off) = self.tuple_field_location(tuple, index);
-        let t = self.frame.push_temp();
-        self.em.emit(Insn::Load {
-            size: Size::DW,
-            dst: Reg::R0,
-            src: base,
-            off,
-        });
-        crate::frame::write(&mut self.em, t, Reg::R0);
-        t
+        self.load_to_temp(base, off)
     }
 
     /// A string (or tuple) field of a tuple copied to the frame at `dst`.
