@@ -108,6 +108,28 @@ impl Lowering<'_> {
                 let ctx = self.ctx();
                 self.load_to_temp(ctx, 8 * *index as i16)
             }
+            ExprKind::SyscallNrIn { enter, ranges } => {
+                let t = self.frame.push_temp();
+                let scratch = self.frame.alloc(8);
+                let ctx = self.ctx();
+                crate::dispatch::syscall_nr(&mut self.em, *enter, ctx, scratch);
+                let (yes, end) = (self.em.label(), self.em.label());
+                for &(first, last) in ranges {
+                    let next = self.em.label();
+                    self.em
+                        .jump_if(JmpOp::Jlt, Reg::R3, Src::Imm(first as i32), next);
+                    self.em
+                        .jump_if(JmpOp::Jle, Reg::R3, Src::Imm(last as i32), yes);
+                    self.em.bind(next);
+                }
+                self.em.emit(Insn::mov64_imm(Reg::R0, 0));
+                self.em.goto(end);
+                self.em.bind(yes);
+                self.em.emit(Insn::mov64_imm(Reg::R0, 1));
+                self.em.bind(end);
+                write(&mut self.em, t, Reg::R0);
+                t
+            }
             ExprKind::SyscallRet => {
                 let ctx = self.ctx();
                 self.load_to_temp(ctx, 8)

@@ -94,6 +94,9 @@ fn program_name(attach: &Attach, index: usize) -> String {
         Attach::SyscallDispatcher { enter } => {
             format!("sys_{}_dispatch", if *enter { "enter" } else { "exit" })
         }
+        Attach::SyscallSet { enter, .. } => {
+            format!("sys_{}_set", if *enter { "enter" } else { "exit" })
+        }
     };
     let clean: String = base
         .chars()

@@ -197,10 +197,14 @@ pub fn run(
     }
     if !options.quiet {
         // Probes as the script names them: a dispatcher is not one, its syscalls are.
-        let n = loaded
+        let n: usize = loaded
             .iter()
-            .filter(|l| !matches!(l.program.attach, Attach::SyscallDispatcher { .. }))
-            .count();
+            .map(|l| match &l.program.attach {
+                Attach::SyscallDispatcher { .. } => 0,
+                Attach::SyscallSet { syscalls, .. } => syscalls.len(),
+                _ => 1,
+            })
+            .sum();
         if options.json {
             writeln!(
                 out,
@@ -579,6 +583,7 @@ fn load(
         | Attach::End
         | Attach::Syscall { .. }
         | Attach::SyscallDispatcher { .. }
+        | Attach::SyscallSet { .. }
         | Attach::RawTracepoint { .. } => BPF_PROG_TYPE_RAW_TRACEPOINT,
         Attach::Tracepoint { .. } => BPF_PROG_TYPE_TRACEPOINT,
         Attach::Interval { .. } | Attach::PerfEvent { .. } => BPF_PROG_TYPE_PERF_EVENT,
@@ -650,7 +655,7 @@ fn attach(p: &CompiledProgram, prog: &OwnedFd) -> Result<Vec<OwnedFd>, RuntimeEr
         Attach::RawTracepoint { name } => sys::attach_raw_tracepoint(name, prog)
             .map(|fd| vec![fd])
             .map_err(err),
-        Attach::SyscallDispatcher { enter } => {
+        Attach::SyscallDispatcher { enter } | Attach::SyscallSet { enter, .. } => {
             sys::attach_raw_tracepoint(if *enter { "sys_enter" } else { "sys_exit" }, prog)
                 .map(|fd| vec![fd])
                 .map_err(err)

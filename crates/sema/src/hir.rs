@@ -30,6 +30,15 @@ pub enum Attach {
     SyscallDispatcher {
         enter: bool,
     },
+    /// Syscall tracepoints of one probe block whose programs came out identical (the body
+    /// uses neither `probe` nor fields that differ between the syscalls): one raw tracepoint
+    /// program on `sys_enter`/`sys_exit` runs the body inline for these syscall numbers,
+    /// with no per-syscall programs and no tail call.
+    SyscallSet {
+        enter: bool,
+        /// The syscalls, as (name, number), in the order the wildcard expanded them.
+        syscalls: Vec<(String, u32)>,
+    },
     /// `rawtracepoint:<name>`: the tracepoint's raw arguments, without the record tracefs
     /// events build.
     RawTracepoint {
@@ -65,9 +74,12 @@ impl Attach {
     pub fn section(&self) -> String {
         match self {
             Attach::Begin | Attach::End | Attach::Syscall { .. } => "raw_tp".to_string(),
-            Attach::SyscallDispatcher { enter: true } => "raw_tp/sys_enter".to_string(),
+            Attach::SyscallDispatcher { enter: true } | Attach::SyscallSet { enter: true, .. } => {
+                "raw_tp/sys_enter".to_string()
+            }
             Attach::RawTracepoint { name } => format!("raw_tp/{name}"),
-            Attach::SyscallDispatcher { enter: false } => "raw_tp/sys_exit".to_string(),
+            Attach::SyscallDispatcher { enter: false }
+            | Attach::SyscallSet { enter: false, .. } => "raw_tp/sys_exit".to_string(),
             Attach::Tracepoint { category, name } => format!("tracepoint/{category}/{name}"),
             Attach::Interval { .. } | Attach::PerfEvent { .. } => "perf_event".to_string(),
         }
@@ -91,6 +103,14 @@ impl Attach {
                 "tracepoint:syscalls:sys_{}_{name}",
                 if *enter { "enter" } else { "exit" }
             ),
+            Attach::SyscallSet { enter, syscalls } => {
+                let names: Vec<&str> = syscalls.iter().map(|(n, _)| n.as_str()).collect();
+                format!(
+                    "tracepoint:syscalls:sys_{}_{{{}}}",
+                    if *enter { "enter" } else { "exit" },
+                    names.join(",")
+                )
+            }
             Attach::Interval { period_ns } => {
                 if period_ns % 1_000_000_000 == 0 {
                     format!("interval:s:{}", period_ns / 1_000_000_000)
@@ -283,6 +303,12 @@ pub enum ExprKind {
     },
     /// The return value in a dispatched `sys_exit_*` probe.
     SyscallRet,
+    /// Whether the current syscall's number lies in one of these inclusive ranges (the gate
+    /// of an [`Attach::SyscallSet`] program).
+    SyscallNrIn {
+        enter: bool,
+        ranges: Vec<(u32, u32)>,
+    },
     /// `argN` of a raw tracepoint: the N-th raw argument.
     RawArg {
         index: u8,

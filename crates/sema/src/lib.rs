@@ -206,6 +206,9 @@ pub fn analyze(
             analysis.cgroup_filters = cgroup_filters;
         }
     }
+    if !options.no_syscall_dispatch {
+        inline_identical_syscalls(&mut analysis.probes);
+    }
     analysis.maps = maps.maps;
     if analysis.probes.is_empty() && !diags.iter().any(Diagnostic::is_error) {
         diags.push(
@@ -254,6 +257,73 @@ fn dispatch_syscalls(
                 nr: *nr,
             };
         }
+    }
+}
+
+/// Merges the dispatched syscall probes of one probe block into one
+/// [`hir::Attach::SyscallSet`] program when they all came out identical (same predicate,
+/// body and variables: nothing in them depends on which syscall fired). The program is
+/// gated by the syscall number instead of being reached through a tail call, and the
+/// per-syscall programs are not loaded at all.
+fn inline_identical_syscalls(probes: &mut Vec<hir::Probe>) {
+    use std::collections::BTreeMap;
+    let mut groups: BTreeMap<(bool, u32, u32), Vec<usize>> = BTreeMap::new();
+    for (i, p) in probes.iter().enumerate() {
+        if let hir::Attach::Syscall { enter, .. } = p.attach {
+            groups
+                .entry((enter, p.span.start, p.span.end))
+                .or_default()
+                .push(i);
+        }
+    }
+    let shape = |p: &hir::Probe| format!("{:?}", (&p.predicate, &p.body, &p.vars));
+    let mut merged_away = Vec::new();
+    for ((enter, ..), members) in groups {
+        let first = shape(&probes[members[0]]);
+        if members.len() < 2 || members.iter().any(|&i| shape(&probes[i]) != first) {
+            continue;
+        }
+        let syscalls: Vec<(String, u32)> = members
+            .iter()
+            .filter_map(|&i| match &probes[i].attach {
+                hir::Attach::Syscall { name, nr, .. } => Some((name.clone(), *nr)),
+                _ => None,
+            })
+            .collect();
+        let mut nrs: Vec<u32> = syscalls.iter().map(|&(_, nr)| nr).collect();
+        nrs.sort_unstable();
+        let mut ranges: Vec<(u32, u32)> = Vec::new();
+        for nr in nrs {
+            match ranges.last_mut() {
+                Some((_, end)) if *end + 1 == nr => *end = nr,
+                _ => ranges.push((nr, nr)),
+            }
+        }
+        let head = &mut probes[members[0]];
+        let span = head.span;
+        let gate = hir::Expr {
+            kind: hir::ExprKind::SyscallNrIn { enter, ranges },
+            ty: Type::Bool,
+            span,
+        };
+        head.predicate = Some(match head.predicate.take() {
+            None => gate,
+            Some(predicate) => hir::Expr {
+                kind: hir::ExprKind::Binary {
+                    op: ast::BinaryOp::And,
+                    lhs: Box::new(gate),
+                    rhs: Box::new(predicate),
+                },
+                ty: Type::Bool,
+                span,
+            },
+        });
+        head.attach = hir::Attach::SyscallSet { enter, syscalls };
+        merged_away.extend_from_slice(&members[1..]);
+    }
+    merged_away.sort_unstable();
+    for i in merged_away.into_iter().rev() {
+        probes.remove(i);
     }
 }
 
