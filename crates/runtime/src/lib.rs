@@ -2,7 +2,7 @@
 //! `begin`, stream events until `exit()`, a signal or the traced command ends, then detach,
 //! fire `end` and print.
 //!
-//! Invariant: only this crate makes bpf() calls. Every kernel object it creates (map,
+//! bpf() calls go through the `bpfsys` crate. Every kernel object it creates (map,
 //! program, perf event attachment) is owned by an [`OwnedFd`], so returning (normally, by
 //! error, or on a signal) releases them all; nothing is pinned unless asked for.
 
