@@ -4,15 +4,79 @@
 //! bpftrace-compatible script runner, so `beetrace -e '...'` and `beetrace script.bt` behave
 //! like bpftrace. A script file named like a subcommand can still be run as `./NAME`.
 
+use std::io::Write;
 use std::process::ExitCode;
 
+mod cmd_map;
+mod cmd_prog;
+mod cmd_unpin;
 mod script;
 
 fn main() -> ExitCode {
-    let first = std::env::args_os().nth(1);
-    #[allow(clippy::match_single_binding)] // until the first subcommand lands
-    match first.as_ref().and_then(|a| a.to_str()) {
+    let first = subcommand_name();
+    match first.as_deref() {
         // Subcommands are added here, one arm each, each in its own module.
+        Some("map") => cmd_map::main(),
+        Some("prog") => cmd_prog::main(),
+        Some("unpin") => cmd_unpin::main(),
         _ => script::main(),
+    }
+}
+
+/// Output flags bpftool takes before the object word (`bpftool -j map show`).
+const LEADING_FLAGS: &[&str] = &["-j", "--json", "-p", "--pretty"];
+
+/// The subcommand word: the first argument, or the first after bpftool-style leading
+/// output flags.
+fn subcommand_name() -> Option<String> {
+    let args: Vec<String> = std::env::args().skip(1).take(5).collect();
+    let word = args.iter().find(|a| !LEADING_FLAGS.contains(&a.as_str()))?;
+    let leading = args.iter().position(|a| a == word).unwrap_or(0);
+    (leading == 0 || matches!(word.as_str(), "map" | "prog")).then(|| word.clone())
+}
+
+/// The arguments of a subcommand for its clap parser: its name, then the rest, with leading
+/// output flags moved after the name.
+pub(crate) fn subcommand_args() -> Vec<std::ffi::OsString> {
+    let mut flags = Vec::new();
+    let mut rest = std::env::args_os().skip(1).peekable();
+    while let Some(a) = rest.next_if(|a| a.to_str().is_some_and(|s| LEADING_FLAGS.contains(&s))) {
+        flags.push(a);
+    }
+    let mut args: Vec<std::ffi::OsString> = rest.next().into_iter().collect();
+    args.extend(flags);
+    args.extend(rest);
+    args
+}
+
+/// Mounts bpffs at /sys/fs/bpf when no bpffs is mounted, and says so.
+pub(crate) fn ensure_bpffs() -> Result<(), String> {
+    let (path, mounted) = kernel::ensure_bpffs().map_err(|e| e.to_string())?;
+    if mounted {
+        eprintln!(
+            "beetrace: bpffs was not mounted; mounted it at {}",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Runs a `map`/`prog`/`unpin` command: prints its output, or its error as one line.
+pub(crate) fn admin_main(command: impl FnOnce() -> Result<String, admin::AdminError>) -> ExitCode {
+    let result = ensure_bpffs()
+        .map_err(admin::AdminError::Usage)
+        .and_then(|()| command());
+    match result {
+        Ok(text) => {
+            let mut out = std::io::stdout().lock();
+            // A closed pipe (`| head`) is a normal way to stop reading.
+            let _ = out.write_all(text.as_bytes());
+            let _ = out.flush();
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ERROR: {e}");
+            ExitCode::FAILURE
+        }
     }
 }

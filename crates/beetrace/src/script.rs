@@ -72,6 +72,16 @@ struct Cli {
     #[arg(long = "unsafe")]
     unsafe_allowed: bool,
 
+    /// Pin the script's maps in DIR on a bpffs (`@name` at DIR/name, `@` at DIR/@), reusing
+    /// compatible maps an earlier run pinned there; they outlive the run.
+    #[arg(long = "pin", value_name = "DIR")]
+    pin: Option<PathBuf>,
+
+    /// With --pin: also pin the programs and their attachments, so tracing continues after
+    /// beetrace exits (until `beetrace unpin DIR`).
+    #[arg(long = "pin-progs", requires = "pin")]
+    pin_progs: bool,
+
     /// Stop after this many seconds (as if Ctrl-C were pressed).
     #[arg(long = "duration", value_name = "SECONDS")]
     duration: Option<f64>,
@@ -199,6 +209,9 @@ fn real_main(cli: Cli) -> Result<ExitCode, String> {
         cmd.arg("-c").arg(format!("exec {c}"));
         cmd
     });
+    if cli.pin.is_some() {
+        crate::ensure_bpffs()?;
+    }
     let options = runtime::RunOptions {
         dry_run: cli.dry_run,
         quiet: cli.quiet,
@@ -206,6 +219,8 @@ fn real_main(cli: Cli) -> Result<ExitCode, String> {
         pid: cli.pid,
         duration: cli.duration.map(Duration::from_secs_f64),
         json,
+        pin: cli.pin.clone(),
+        pin_progs: cli.pin_progs,
     };
     let result = runtime::run(&compiled, &analysis, &mut out, &mut io::stderr(), options);
     let _ = out.flush();

@@ -7,6 +7,11 @@
 //! memory, see BENCHMARKS.md) and by the bpftool-like `map`/`prog` commands, which must not
 //! depend on the script pipeline. Knows nothing of scripts, probes or output formats.
 
+pub mod obj;
+pub mod pin;
+
+pub use obj::{MapInfo, ObjKind, ProgInfo};
+
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -23,7 +28,7 @@ const BPF_BTF_LOAD: libc::c_long = 18;
 
 /// `union bpf_attr` is a union of per-command structs; 128 bytes covers every field we set.
 #[repr(C, align(8))]
-struct Attr([u8; 128]);
+pub(crate) struct Attr([u8; 128]);
 
 impl Attr {
     fn new() -> Attr {
@@ -50,7 +55,7 @@ impl Attr {
     }
 }
 
-fn bpf(cmd: libc::c_long, attr: &mut Attr) -> io::Result<libc::c_long> {
+pub(crate) fn bpf(cmd: libc::c_long, attr: &mut Attr) -> io::Result<libc::c_long> {
     // SAFETY: attr points to 128 initialised bytes, and we pass that size.
     let ret = unsafe { libc::syscall(libc::SYS_bpf, cmd, attr.0.as_mut_ptr(), attr.0.len()) };
     if ret < 0 {
@@ -60,7 +65,7 @@ fn bpf(cmd: libc::c_long, attr: &mut Attr) -> io::Result<libc::c_long> {
     }
 }
 
-fn owned(fd: libc::c_long) -> OwnedFd {
+pub(crate) fn owned(fd: libc::c_long) -> OwnedFd {
     // SAFETY: the kernel just returned this descriptor to us and nobody else owns it.
     unsafe { OwnedFd::from_raw_fd(fd as RawFd) }
 }
@@ -94,6 +99,85 @@ pub fn map_create(
         .u32(16, flags)
         .bytes(28, &object_name(name));
     bpf(BPF_MAP_CREATE, &mut attr).map(owned)
+}
+
+/// BTF describing a map's key and value: the loaded BTF object and the type ids in it.
+#[derive(Clone, Copy, Debug)]
+pub struct MapBtf<'a> {
+    pub btf: &'a OwnedFd,
+    pub key_type_id: u32,
+    pub value_type_id: u32,
+}
+
+/// Like [`map_create`], with BTF for the key and value so tools can show them typed.
+pub fn map_create_with_btf(
+    map_type: u32,
+    key_size: u32,
+    value_size: u32,
+    max_entries: u32,
+    flags: u32,
+    name: &str,
+    btf: MapBtf,
+) -> io::Result<OwnedFd> {
+    let mut attr = Attr::new();
+    attr.u32(0, map_type)
+        .u32(4, key_size)
+        .u32(8, value_size)
+        .u32(12, max_entries)
+        .u32(16, flags)
+        .bytes(28, &object_name(name))
+        .u32(48, btf.btf.as_raw_fd() as u32)
+        .u32(52, btf.key_type_id)
+        .u32(56, btf.value_type_id);
+    bpf(BPF_MAP_CREATE, &mut attr).map(owned)
+}
+
+/// `BPF_ANY`, `BPF_NOEXIST`, `BPF_EXIST`: whether an update may create or replace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpdateFlag {
+    Any = 0,
+    NoExist = 1,
+    Exist = 2,
+}
+
+/// Sets `key` to `value` under `flag`; errors are the kernel's (`EEXIST`, `ENOENT`, `E2BIG`).
+pub fn map_update_flag(
+    map: &OwnedFd,
+    key: &[u8],
+    value: &[u8],
+    flag: UpdateFlag,
+) -> io::Result<()> {
+    let mut attr = Attr::new();
+    attr.u32(0, map.as_raw_fd() as u32)
+        .u64(8, key.as_ptr() as u64)
+        .u64(16, value.as_ptr() as u64)
+        .u64(24, flag as u64);
+    bpf(BPF_MAP_UPDATE_ELEM, &mut attr).map(|_| ())
+}
+
+/// Deletes `key`; `Ok(false)` when it was not there.
+pub fn map_delete_existing(map: &OwnedFd, key: &[u8]) -> io::Result<bool> {
+    let mut attr = Attr::new();
+    attr.u32(0, map.as_raw_fd() as u32)
+        .u64(8, key.as_ptr() as u64);
+    match bpf(BPF_MAP_DELETE_ELEM, &mut attr) {
+        Ok(_) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// The key after `key` (the first key when `None`) into `next`; `Ok(false)` after the last.
+pub fn map_next_key(map: &OwnedFd, key: Option<&[u8]>, next: &mut [u8]) -> io::Result<bool> {
+    let mut attr = Attr::new();
+    attr.u32(0, map.as_raw_fd() as u32)
+        .u64(8, key.map_or(0, |k| k.as_ptr() as u64))
+        .u64(16, next.as_mut_ptr() as u64);
+    match bpf(BPF_MAP_GET_NEXT_KEY, &mut attr) {
+        Ok(_) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 pub fn map_update(map: &OwnedFd, key: &[u8], value: &[u8]) -> io::Result<()> {
@@ -130,20 +214,15 @@ pub fn map_delete(map: &OwnedFd, key: &[u8]) -> io::Result<()> {
     }
 }
 
-/// Every key of a hash map, in the kernel's order.
+/// Every key of a map, in the kernel's order.
 pub fn map_keys(map: &OwnedFd, key_size: usize) -> io::Result<Vec<Vec<u8>>> {
     let mut keys: Vec<Vec<u8>> = Vec::new();
     loop {
         let mut next = vec![0u8; key_size];
-        let mut attr = Attr::new();
-        attr.u32(0, map.as_raw_fd() as u32)
-            .u64(8, keys.last().map_or(0, |k| k.as_ptr() as u64))
-            .u64(16, next.as_mut_ptr() as u64);
-        match bpf(BPF_MAP_GET_NEXT_KEY, &mut attr) {
-            Ok(_) => keys.push(next),
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(keys),
-            Err(e) => return Err(e),
+        if !map_next_key(map, keys.last().map(Vec::as_slice), &mut next)? {
+            return Ok(keys);
         }
+        keys.push(next);
     }
 }
 

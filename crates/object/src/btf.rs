@@ -7,17 +7,17 @@
 
 use crate::{MapDef, ObjectFile};
 
-const KIND_INT: u32 = 1;
+pub(crate) const KIND_INT: u32 = 1;
 const KIND_PTR: u32 = 2;
-const KIND_ARRAY: u32 = 3;
-const KIND_STRUCT: u32 = 4;
+pub(crate) const KIND_ARRAY: u32 = 3;
+pub(crate) const KIND_STRUCT: u32 = 4;
 const KIND_FUNC: u32 = 12;
 const KIND_FUNC_PROTO: u32 = 13;
 const FUNC_STATIC: u32 = 0;
 const FUNC_GLOBAL: u32 = 1;
 const KIND_VAR: u32 = 14;
 const KIND_DATASEC: u32 = 15;
-const BTF_INT_SIGNED: u32 = 1 << 24;
+pub(crate) const BTF_INT_SIGNED: u32 = 1 << 24;
 const VAR_GLOBAL_ALLOCATED: u32 = 1;
 
 /// Size in bytes of one map's definition inside `.maps` (one pointer per member).
@@ -39,21 +39,36 @@ fn map_members(map: &MapDef) -> Vec<(&'static str, u32)> {
     members
 }
 
-struct Writer {
+pub(crate) struct Writer {
     types: Vec<u8>,
     strings: Vec<u8>,
     next_id: u32,
 }
 
 impl Writer {
-    fn string(&mut self, s: &str) -> u32 {
+    pub(crate) fn new() -> Writer {
+        Writer {
+            types: Vec::new(),
+            strings: vec![0],
+            next_id: 1,
+        }
+    }
+
+    pub(crate) fn string(&mut self, s: &str) -> u32 {
         let off = self.strings.len() as u32;
         self.strings.extend_from_slice(s.as_bytes());
         self.strings.push(0);
         off
     }
 
-    fn ty(&mut self, name_off: u32, kind: u32, vlen: u32, size_or_type: u32, extra: &[u32]) -> u32 {
+    pub(crate) fn ty(
+        &mut self,
+        name_off: u32,
+        kind: u32,
+        vlen: u32,
+        size_or_type: u32,
+        extra: &[u32],
+    ) -> u32 {
         for word in [name_off, (kind << 24) | vlen, size_or_type]
             .iter()
             .chain(extra)
@@ -70,11 +85,7 @@ impl Writer {
 /// function (static, `params` pointer-sized arguments), then the `.maps` description. Returns
 /// the blob and the `FUNC` type ids of the programs and of the functions.
 pub(crate) fn object_btf(obj: &ObjectFile) -> ObjectBtf {
-    let mut w = Writer {
-        types: Vec::new(),
-        strings: vec![0],
-        next_id: 1,
-    };
+    let mut w = Writer::new();
     // Section names, for `.BTF.ext` records to refer to.
     let mut section_names: Vec<(String, u32)> = Vec::new();
     for sec in obj
@@ -238,7 +249,7 @@ fn maps_types(w: &mut Writer, int: u32, index: u32, maps: &[MapDef]) {
 
 impl Writer {
     /// The finished blob: header, types, strings.
-    fn finish(self) -> Vec<u8> {
+    pub(crate) fn finish(self) -> Vec<u8> {
         let mut out = Vec::new();
         out.extend_from_slice(&0xeb9fu16.to_le_bytes());
         out.push(1); // version

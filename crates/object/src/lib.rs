@@ -9,6 +9,7 @@ pub mod disasm;
 mod elf;
 pub mod helpers;
 pub mod insn;
+pub mod map_btf;
 
 pub use elf::WriteError;
 pub use insn::{FuncRef, Insn, MapRef, Reg};

@@ -9,6 +9,7 @@
 mod cgroups;
 mod events;
 mod maps;
+pub mod pin;
 mod ringbuf;
 mod sys;
 mod wallclock;
@@ -80,6 +81,8 @@ pub enum RuntimeError {
     Output(io::Error),
     #[error("malformed event from the kernel: {0}")]
     Event(String),
+    #[error("{0}")]
+    Pin(String),
 }
 
 /// What the command line asked for.
@@ -96,6 +99,10 @@ pub struct RunOptions {
     pub duration: Option<Duration>,
     /// `-f json`: bpftrace's NDJSON records instead of text.
     pub json: bool,
+    /// `--pin DIR`: pin the script's maps there, reusing compatible ones (see [`pin`]).
+    pub pin: Option<std::path::PathBuf>,
+    /// `--pin-progs`: also pin programs and their attachments, which then outlive the run.
+    pub pin_progs: bool,
 }
 
 /// A loaded program.
@@ -142,7 +149,11 @@ pub fn run(
     mut options: RunOptions,
 ) -> Result<Outcome, RuntimeError> {
     sys::catch_termination();
-    let maps = create_maps(compiled)?;
+    let mut pins = match &options.pin {
+        Some(dir) => Some(pin::Pins::new(dir, options.pin_progs)?),
+        None => None,
+    };
+    let maps = create_maps(compiled, analysis, pins.as_mut(), err)?;
     // Callbacks make the kernel insist on BTF describing every function of a program.
     let needs_btf = compiled
         .object
@@ -191,9 +202,20 @@ pub fn run(
         loaded.push(Loaded { program, fd });
     }
     fill_syscall_tables(&loaded, &maps)?;
+    let as_links = pins.as_ref().is_some_and(|p| p.progs);
     let mut links = Links(Vec::new());
     for l in &loaded {
-        links.0.extend(attach(l.program, &l.fd)?);
+        let fds = attach(l.program, &l.fd, as_links)?;
+        if let Some(pins) = pins.as_mut().filter(|p| p.progs) {
+            pin_program(pins, l, &fds, err)?;
+        }
+        links.0.extend(fds);
+    }
+    if let Some(pins) = pins.as_mut().filter(|p| p.progs) {
+        pin_internal_maps(pins, compiled, analysis.maps.len(), &maps)?;
+    }
+    if let Some(pins) = pins.as_mut() {
+        pins.keep();
     }
     if !options.quiet {
         // Probes as the script names them: a dispatcher is not one, its syscalls are.
@@ -284,12 +306,15 @@ pub fn run(
         }
     };
 
-    // Detach every probe before `end` fires, so `end` sees the final state.
+    // Detach every probe before `end` fires, so `end` sees the final state. Pinned
+    // attachments keep tracing after we exit, so for them nothing has ended.
     links.detach_all();
     output.exited = None;
     output.drain(&mut ring)?;
     output.exited = None;
-    fire(&loaded, &Attach::End)?;
+    if !as_links {
+        fire(&loaded, &Attach::End)?;
+    }
     output.drain(&mut ring)?;
     output.finish()?;
     report_losses(
@@ -524,22 +549,64 @@ fn report_losses(
     Ok(())
 }
 
-/// Creates every map of the object, and stores the start time `elapsed` counts from.
-fn create_maps(compiled: &Compiled) -> Result<Vec<OwnedFd>, RuntimeError> {
+/// Creates every map of the object (the `@maps` with BTF describing their layout, pinned or
+/// reused with `--pin`), and stores the start time `elapsed` counts from.
+fn create_maps(
+    compiled: &Compiled,
+    analysis: &Analysis,
+    mut pins: Option<&mut pin::Pins>,
+    err: &mut dyn Write,
+) -> Result<Vec<OwnedFd>, RuntimeError> {
+    let user = MAP_USER_BASE as usize;
+    let script_defs = compiled
+        .object
+        .maps
+        .get(user..user + analysis.maps.len())
+        .unwrap_or(&[]);
+    let btf = pin::script_maps_btf(&analysis.maps, script_defs);
     let mut fds = Vec::new();
-    for def in &compiled.object.maps {
-        let fd = sys::map_create(
-            def.map_type,
-            def.key_size,
-            def.value_size,
-            def.max_entries,
-            def.flags,
-            &def.name,
-        )
-        .map_err(|source| RuntimeError::MapCreate {
-            map: def.name.clone(),
-            source,
-        })?;
+    for (i, def) in compiled.object.maps.iter().enumerate() {
+        let script = i
+            .checked_sub(user)
+            .and_then(|j| analysis.maps.get(j).map(|info| (j, info)));
+        let map_btf = script.and_then(|(j, _)| {
+            let b = btf.as_ref()?;
+            let (key_type_id, value_type_id) = (*b.ids.get(j)?)?;
+            Some(bpfsys::MapBtf {
+                btf: &b.btf,
+                key_type_id,
+                value_type_id,
+            })
+        });
+        let create = || {
+            match map_btf {
+                Some(b) => bpfsys::map_create_with_btf(
+                    def.map_type,
+                    def.key_size,
+                    def.value_size,
+                    def.max_entries,
+                    def.flags,
+                    &def.name,
+                    b,
+                ),
+                None => sys::map_create(
+                    def.map_type,
+                    def.key_size,
+                    def.value_size,
+                    def.max_entries,
+                    def.flags,
+                    &def.name,
+                ),
+            }
+            .map_err(|source| RuntimeError::MapCreate {
+                map: def.name.clone(),
+                source,
+            })
+        };
+        let fd = match (script, pins.as_deref_mut()) {
+            (Some((_, info)), Some(pins)) => pins.script_map(info, def, err, create)?,
+            _ => create()?,
+        };
         fds.push(fd);
     }
     let globals = &fds[MAP_GLOBALS as usize];
@@ -642,9 +709,60 @@ fn verifier_error_slot(lines: &[&str]) -> Option<usize> {
     })
 }
 
+/// Pins a program at `DIR/progs/<name>` and its attachments at `DIR/links/<name>[_<n>]`.
+fn pin_program(
+    pins: &mut pin::Pins,
+    l: &Loaded,
+    links: &[OwnedFd],
+    err: &mut dyn Write,
+) -> Result<(), RuntimeError> {
+    let name = &l.program.name;
+    pins.pin(&l.fd, pins.dir.join("progs").join(name))?;
+    for (i, link) in links.iter().enumerate() {
+        let file = if links.len() == 1 {
+            name.clone()
+        } else {
+            format!("{name}_{i}")
+        };
+        pins.pin(link, pins.dir.join("links").join(file))?;
+    }
+    if !links.is_empty() {
+        let _ = writeln!(
+            err,
+            "beetrace: {} stays attached after exit (pinned at {}); `beetrace unpin {}` detaches it",
+            l.program.attach.probe_name(),
+            pins.dir.join("links").join(name).display(),
+            pins.dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// Pins the maps that are not `@maps` at `DIR/internal/<name>`: attached programs use them
+/// after we exit, and a program array is emptied by the kernel once nothing holds it.
+fn pin_internal_maps(
+    pins: &mut pin::Pins,
+    compiled: &Compiled,
+    script_maps: usize,
+    maps: &[OwnedFd],
+) -> Result<(), RuntimeError> {
+    let user = MAP_USER_BASE as usize;
+    let script = user..user + script_maps;
+    for (i, (def, fd)) in compiled.object.maps.iter().zip(maps).enumerate() {
+        if !script.contains(&i) {
+            pins.pin(fd, pins.dir.join("internal").join(&def.name))?;
+        }
+    }
+    Ok(())
+}
+
 /// Attaches one program; `begin`/`end` are not attached but fired. Returns the perf events
-/// that keep the attachment alive.
-fn attach(p: &CompiledProgram, prog: &OwnedFd) -> Result<Vec<OwnedFd>, RuntimeError> {
+/// (or, with `as_links`, the pinnable BPF links) that keep the attachment alive.
+fn attach(
+    p: &CompiledProgram,
+    prog: &OwnedFd,
+    as_links: bool,
+) -> Result<Vec<OwnedFd>, RuntimeError> {
     let err = |e: io::Error| RuntimeError::Attach {
         probe: p.attach.probe_name(),
         message: e.to_string(),
@@ -665,11 +783,11 @@ fn attach(p: &CompiledProgram, prog: &OwnedFd) -> Result<Vec<OwnedFd>, RuntimeEr
                 probe: p.attach.probe_name(),
                 message: "no tracefs id for the tracepoint".into(),
             })?;
-            sys::attach_tracepoint(id, prog)
+            sys::attach_tracepoint(id, prog, as_links)
                 .map(|fd| vec![fd])
                 .map_err(err)
         }
-        Attach::Interval { period_ns } => sys::attach_timer(*period_ns, 0, prog)
+        Attach::Interval { period_ns } => sys::attach_timer(*period_ns, 0, prog, as_links)
             .map(|fd| vec![fd])
             .map_err(err),
         Attach::PerfEvent {
@@ -681,12 +799,11 @@ fn attach(p: &CompiledProgram, prog: &OwnedFd) -> Result<Vec<OwnedFd>, RuntimeEr
             let cpus = sys::online_cpus().map_err(err)?;
             let mut fds = Vec::new();
             for cpu in cpus {
-                let fd = sys::attach_perf_event(*perf_type, *config, *sample, cpu, prog).map_err(
-                    |e| RuntimeError::Attach {
+                let fd = sys::attach_perf_event(*perf_type, *config, *sample, cpu, prog, as_links)
+                    .map_err(|e| RuntimeError::Attach {
                         probe: p.attach.probe_name(),
                         message: perf_event_hint(*perf_type, e),
-                    },
-                )?;
+                    })?;
                 fds.push(fd);
             }
             Ok(fds)

@@ -68,23 +68,28 @@ fn perf_event_open(attr: &PerfEventAttr, cpu: i32) -> io::Result<OwnedFd> {
     Ok(owned(fd))
 }
 
-/// Runs `prog` on every hit of the perf event; the attachment lives as long as the fd.
-fn attach_to_perf_event(event: OwnedFd, prog: &OwnedFd) -> io::Result<OwnedFd> {
-    // SAFETY: ioctls on a perf event fd we own, with an int argument.
-    unsafe {
-        if libc::ioctl(event.as_raw_fd(), PERF_EVENT_IOC_SET_BPF, prog.as_raw_fd()) < 0 {
+/// Runs `prog` on every hit of the perf event; the attachment lives as long as the returned
+/// fd: the event itself, or with `as_link` a BPF link holding it, which can be pinned.
+fn attach_to_perf_event(event: OwnedFd, prog: &OwnedFd, as_link: bool) -> io::Result<OwnedFd> {
+    let link = if as_link {
+        Some(bpfsys::obj::link_perf_event(prog, &event)?)
+    } else {
+        // SAFETY: an ioctl on a perf event fd we own, with an int argument.
+        if unsafe { libc::ioctl(event.as_raw_fd(), PERF_EVENT_IOC_SET_BPF, prog.as_raw_fd()) } < 0 {
             return Err(io::Error::last_os_error());
         }
-        if libc::ioctl(event.as_raw_fd(), PERF_EVENT_IOC_ENABLE, 0) < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        None
+    };
+    // SAFETY: an ioctl on a perf event fd we own, without argument.
+    if unsafe { libc::ioctl(event.as_raw_fd(), PERF_EVENT_IOC_ENABLE, 0) } < 0 {
+        return Err(io::Error::last_os_error());
     }
-    Ok(event)
+    Ok(link.unwrap_or(event))
 }
 
 /// Attaches a tracepoint program by the tracepoint's tracefs id. One event on CPU 0 is
 /// enough: the program runs for hits on every CPU.
-pub(crate) fn attach_tracepoint(id: u32, prog: &OwnedFd) -> io::Result<OwnedFd> {
+pub(crate) fn attach_tracepoint(id: u32, prog: &OwnedFd, as_link: bool) -> io::Result<OwnedFd> {
     let attr = PerfEventAttr {
         kind: PERF_TYPE_TRACEPOINT,
         size: std::mem::size_of::<PerfEventAttr>() as u32,
@@ -93,11 +98,16 @@ pub(crate) fn attach_tracepoint(id: u32, prog: &OwnedFd) -> io::Result<OwnedFd> 
         wakeup_events: 1,
         ..Default::default()
     };
-    attach_to_perf_event(perf_event_open(&attr, 0)?, prog)
+    attach_to_perf_event(perf_event_open(&attr, 0)?, prog, as_link)
 }
 
 /// A CPU-clock timer on `cpu` firing every `period_ns`, running `prog`.
-pub(crate) fn attach_timer(period_ns: u64, cpu: i32, prog: &OwnedFd) -> io::Result<OwnedFd> {
+pub(crate) fn attach_timer(
+    period_ns: u64,
+    cpu: i32,
+    prog: &OwnedFd,
+    as_link: bool,
+) -> io::Result<OwnedFd> {
     let attr = PerfEventAttr {
         kind: PERF_TYPE_SOFTWARE,
         size: std::mem::size_of::<PerfEventAttr>() as u32,
@@ -105,7 +115,7 @@ pub(crate) fn attach_timer(period_ns: u64, cpu: i32, prog: &OwnedFd) -> io::Resu
         sample_period: period_ns,
         ..Default::default()
     };
-    attach_to_perf_event(perf_event_open(&attr, cpu)?, prog)
+    attach_to_perf_event(perf_event_open(&attr, cpu)?, prog, as_link)
 }
 
 /// Bit of `perf_event_attr.flags`: `sample_period` holds a frequency.
@@ -118,6 +128,7 @@ pub(crate) fn attach_perf_event(
     sample: sema::hir::Sample,
     cpu: i32,
     prog: &OwnedFd,
+    as_link: bool,
 ) -> io::Result<OwnedFd> {
     let (period, flags) = match sample {
         sema::hir::Sample::Period(n) => (n, 0),
@@ -131,7 +142,7 @@ pub(crate) fn attach_perf_event(
         flags,
         ..Default::default()
     };
-    attach_to_perf_event(perf_event_open(&attr, cpu)?, prog)
+    attach_to_perf_event(perf_event_open(&attr, cpu)?, prog, as_link)
 }
 
 /// The last termination signal received (0 = none yet).

@@ -94,3 +94,193 @@ impl MapInfo {
         parts + if self.value.bucketed() { 8 } else { 0 }
     }
 }
+
+/// The prefix of [`MapInfo::layout_tag`].
+const LAYOUT_TAG_PREFIX: &str = "beetrace__";
+
+impl MapInfo {
+    /// The map's name, key and value types as one C identifier, stored as the name of the
+    /// map's BTF value type, so that whoever finds the map in the kernel (a later run reusing
+    /// a pin, `beetrace map dump --format bpftrace`) knows its exact layout.
+    /// `beetrace__<value>[__<key part>...]__N<name>`, e.g. `beetrace__count__s16__Ncalls`.
+    pub fn layout_tag(&self) -> String {
+        let mut tag = String::from(LAYOUT_TAG_PREFIX);
+        tag.push_str(&value_code(&self.value));
+        for k in &self.key {
+            tag.push_str("__");
+            tag.push_str(&type_code(*k));
+        }
+        tag.push_str("__N");
+        tag.push_str(&self.name);
+        tag
+    }
+
+    /// The map described by a [`MapInfo::layout_tag`], with `max_entries` given.
+    pub fn from_layout_tag(tag: &str, max_entries: u32) -> Option<MapInfo> {
+        let rest = tag.strip_prefix(LAYOUT_TAG_PREFIX)?;
+        let (codes, name) = rest.split_once("__N")?;
+        let mut parts = codes.split("__");
+        let value = parse_value_code(parts.next()?)?;
+        let key = parts.map(parse_type_code).collect::<Option<Vec<_>>>()?;
+        Some(MapInfo {
+            name: name.to_string(),
+            key,
+            value,
+            max_entries,
+        })
+    }
+}
+
+fn type_code(t: Type) -> String {
+    match t {
+        Type::None => "n".into(),
+        Type::Int { bytes, signed } => format!("{}{bytes}", if signed { 'i' } else { 'u' }),
+        Type::Bool => "b".into(),
+        Type::Str { len } => format!("s{len}"),
+        Type::CgroupPath => "cg".into(),
+    }
+}
+
+fn parse_type_code(code: &str) -> Option<Type> {
+    let number = |s: &str| s.parse::<u32>().ok();
+    Some(match code.split_at_checked(1)? {
+        ("n", "") => Type::None,
+        ("b", "") => Type::Bool,
+        ("c", "g") => Type::CgroupPath,
+        ("s", n) => Type::Str { len: number(n)? },
+        ("i", n) => Type::Int {
+            bytes: u8::try_from(number(n)?).ok()?,
+            signed: true,
+        },
+        ("u", n) => Type::Int {
+            bytes: u8::try_from(number(n)?).ok()?,
+            signed: false,
+        },
+        _ => return None,
+    })
+}
+
+/// An i64 in an identifier: `m5` for -5.
+fn int_code(n: i64) -> String {
+    if n < 0 {
+        format!("m{}", n.unsigned_abs())
+    } else {
+        n.to_string()
+    }
+}
+
+fn parse_int_code(s: &str) -> Option<i64> {
+    match s.strip_prefix('m') {
+        Some(abs) => abs.parse::<i64>().ok().map(|n| -n),
+        None => s.parse().ok(),
+    }
+}
+
+fn value_code(v: &MapValue) -> String {
+    let sign = |signed: &bool| if *signed { "i" } else { "u" };
+    match v {
+        MapValue::Plain(t) => format!("p{}", type_code(*t)),
+        MapValue::Count => "count".into(),
+        MapValue::Sum { signed } => format!("sum{}", sign(signed)),
+        MapValue::Min { signed } => format!("min{}", sign(signed)),
+        MapValue::Max { signed } => format!("max{}", sign(signed)),
+        MapValue::Avg { signed } => format!("avg{}", sign(signed)),
+        MapValue::Stats { signed } => format!("stats{}", sign(signed)),
+        MapValue::Hist { bits } => format!("hist{bits}"),
+        MapValue::Lhist { min, max, step } => {
+            format!(
+                "lhist_{}_{}_{}",
+                int_code(*min),
+                int_code(*max),
+                int_code(*step)
+            )
+        }
+    }
+}
+
+fn parse_value_code(code: &str) -> Option<MapValue> {
+    if let Some(t) = code.strip_prefix('p') {
+        return parse_type_code(t).map(MapValue::Plain);
+    }
+    if let Some(rest) = code.strip_prefix("lhist_") {
+        let mut n = rest.split('_').map(parse_int_code);
+        let (min, max, step) = (n.next()??, n.next()??, n.next()??);
+        return n
+            .next()
+            .is_none()
+            .then_some(MapValue::Lhist { min, max, step });
+    }
+    if let Some(bits) = code.strip_prefix("hist") {
+        return bits.parse().ok().map(|bits| MapValue::Hist { bits });
+    }
+    if code == "count" {
+        return Some(MapValue::Count);
+    }
+    let (kind, sign) = code.split_at_checked(code.len().checked_sub(1)?)?;
+    let signed = match sign {
+        "i" => true,
+        "u" => false,
+        _ => return None,
+    };
+    Some(match kind {
+        "sum" => MapValue::Sum { signed },
+        "min" => MapValue::Min { signed },
+        "max" => MapValue::Max { signed },
+        "avg" => MapValue::Avg { signed },
+        "stats" => MapValue::Stats { signed },
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod layout_tag_tests {
+    use super::*;
+
+    #[test]
+    fn layout_tags_round_trip() {
+        let values = [
+            MapValue::Plain(Type::Str { len: 64 }),
+            MapValue::Plain(Type::I64),
+            MapValue::Plain(Type::CgroupPath),
+            MapValue::Count,
+            MapValue::Sum { signed: true },
+            MapValue::Min { signed: false },
+            MapValue::Max { signed: true },
+            MapValue::Avg { signed: false },
+            MapValue::Stats { signed: true },
+            MapValue::Hist { bits: 2 },
+            MapValue::Lhist {
+                min: -10,
+                max: 100,
+                step: 5,
+            },
+        ];
+        for value in values {
+            for name in ["", "calls", "a__Nb"] {
+                let info = MapInfo {
+                    name: name.into(),
+                    key: vec![Type::Str { len: 16 }, Type::U32, Type::Bool],
+                    value: value.clone(),
+                    max_entries: 7,
+                };
+                let tag = info.layout_tag();
+                assert!(
+                    tag.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_'),
+                    "{tag}"
+                );
+                assert_eq!(MapInfo::from_layout_tag(&tag, 7), Some(info), "{tag}");
+            }
+        }
+        assert_eq!(
+            MapInfo {
+                name: "calls".into(),
+                key: vec![Type::Str { len: 16 }],
+                value: MapValue::Count,
+                max_entries: 1
+            }
+            .layout_tag(),
+            "beetrace__count__s16__Ncalls"
+        );
+        assert_eq!(MapInfo::from_layout_tag("honeypot", 8), None);
+    }
+}

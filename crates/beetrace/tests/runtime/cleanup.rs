@@ -33,6 +33,9 @@ pub enum Stop {
     Duration,
     /// `-c 'sleep 1'` finishes.
     CommandExits,
+    /// `kill -INT` of a run with `--pin DIR`: only the pinned map may stay, until `DIR` is
+    /// removed.
+    PinnedSignal,
 }
 
 /// Every teardown scenario, as `(test name, how to stop)`.
@@ -45,6 +48,10 @@ pub const SCENARIOS: &[(&str, Stop)] = &[
     ("exit_builtin_frees_bpf_objects", Stop::ExitBuiltin),
     ("duration_frees_bpf_objects", Stop::Duration),
     ("command_exit_frees_bpf_objects", Stop::CommandExits),
+    (
+        "sigint_with_pin_keeps_only_the_pinned_map",
+        Stop::PinnedSignal,
+    ),
 ];
 
 /// The kernel objects a process holds, by id.
@@ -125,6 +132,7 @@ pub fn run(stop: Stop, env: &Env) -> Result<Completion, Failed> {
             "needs bpftool to look objects up by id",
         ));
     }
+    let pin_dir = format!("/sys/fs/bpf/beetrace-cleanup-{}", std::process::id());
     let mut cmd = Command::new(&env.binary);
     cmd.arg("-e");
     match stop {
@@ -139,6 +147,13 @@ pub fn run(stop: Stop, env: &Env) -> Result<Completion, Failed> {
         }
         Stop::Signal(_) => {
             cmd.arg(TRACING_PROG);
+        }
+        Stop::PinnedSignal => {
+            cmd.arg(format!(
+                "{TRACING_PROG} tracepoint:syscalls:sys_enter_openat {{ @opens = count(); }}"
+            ))
+            .arg("--pin")
+            .arg(&pin_dir);
         }
     }
     let mut child = cmd
@@ -157,7 +172,12 @@ pub fn run(stop: Stop, env: &Env) -> Result<Completion, Failed> {
     } else {
         BpfIds::default()
     };
-    if let Stop::Signal(signal) = stop {
+    let signal = match stop {
+        Stop::Signal(signal) => Some(signal),
+        Stop::PinnedSignal => Some("INT"),
+        _ => None,
+    };
+    if let Some(signal) = signal {
         let _ = Command::new("kill")
             .args([&format!("-{signal}"), &pid.to_string()])
             .status();
@@ -194,8 +214,21 @@ pub fn run(stop: Stop, env: &Env) -> Result<Completion, Failed> {
             "found no BPF programs or maps in /proc/{pid}/fdinfo while running: {ids:?}"
         ));
     }
-    let deadline = Instant::now() + Duration::from_secs(3);
     let mut leaked = ids.all();
+    if let Stop::PinnedSignal = stop {
+        let pinned = pinned_map_id(&format!("{pin_dir}/opens"));
+        let _ = fs::remove_dir_all(&pin_dir);
+        match pinned {
+            Some(id) if ids.maps.contains(&id) => {
+                // Removing the pin frees it; it must then go like everything else.
+            }
+            other => problems.push(format!(
+                "the map pinned at {pin_dir}/opens has id {other:?}, not one of the run's {:?}",
+                ids.maps
+            )),
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(3);
     while !leaked.is_empty() {
         leaked.retain(|&(kind, id)| still_exists(kind, id));
         if leaked.is_empty() || Instant::now() > deadline {
@@ -213,6 +246,17 @@ pub fn run(stop: Stop, env: &Env) -> Result<Completion, Failed> {
     } else {
         Err(format!("* {}\n{context}", problems.join("\n* ")).into())
     }
+}
+
+/// The id of the map pinned at `path`, from `bpftool -j map show pinned PATH`.
+fn pinned_map_id(path: &str) -> Option<u32> {
+    let out = Command::new("bpftool")
+        .args(["-j", "map", "show", "pinned", path])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rest = text.strip_prefix("{\"id\":")?;
+    rest.split(',').next()?.parse().ok()
 }
 
 /// The last `n` lines of `text`.

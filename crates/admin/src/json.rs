@@ -1,0 +1,130 @@
+//! A JSON value and its two printed forms, compact (`-j`) and indented (`-p`): enough for
+//! bpftool's output shapes, without a serialization framework.
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Json {
+    Null,
+    Bool(bool),
+    Int(i128),
+    Str(String),
+    Arr(Vec<Json>),
+    Obj(Vec<(String, Json)>),
+}
+
+impl Json {
+    pub fn obj(fields: Vec<(&str, Json)>) -> Json {
+        Json::Obj(
+            fields
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        )
+    }
+
+    pub fn int(n: impl Into<i128>) -> Json {
+        Json::Int(n.into())
+    }
+
+    pub fn str(s: impl Into<String>) -> Json {
+        Json::Str(s.into())
+    }
+
+    /// Bytes as bpftool writes them: `["0x01","0x00"]`.
+    pub fn hex_bytes(bytes: &[u8]) -> Json {
+        Json::Arr(
+            bytes
+                .iter()
+                .map(|b| Json::Str(format!("0x{b:02x}")))
+                .collect(),
+        )
+    }
+
+    /// Compact (`pretty` false) or indented by four spaces per level.
+    pub fn render(&self, pretty: bool) -> String {
+        let mut out = String::new();
+        self.write(&mut out, pretty, 0);
+        out
+    }
+
+    fn write(&self, out: &mut String, pretty: bool, depth: usize) {
+        let newline = |out: &mut String, depth: usize| {
+            if pretty {
+                out.push('\n');
+                out.push_str(&"    ".repeat(depth));
+            }
+        };
+        match self {
+            Json::Null => out.push_str("null"),
+            Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Json::Int(n) => out.push_str(&n.to_string()),
+            Json::Str(s) => out.push_str(&string(s)),
+            Json::Arr(items) if items.is_empty() => out.push_str("[]"),
+            Json::Obj(items) if items.is_empty() => out.push_str("{}"),
+            Json::Arr(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    newline(out, depth + 1);
+                    item.write(out, pretty, depth + 1);
+                }
+                newline(out, depth);
+                out.push(']');
+            }
+            Json::Obj(items) => {
+                out.push('{');
+                for (i, (k, v)) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    newline(out, depth + 1);
+                    out.push_str(&string(k));
+                    out.push_str(if pretty { ": " } else { ":" });
+                    v.write(out, pretty, depth + 1);
+                }
+                newline(out, depth);
+                out.push('}');
+            }
+        }
+    }
+}
+
+fn string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compact_and_pretty() {
+        let v = Json::obj(vec![
+            ("id", Json::int(7)),
+            ("name", Json::str("a\"b")),
+            ("key", Json::hex_bytes(&[1, 255])),
+            ("none", Json::Arr(vec![])),
+        ]);
+        assert_eq!(
+            v.render(false),
+            r#"{"id":7,"name":"a\"b","key":["0x01","0xff"],"none":[]}"#
+        );
+        assert_eq!(
+            v.render(true),
+            "{\n    \"id\": 7,\n    \"name\": \"a\\\"b\",\n    \"key\": [\n        \"0x01\",\n        \"0xff\"\n    ],\n    \"none\": []\n}"
+        );
+    }
+}

@@ -1,0 +1,53 @@
+//! The bpftool-like commands (`beetrace map ...`, `beetrace prog ...`): argument grammar,
+//! the operations on kernel maps and programs, and their output in bpftool's text and JSON
+//! shapes. The binary only parses flags and prints what these functions return.
+//!
+//! Invariant: independent of the script pipeline (no sema analysis, codegen or runtime);
+//! `sema` and `output` are used only to print a beetrace run's `@map` like bpftrace does.
+
+pub mod commands;
+pub mod json;
+pub mod layout;
+pub mod map;
+pub mod names;
+pub mod prog;
+pub mod target;
+
+use std::io;
+
+pub use bpfsys::pin::PinError;
+
+/// Output options shared by the commands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Format {
+    /// `-j` or `-p`.
+    pub json: bool,
+    /// `-p`: indented JSON.
+    pub pretty: bool,
+    /// A listing: JSON is an array even for one object.
+    pub list: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// Bad arguments; the message says what is expected.
+    #[error("{0}")]
+    Usage(String),
+    /// The object or key asked for does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{what}: {source}")]
+    Kernel {
+        what: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error(transparent)]
+    Pin(#[from] PinError),
+}
+
+impl AdminError {
+    pub fn kernel(what: String, source: io::Error) -> AdminError {
+        AdminError::Kernel { what, source }
+    }
+}

@@ -1,0 +1,422 @@
+//! `beetrace map ...`: the operations, and their output in bpftool's text and JSON shapes
+//! (for the same map, beetrace and bpftool print the same lines and the same JSON values).
+//!
+//! Plain dumps show bytes in hex as bpftool does for maps without BTF; `-j` adds a
+//! `formatted` object (integers and strings by member name) when the map's BTF describes
+//! its key and value; `--format bpftrace` prints a beetrace run's `@map` as bpftrace would.
+
+use std::os::fd::OwnedFd;
+use std::path::Path;
+
+use bpfsys::{MapInfo, UpdateFlag};
+
+use crate::json::Json;
+use crate::layout;
+use crate::names::{map_is_per_cpu, map_type_name};
+use crate::target::fdinfo_field;
+use crate::{AdminError, Format};
+
+/// bpftool's hex: bytes separated by a space, groups of 8 by two spaces, lines of 16.
+pub fn hex(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for (i, b) in bytes.iter().enumerate() {
+        if i > 0 {
+            out.push_str(if i % 16 == 0 {
+                "\n"
+            } else if i % 8 == 0 {
+                "  "
+            } else {
+                " "
+            });
+        }
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+/// `map show` / `map list` for these maps.
+pub fn show(maps: &[(OwnedFd, MapInfo)], fmt: Format) -> String {
+    if fmt.json {
+        let items: Vec<Json> = maps.iter().map(|(fd, i)| show_json(fd, i)).collect();
+        let json = if items.len() == 1 && !fmt.list {
+            items.into_iter().next().expect("one item")
+        } else {
+            Json::Arr(items)
+        };
+        return json.render(fmt.pretty) + "\n";
+    }
+    maps.iter().map(|(fd, i)| show_text(fd, i)).collect()
+}
+
+fn show_text(fd: &OwnedFd, i: &MapInfo) -> String {
+    let mut s = format!(
+        "{}: {}  name {}  flags 0x{:x}\n\tkey {}B  value {}B  max_entries {}  memlock {}B\n",
+        i.id,
+        map_type_name(i.map_type),
+        i.name,
+        i.flags,
+        i.key_size,
+        i.value_size,
+        i.max_entries,
+        fdinfo_field(fd, "memlock").unwrap_or(0)
+    );
+    if i.btf_id != 0 {
+        s.push_str(&format!("\tbtf_id {}\n", i.btf_id));
+    }
+    s
+}
+
+fn show_json(fd: &OwnedFd, i: &MapInfo) -> Json {
+    let mut fields = vec![
+        ("id", Json::int(i.id)),
+        ("type", Json::str(map_type_name(i.map_type))),
+        ("name", Json::str(&i.name)),
+        ("flags", Json::int(i.flags)),
+        ("bytes_key", Json::int(i.key_size)),
+        ("bytes_value", Json::int(i.value_size)),
+        ("max_entries", Json::int(i.max_entries)),
+        (
+            "bytes_memlock",
+            Json::int(fdinfo_field(fd, "memlock").unwrap_or(0)),
+        ),
+        ("frozen", Json::int(fdinfo_field(fd, "frozen").unwrap_or(0))),
+    ];
+    if i.btf_id != 0 {
+        fields.push(("btf_id", Json::int(i.btf_id)));
+    }
+    Json::obj(fields)
+}
+
+fn kernel(what: &str) -> impl Fn(std::io::Error) -> AdminError + '_ {
+    move |e| AdminError::kernel(what.to_string(), e)
+}
+
+/// How many values a lookup returns, and the stride between them.
+fn value_layout(i: &MapInfo) -> Result<(usize, usize), AdminError> {
+    if map_is_per_cpu(i.map_type) {
+        let cpus = bpfsys::possible_cpus().map_err(kernel("cannot count CPUs"))?;
+        Ok((cpus, (i.value_size as usize).div_ceil(8) * 8))
+    } else {
+        Ok((1, i.value_size as usize))
+    }
+}
+
+/// The value of `key`, one buffer per CPU for per-CPU maps; `None` when absent.
+fn lookup_values(
+    fd: &OwnedFd,
+    i: &MapInfo,
+    key: &[u8],
+) -> Result<Option<Vec<Vec<u8>>>, AdminError> {
+    let (copies, stride) = value_layout(i)?;
+    let mut buf = vec![0u8; copies * stride.max(1)];
+    if !bpfsys::map_lookup(fd, key, &mut buf).map_err(kernel("lookup failed"))? {
+        return Ok(None);
+    }
+    Ok(Some(
+        buf.chunks(stride.max(1))
+            .map(|c| c[..i.value_size as usize].to_vec())
+            .collect(),
+    ))
+}
+
+fn entry_text(i: &MapInfo, key: &[u8], values: &[Vec<u8>]) -> String {
+    let mut s = String::new();
+    if !map_is_per_cpu(i.map_type) {
+        let break_names = i.key_size > 16 || i.value_size > 16;
+        let single_line = i.key_size + i.value_size <= 24 && !break_names;
+        let sep = if break_names { '\n' } else { ' ' };
+        if i.key_size > 0 {
+            s.push_str(&format!("key:{sep}{}", hex(key)));
+            s.push_str(if single_line { "  " } else { "\n" });
+        }
+        if i.value_size > 0 {
+            s.push_str(&format!("value:{sep}{}", hex(&values[0])));
+        }
+        s.push('\n');
+    } else {
+        if i.key_size > 0 {
+            s.push_str(&format!("key:\n{}\n", hex(key)));
+        }
+        let sep = if i.value_size > 16 { '\n' } else { ' ' };
+        for (cpu, v) in values.iter().enumerate() {
+            s.push_str(&format!("value (CPU {cpu:02}):{sep}{}\n", hex(v)));
+        }
+    }
+    s
+}
+
+fn entry_json(
+    i: &MapInfo,
+    key: &[u8],
+    values: &[Vec<u8>],
+    types: &Option<layout::MapTypes>,
+) -> Json {
+    let mut fields = vec![("key", Json::hex_bytes(key))];
+    if map_is_per_cpu(i.map_type) {
+        let per_cpu = |f: &dyn Fn(&[u8]) -> Option<Json>| {
+            values
+                .iter()
+                .enumerate()
+                .map(|(cpu, v)| {
+                    Some(Json::obj(vec![
+                        ("cpu", Json::int(cpu as u32)),
+                        ("value", f(v)?),
+                    ]))
+                })
+                .collect::<Option<Vec<_>>>()
+        };
+        fields.push((
+            "values",
+            Json::Arr(per_cpu(&|v| Some(Json::hex_bytes(v))).unwrap_or_default()),
+        ));
+        if let Some((k, v)) = typed(types) {
+            if let (Some(k), Some(vals)) = (
+                layout::typed_json(k, key),
+                per_cpu(&|b| layout::typed_json(v, b)),
+            ) {
+                fields.push((
+                    "formatted",
+                    Json::obj(vec![("key", k), ("values", Json::Arr(vals))]),
+                ));
+            }
+        }
+    } else {
+        fields.push(("value", Json::hex_bytes(&values[0])));
+        if let Some((k, v)) = typed(types) {
+            if let (Some(k), Some(v)) = (
+                layout::typed_json(k, key),
+                layout::typed_json(v, &values[0]),
+            ) {
+                fields.push(("formatted", Json::obj(vec![("key", k), ("value", v)])));
+            }
+        }
+    }
+    Json::obj(fields)
+}
+
+fn typed(
+    types: &Option<layout::MapTypes>,
+) -> Option<(&object::map_btf::StructType, &object::map_btf::StructType)> {
+    let t = types.as_ref()?;
+    Some((t.key.as_ref()?, t.value.as_ref()?))
+}
+
+/// Every entry of the map (one value per CPU for per-CPU maps), in the kernel's order.
+fn entries(fd: &OwnedFd, i: &MapInfo) -> Result<Vec<output::Entry>, AdminError> {
+    let keys = bpfsys::map_keys(fd, i.key_size as usize).map_err(kernel("cannot walk the keys"))?;
+    let mut out = Vec::new();
+    for key in keys {
+        if let Some(values) = lookup_values(fd, i, &key)? {
+            out.push(output::Entry { key, values });
+        }
+    }
+    Ok(out)
+}
+
+fn no_values(i: &MapInfo) -> Result<(), AdminError> {
+    if i.value_size == 0 || i.key_size == 0 {
+        return Err(AdminError::Usage(format!(
+            "map {} ({}) has no keys or values to read",
+            i.id,
+            map_type_name(i.map_type)
+        )));
+    }
+    Ok(())
+}
+
+/// `map dump`: every entry, then (in text) how many there were.
+pub fn dump(maps: &[(OwnedFd, MapInfo)], fmt: Format) -> Result<String, AdminError> {
+    let mut text = String::new();
+    let mut items = Vec::new();
+    for (fd, i) in maps {
+        no_values(i)?;
+        let types = if fmt.json { layout::map_types(i) } else { None };
+        let all = entries(fd, i)?;
+        for e in &all {
+            if fmt.json {
+                items.push(entry_json(i, &e.key, &e.values, &types));
+            } else {
+                text.push_str(&entry_text(i, &e.key, &e.values));
+            }
+        }
+        if !fmt.json {
+            let n = all.len();
+            text.push_str(&format!(
+                "Found {n} element{}\n",
+                if n == 1 { "" } else { "s" }
+            ));
+        }
+    }
+    if fmt.json {
+        return Ok(Json::Arr(items).render(fmt.pretty) + "\n");
+    }
+    Ok(text)
+}
+
+/// `map dump --format bpftrace`: a beetrace run's `@map` printed as bpftrace prints maps
+/// (text, or its NDJSON record with `-j`). The layout comes from the map's BTF.
+pub fn dump_bpftrace(fd: &OwnedFd, i: &MapInfo, json: bool) -> Result<String, AdminError> {
+    let info = layout::script_map(i).ok_or_else(|| {
+        AdminError::Usage(format!(
+            "map {} was not created by a beetrace script, so its layout is unknown; \
+             dump it without --format bpftrace",
+            i.id
+        ))
+    })?;
+    if info.key.contains(&sema::types::Type::CgroupPath)
+        || info.value == sema::maps::MapValue::Plain(sema::types::Type::CgroupPath)
+    {
+        return Err(AdminError::Usage(format!(
+            "map {} holds cgroup_path values, which only the run that made them can print; \
+             dump it without --format bpftrace",
+            i.id
+        )));
+    }
+    let all = entries(fd, i)?;
+    let opts = output::PrintOptions::default();
+    Ok(if json {
+        output::map_json(&info, &all, &opts)
+    } else {
+        output::map_text(&info, &all, &opts)
+    })
+}
+
+fn key_not_found(key: &[u8]) -> AdminError {
+    AdminError::NotFound(format!("key {} not found", hex(key).replace('\n', " ")))
+}
+
+/// `map lookup`.
+pub fn lookup(fd: &OwnedFd, i: &MapInfo, key: &[u8], fmt: Format) -> Result<String, AdminError> {
+    no_values(i)?;
+    crate::target::check_size("key", key, i.key_size)?;
+    let values = lookup_values(fd, i, key)?.ok_or_else(|| key_not_found(key))?;
+    if fmt.json {
+        let types = layout::map_types(i);
+        return Ok(entry_json(i, key, &values, &types).render(fmt.pretty) + "\n");
+    }
+    Ok(entry_text(i, key, &values))
+}
+
+/// `map getnext`: the key after `key` (the first key without one).
+pub fn getnext(
+    fd: &OwnedFd,
+    i: &MapInfo,
+    key: Option<&[u8]>,
+    fmt: Format,
+) -> Result<String, AdminError> {
+    if let Some(k) = key {
+        crate::target::check_size("key", k, i.key_size)?;
+    }
+    let mut next = vec![0u8; i.key_size as usize];
+    if !bpfsys::map_next_key(fd, key, &mut next).map_err(kernel("cannot get the next key"))? {
+        return Err(AdminError::NotFound(match key {
+            Some(k) => format!("no key follows {}", hex(k).replace('\n', " ")),
+            None => "the map is empty".into(),
+        }));
+    }
+    if fmt.json {
+        let json = Json::obj(vec![
+            ("key", key.map_or(Json::Null, Json::hex_bytes)),
+            ("next_key", Json::hex_bytes(&next)),
+        ]);
+        return Ok(json.render(fmt.pretty) + "\n");
+    }
+    Ok(match key {
+        Some(k) => format!("key:\n{}\nnext key:\n{}\n", hex(k), hex(&next)),
+        None => format!("key: None\nnext key:\n{}\n", hex(&next)),
+    })
+}
+
+/// `map update`: per-CPU maps get the value on every CPU, as with bpftool.
+pub fn update(
+    fd: &OwnedFd,
+    i: &MapInfo,
+    key: &[u8],
+    value: &[u8],
+    flag: UpdateFlag,
+) -> Result<(), AdminError> {
+    no_values(i)?;
+    crate::target::check_size("key", key, i.key_size)?;
+    crate::target::check_size("value", value, i.value_size)?;
+    let (copies, stride) = value_layout(i)?;
+    let mut buf = vec![0u8; copies * stride];
+    for chunk in buf.chunks_mut(stride) {
+        chunk[..value.len()].copy_from_slice(value);
+    }
+    bpfsys::map_update_flag(fd, key, &buf, flag).map_err(|e| match (e.raw_os_error(), flag) {
+        (Some(libc::EEXIST), _) => AdminError::Usage(format!(
+            "key {} already exists and `noexist` was given",
+            hex(key).replace('\n', " ")
+        )),
+        (Some(libc::ENOENT), UpdateFlag::Exist) => key_not_found(key),
+        (Some(libc::E2BIG), _) => {
+            AdminError::Usage(format!("the map is full ({} entries)", i.max_entries))
+        }
+        _ => AdminError::kernel("update failed".into(), e),
+    })
+}
+
+/// `map delete`.
+pub fn delete(fd: &OwnedFd, i: &MapInfo, key: &[u8]) -> Result<(), AdminError> {
+    crate::target::check_size("key", key, i.key_size)?;
+    match bpfsys::map_delete_existing(fd, key) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(key_not_found(key)),
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Err(AdminError::Usage(format!(
+            "{} maps do not support deleting entries",
+            map_type_name(i.map_type)
+        ))),
+        Err(e) => Err(AdminError::kernel("delete failed".into(), e)),
+    }
+}
+
+/// What `map create` asks for.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CreateSpec {
+    pub map_type: u32,
+    pub key_size: u32,
+    pub value_size: u32,
+    pub max_entries: u32,
+    pub flags: u32,
+    pub name: String,
+}
+
+/// `map create PATH ...`: creates the map and pins it at `path`.
+pub fn create(path: &Path, spec: &CreateSpec) -> Result<(), AdminError> {
+    bpfsys::pin::check_path(path)?;
+    if path.exists() {
+        return Err(bpfsys::pin::PinError::Exists { path: path.into() }.into());
+    }
+    let fd = bpfsys::map_create(
+        spec.map_type,
+        spec.key_size,
+        spec.value_size,
+        spec.max_entries,
+        spec.flags,
+        &spec.name,
+    )
+    .map_err(|e| {
+        AdminError::kernel(
+            format!(
+                "the kernel refused a {} map with key {}B, value {}B, {} entries, flags 0x{:x}",
+                map_type_name(spec.map_type),
+                spec.key_size,
+                spec.value_size,
+                spec.max_entries,
+                spec.flags
+            ),
+            e,
+        )
+    })?;
+    bpfsys::pin::pin(&fd, path)?;
+    Ok(())
+}
+
+/// `map pin` / `prog pin`: pins an open object at `path`.
+pub fn pin(fd: &OwnedFd, path: &Path) -> Result<(), AdminError> {
+    if path.exists() {
+        return Err(bpfsys::pin::PinError::Exists { path: path.into() }.into());
+    }
+    bpfsys::pin::pin(fd, path)?;
+    Ok(())
+}
