@@ -43,6 +43,17 @@ fn type_fields(name: &str, t: Type) -> Vec<(String, FieldType)> {
             int(&format!("{name}_cgroup_id"), false),
             int(&format!("{name}_filter"), false),
         ],
+        Type::Inet => vec![
+            int(&format!("{name}_family"), false),
+            (format!("{name}_addr"), FieldType::Chars(16)),
+        ],
+        // Elements one after another, each 8-byte aligned as `TupleType` lays them out.
+        Type::Tuple(tuple) => tuple
+            .fields
+            .iter()
+            .enumerate()
+            .flat_map(|(i, f)| type_fields(&format!("{name}_{i}"), *f))
+            .collect(),
         t => vec![int(name, t.is_signed())],
     }
 }

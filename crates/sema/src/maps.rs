@@ -131,6 +131,8 @@ impl MapInfo {
     }
 }
 
+/// A type as identifier characters: `i8`, `u4`, `b`, `s16`, `cg`, `ip`, `n`, and a tuple as
+/// `T<n>` followed by its fields, all joined by single `_` (`T2_s16_i8`).
 fn type_code(t: Type) -> String {
     match t {
         Type::None => "n".into(),
@@ -138,25 +140,50 @@ fn type_code(t: Type) -> String {
         Type::Bool => "b".into(),
         Type::Str { len } => format!("s{len}"),
         Type::CgroupPath => "cg".into(),
+        Type::Inet => "ip".into(),
+        Type::Tuple(tuple) => {
+            let mut code = format!("T{}", tuple.fields.len());
+            for f in &tuple.fields {
+                code.push('_');
+                code.push_str(&type_code(*f));
+            }
+            code
+        }
     }
 }
 
 fn parse_type_code(code: &str) -> Option<Type> {
+    let mut tokens = code.split('_');
+    let t = parse_type_tokens(&mut tokens)?;
+    tokens.next().is_none().then_some(t)
+}
+
+fn parse_type_tokens<'a>(tokens: &mut impl Iterator<Item = &'a str>) -> Option<Type> {
+    let token = tokens.next()?;
     let number = |s: &str| s.parse::<u32>().ok();
-    Some(match code.split_at_checked(1)? {
-        ("n", "") => Type::None,
-        ("b", "") => Type::Bool,
-        ("c", "g") => Type::CgroupPath,
-        ("s", n) => Type::Str { len: number(n)? },
-        ("i", n) => Type::Int {
-            bytes: u8::try_from(number(n)?).ok()?,
-            signed: true,
+    Some(match token {
+        "n" => Type::None,
+        "b" => Type::Bool,
+        "cg" => Type::CgroupPath,
+        "ip" => Type::Inet,
+        _ => match token.split_at_checked(1)? {
+            ("s", n) => Type::Str { len: number(n)? },
+            ("i", n) => Type::Int {
+                bytes: u8::try_from(number(n)?).ok()?,
+                signed: true,
+            },
+            ("u", n) => Type::Int {
+                bytes: u8::try_from(number(n)?).ok()?,
+                signed: false,
+            },
+            ("T", n) => {
+                let fields = (0..number(n)?)
+                    .map(|_| parse_type_tokens(tokens))
+                    .collect::<Option<Vec<Type>>>()?;
+                Type::Tuple(crate::types::TupleType::intern(fields))
+            }
+            _ => return None,
         },
-        ("u", n) => Type::Int {
-            bytes: u8::try_from(number(n)?).ok()?,
-            signed: false,
-        },
-        _ => return None,
     })
 }
 
@@ -240,6 +267,10 @@ mod layout_tag_tests {
     fn layout_tags_round_trip() {
         let values = [
             MapValue::Plain(Type::Str { len: 64 }),
+            MapValue::Plain(Type::Tuple(crate::types::TupleType::intern(vec![
+                Type::U32,
+                Type::Str { len: 8 },
+            ]))),
             MapValue::Plain(Type::I64),
             MapValue::Plain(Type::CgroupPath),
             MapValue::Count,
@@ -259,7 +290,19 @@ mod layout_tag_tests {
             for name in ["", "calls", "a__Nb"] {
                 let info = MapInfo {
                     name: name.into(),
-                    key: vec![Type::Str { len: 16 }, Type::U32, Type::Bool],
+                    key: vec![
+                        Type::Str { len: 16 },
+                        Type::U32,
+                        Type::Bool,
+                        Type::Inet,
+                        Type::Tuple(crate::types::TupleType::intern(vec![
+                            Type::I64,
+                            Type::Tuple(crate::types::TupleType::intern(vec![
+                                Type::Str { len: 3 },
+                                Type::CgroupPath,
+                            ])),
+                        ])),
+                    ],
                     value: value.clone(),
                     max_entries: 7,
                 };
