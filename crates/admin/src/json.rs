@@ -39,7 +39,9 @@ impl Json {
         )
     }
 
-    /// Compact (`pretty` false) or indented by four spaces per level.
+    /// Compact (`pretty` false) or indented the way bpftool's JSON writer indents: four
+    /// spaces per level, a new line before each object member and before a closing bracket,
+    /// array elements on the line of the opening bracket (`[{`, `},{`, `["0x01","0x02"`).
     pub fn render(&self, pretty: bool) -> String {
         let mut out = String::new();
         self.write(&mut out, pretty, 0);
@@ -58,18 +60,17 @@ impl Json {
             Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             Json::Int(n) => out.push_str(&n.to_string()),
             Json::Str(s) => out.push_str(&string(s)),
-            Json::Arr(items) if items.is_empty() => out.push_str("[]"),
-            Json::Obj(items) if items.is_empty() => out.push_str("{}"),
             Json::Arr(items) => {
                 out.push('[');
                 for (i, item) in items.iter().enumerate() {
                     if i > 0 {
                         out.push(',');
                     }
-                    newline(out, depth + 1);
                     item.write(out, pretty, depth + 1);
                 }
-                newline(out, depth);
+                if !items.is_empty() {
+                    newline(out, depth);
+                }
                 out.push(']');
             }
             Json::Obj(items) => {
@@ -83,7 +84,9 @@ impl Json {
                     out.push_str(if pretty { ": " } else { ":" });
                     v.write(out, pretty, depth + 1);
                 }
-                newline(out, depth);
+                if !items.is_empty() {
+                    newline(out, depth);
+                }
                 out.push('}');
             }
         }
@@ -124,7 +127,12 @@ mod tests {
         );
         assert_eq!(
             v.render(true),
-            "{\n    \"id\": 7,\n    \"name\": \"a\\\"b\",\n    \"key\": [\n        \"0x01\",\n        \"0xff\"\n    ],\n    \"none\": []\n}"
+            "{\n    \"id\": 7,\n    \"name\": \"a\\\"b\",\n    \"key\": [\"0x01\",\"0xff\"\n    ],\n    \"none\": []\n}"
         );
+        let list = Json::Arr(vec![
+            Json::obj(vec![("a", Json::int(1))]),
+            Json::obj(vec![]),
+        ]);
+        assert_eq!(list.render(true), "[{\n        \"a\": 1\n    },{}\n]");
     }
 }

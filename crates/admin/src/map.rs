@@ -145,60 +145,65 @@ fn entry_text(i: &MapInfo, key: &[u8], values: &[Vec<u8>]) -> String {
     s
 }
 
+/// `{"key": K, "value": V}`, or `{"key": K, "values": [{"cpu": 0, "value": V}, ...]}` for
+/// per-CPU maps, with keys and values rendered by `key` and `value`.
+fn entry_object(
+    i: &MapInfo,
+    key: &[u8],
+    values: &[Vec<u8>],
+    render_key: impl Fn(&[u8]) -> Option<Json>,
+    render_value: impl Fn(&[u8]) -> Option<Json>,
+) -> Option<Json> {
+    let key = ("key", render_key(key)?);
+    if !map_is_per_cpu(i.map_type) {
+        return Some(Json::obj(vec![key, ("value", render_value(&values[0])?)]));
+    }
+    let per_cpu = values
+        .iter()
+        .enumerate()
+        .map(|(cpu, v)| {
+            Some(Json::obj(vec![
+                ("cpu", Json::int(cpu as u32)),
+                ("value", render_value(v)?),
+            ]))
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(Json::obj(vec![key, ("values", Json::Arr(per_cpu))]))
+}
+
+/// The entry with its key and value typed by the map's BTF, when BTF describes both.
+fn entry_formatted(
+    i: &MapInfo,
+    key: &[u8],
+    values: &[Vec<u8>],
+    types: &Option<layout::MapTypes>,
+) -> Option<Json> {
+    let t = types.as_ref()?;
+    let (k, v) = (t.key.as_ref()?, t.value.as_ref()?);
+    entry_object(
+        i,
+        key,
+        values,
+        |b| layout::typed_json(k, b),
+        |b| layout::typed_json(v, b),
+    )
+}
+
+/// An entry in `-j` output: bytes in hex, plus `formatted` when the BTF types them.
 fn entry_json(
     i: &MapInfo,
     key: &[u8],
     values: &[Vec<u8>],
     types: &Option<layout::MapTypes>,
 ) -> Json {
-    let mut fields = vec![("key", Json::hex_bytes(key))];
-    if map_is_per_cpu(i.map_type) {
-        let per_cpu = |f: &dyn Fn(&[u8]) -> Option<Json>| {
-            values
-                .iter()
-                .enumerate()
-                .map(|(cpu, v)| {
-                    Some(Json::obj(vec![
-                        ("cpu", Json::int(cpu as u32)),
-                        ("value", f(v)?),
-                    ]))
-                })
-                .collect::<Option<Vec<_>>>()
-        };
-        fields.push((
-            "values",
-            Json::Arr(per_cpu(&|v| Some(Json::hex_bytes(v))).unwrap_or_default()),
-        ));
-        if let Some((k, v)) = typed(types) {
-            if let (Some(k), Some(vals)) = (
-                layout::typed_json(k, key),
-                per_cpu(&|b| layout::typed_json(v, b)),
-            ) {
-                fields.push((
-                    "formatted",
-                    Json::obj(vec![("key", k), ("values", Json::Arr(vals))]),
-                ));
-            }
-        }
-    } else {
-        fields.push(("value", Json::hex_bytes(&values[0])));
-        if let Some((k, v)) = typed(types) {
-            if let (Some(k), Some(v)) = (
-                layout::typed_json(k, key),
-                layout::typed_json(v, &values[0]),
-            ) {
-                fields.push(("formatted", Json::obj(vec![("key", k), ("value", v)])));
-            }
-        }
+    let hex = |b: &[u8]| Some(Json::hex_bytes(b));
+    let Some(Json::Obj(mut fields)) = entry_object(i, key, values, hex, hex) else {
+        unreachable!("hex rendering never fails");
+    };
+    if let Some(formatted) = entry_formatted(i, key, values, types) {
+        fields.push(("formatted".to_string(), formatted));
     }
-    Json::obj(fields)
-}
-
-fn typed(
-    types: &Option<layout::MapTypes>,
-) -> Option<(&object::map_btf::StructType, &object::map_btf::StructType)> {
-    let t = types.as_ref()?;
-    Some((t.key.as_ref()?, t.value.as_ref()?))
+    Json::Obj(fields)
 }
 
 /// Every entry of the map (one value per CPU for per-CPU maps), in the kernel's order.
@@ -230,8 +235,19 @@ pub fn dump(maps: &[(OwnedFd, MapInfo)], fmt: Format) -> Result<String, AdminErr
     let mut items = Vec::new();
     for (fd, i) in maps {
         no_values(i)?;
-        let types = if fmt.json { layout::map_types(i) } else { None };
+        let types = layout::map_types(i);
         let all = entries(fd, i)?;
+        // Like bpftool, text output shows a map that has BTF as its typed entries (indented
+        // JSON), and only other maps as hex.
+        let formatted: Option<Vec<Json>> = all
+            .iter()
+            .map(|e| entry_formatted(i, &e.key, &e.values, &types))
+            .collect();
+        if let (false, Some(formatted)) = (fmt.json, formatted.filter(|_| types.is_some())) {
+            text.push_str(&Json::Arr(formatted).render(true));
+            text.push('\n');
+            continue;
+        }
         for e in &all {
             if fmt.json {
                 items.push(entry_json(i, &e.key, &e.values, &types));
@@ -290,9 +306,12 @@ pub fn lookup(fd: &OwnedFd, i: &MapInfo, key: &[u8], fmt: Format) -> Result<Stri
     no_values(i)?;
     crate::target::check_size("key", key, i.key_size)?;
     let values = lookup_values(fd, i, key)?.ok_or_else(|| key_not_found(key))?;
+    let types = layout::map_types(i);
     if fmt.json {
-        let types = layout::map_types(i);
         return Ok(entry_json(i, key, &values, &types).render(fmt.pretty) + "\n");
+    }
+    if let Some(formatted) = entry_formatted(i, key, &values, &types) {
+        return Ok(formatted.render(true) + "\n");
     }
     Ok(entry_text(i, key, &values))
 }

@@ -61,7 +61,7 @@ pub fn main() -> std::process::ExitCode {
         pretty: cli.pretty,
         list: false,
     };
-    admin_main(|| match &cli.command {
+    admin_main(fmt, || match &cli.command {
         Command::List => admin::commands::map_show(&[], fmt),
         Command::Show { words } => admin::commands::map_show(words, fmt),
         Command::Dump { words, format } => {

@@ -44,7 +44,7 @@ pub fn main() -> std::process::ExitCode {
         pretty: cli.pretty,
         list: false,
     };
-    admin_main(|| match &cli.command {
+    admin_main(fmt, || match &cli.command {
         Command::List => admin::commands::prog_show(&[], fmt),
         Command::Show { words } => admin::commands::prog_show(words, fmt),
         Command::Dump { words } => admin::commands::prog_dump(words, fmt),

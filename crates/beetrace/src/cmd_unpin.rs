@@ -17,7 +17,7 @@ struct Cli {
 /// Entry point of `beetrace unpin PATH`.
 pub fn main() -> std::process::ExitCode {
     let cli = Cli::parse_from(crate::subcommand_args());
-    crate::admin_main(|| {
+    crate::admin_main(admin::Format::default(), || {
         let n = bpfsys::pin::remove_all(&cli.path)?;
         eprintln!(
             "beetrace: removed {n} pin{} under {}",

@@ -61,8 +61,12 @@ pub(crate) fn ensure_bpffs() -> Result<(), String> {
     Ok(())
 }
 
-/// Runs a `map`/`prog`/`unpin` command: prints its output, or its error as one line.
-pub(crate) fn admin_main(command: impl FnOnce() -> Result<String, admin::AdminError>) -> ExitCode {
+/// Runs a `map`/`prog`/`unpin` command: prints its output, or its error as one line (and,
+/// with `-j`/`-p`, as bpftool's `{"error": ...}` object on stdout for scripts that parse it).
+pub(crate) fn admin_main(
+    fmt: admin::Format,
+    command: impl FnOnce() -> Result<String, admin::AdminError>,
+) -> ExitCode {
     let result = ensure_bpffs()
         .map_err(admin::AdminError::Usage)
         .and_then(|()| command());
@@ -75,6 +79,11 @@ pub(crate) fn admin_main(command: impl FnOnce() -> Result<String, admin::AdminEr
             ExitCode::SUCCESS
         }
         Err(e) => {
+            if fmt.json {
+                let error =
+                    admin::json::Json::obj(vec![("error", admin::json::Json::str(e.to_string()))]);
+                println!("{}", error.render(fmt.pretty));
+            }
             eprintln!("ERROR: {e}");
             ExitCode::FAILURE
         }
