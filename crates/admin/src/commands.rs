@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use bpfsys::{ObjKind, UpdateFlag};
 
 use crate::names::{map_type_by_name, map_type_names};
-use crate::target::{self, parse_bytes, parse_target, Target};
+use crate::target::{self, parse_bytes, parse_target};
 use crate::{map, prog, AdminError, Format};
 
 fn usage(s: impl Into<String>) -> AdminError {
@@ -168,7 +168,7 @@ fn pin(kind: ObjKind, words: &[String]) -> Result<String, AdminError> {
     };
     let fd = match kind {
         ObjKind::Map => target::open_map(&t)?.0,
-        ObjKind::Prog => one_prog(&t)?.0,
+        ObjKind::Prog => target::open_prog(&t)?.0,
     };
     map::pin(&fd, &PathBuf::from(path))?;
     Ok(String::new())
@@ -180,18 +180,6 @@ pub fn map_pin(words: &[String]) -> Result<String, AdminError> {
 
 pub fn prog_pin(words: &[String]) -> Result<String, AdminError> {
     pin(ObjKind::Prog, words)
-}
-
-fn one_prog(t: &Target) -> Result<(std::os::fd::OwnedFd, bpfsys::ProgInfo), AdminError> {
-    let mut progs = target::open_progs(t)?;
-    if progs.len() > 1 {
-        let ids: Vec<String> = progs.iter().map(|(_, i)| i.id.to_string()).collect();
-        return Err(usage(format!(
-            "several programs have that name (ids {}); select one with `id N`",
-            ids.join(", ")
-        )));
-    }
-    Ok(progs.remove(0))
 }
 
 /// `prog show [PROG]`, `prog list`.
@@ -220,6 +208,6 @@ pub fn prog_dump(words: &[String], fmt: Format) -> Result<String, AdminError> {
     };
     let (t, rest) = parse_target(ObjKind::Prog, rest)?;
     no_more(rest, USAGE)?;
-    let (fd, info) = one_prog(&t)?;
+    let (fd, info) = target::open_prog(&t)?;
     prog::dump_xlated(&fd, &info, fmt)
 }

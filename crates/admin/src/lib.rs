@@ -28,6 +28,26 @@ pub struct Format {
     pub list: bool,
 }
 
+/// `show`/`list` output: one text block per object, or in JSON one object (an array for a
+/// listing or several objects).
+pub(crate) fn show_objects<I>(
+    objects: &[(std::os::fd::OwnedFd, I)],
+    fmt: Format,
+    json: fn(&std::os::fd::OwnedFd, &I) -> json::Json,
+    text: fn(&std::os::fd::OwnedFd, &I) -> String,
+) -> String {
+    if !fmt.json {
+        return objects.iter().map(|(fd, i)| text(fd, i)).collect();
+    }
+    let mut items: Vec<json::Json> = objects.iter().map(|(fd, i)| json(fd, i)).collect();
+    let one = if items.len() == 1 && !fmt.list {
+        items.pop()
+    } else {
+        None
+    };
+    one.unwrap_or(json::Json::Arr(items)).render(fmt.pretty) + "\n"
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
     /// Bad arguments; the message says what is expected.

@@ -36,16 +36,7 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// `map show` / `map list` for these maps.
 pub fn show(maps: &[(OwnedFd, MapInfo)], fmt: Format) -> String {
-    if fmt.json {
-        let items: Vec<Json> = maps.iter().map(|(fd, i)| show_json(fd, i)).collect();
-        let json = if items.len() == 1 && !fmt.list {
-            items.into_iter().next().expect("one item")
-        } else {
-            Json::Arr(items)
-        };
-        return json.render(fmt.pretty) + "\n";
-    }
-    maps.iter().map(|(fd, i)| show_text(fd, i)).collect()
+    crate::show_objects(maps, fmt, show_json, show_text)
 }
 
 fn show_text(fd: &OwnedFd, i: &MapInfo) -> String {

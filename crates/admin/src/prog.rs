@@ -13,16 +13,7 @@ use crate::{AdminError, Format};
 
 /// `prog show` / `prog list` for these programs.
 pub fn show(progs: &[(OwnedFd, ProgInfo)], fmt: Format) -> String {
-    if fmt.json {
-        let items: Vec<Json> = progs.iter().map(|(fd, i)| show_json(fd, i)).collect();
-        let json = if items.len() == 1 && !fmt.list {
-            items.into_iter().next().expect("one item")
-        } else {
-            Json::Arr(items)
-        };
-        return json.render(fmt.pretty) + "\n";
-    }
-    progs.iter().map(|(fd, i)| show_text(fd, i)).collect()
+    crate::show_objects(progs, fmt, show_json, show_text)
 }
 
 fn tag(i: &ProgInfo) -> String {

@@ -136,96 +136,97 @@ fn open_pinned(kind: ObjKind, path: &std::path::Path) -> Result<OwnedFd, AdminEr
     Ok(fd)
 }
 
-/// Every object of `kind` (opened), for `list` and `name` lookups. Objects that vanish
+/// Every object of `kind` (opened) with its info, ascending by id. Objects that vanish
 /// while we walk are skipped.
-fn all(kind: ObjKind) -> Result<Vec<(u32, OwnedFd)>, AdminError> {
+fn all<I>(
+    kind: ObjKind,
+    info: fn(&OwnedFd) -> std::io::Result<I>,
+) -> Result<Vec<(OwnedFd, I)>, AdminError> {
     let ids = bpfsys::obj::all_ids(kind)
         .map_err(|e| AdminError::kernel(format!("cannot list {}s", kind_word(kind)), e))?;
     Ok(ids
         .into_iter()
-        .filter_map(|id| bpfsys::obj::fd_by_id(kind, id).ok().map(|fd| (id, fd)))
+        .filter_map(|id| bpfsys::obj::fd_by_id(kind, id).ok())
+        .filter_map(|fd| info(&fd).ok().map(|i| (fd, i)))
         .collect())
+}
+
+/// Opens the objects `target` names (several for a shared name), with their info.
+fn open<I>(
+    kind: ObjKind,
+    target: &Target,
+    info: fn(&OwnedFd) -> std::io::Result<I>,
+    name_of: fn(&I) -> &str,
+) -> Result<Vec<(OwnedFd, I)>, AdminError> {
+    let with_info = |fd: OwnedFd| {
+        let i = info(&fd)
+            .map_err(|e| AdminError::kernel(format!("cannot read {} info", kind_word(kind)), e))?;
+        Ok::<_, AdminError>(vec![(fd, i)])
+    };
+    match target {
+        Target::Id(id) => with_info(open_by_id(kind, *id)?),
+        Target::Pinned(path) => with_info(open_pinned(kind, path)?),
+        Target::Name(name) => {
+            let found: Vec<_> = all(kind, info)?
+                .into_iter()
+                .filter(|(_, i)| name_of(i) == name)
+                .collect();
+            if found.is_empty() {
+                let word = kind_word(kind);
+                return Err(AdminError::NotFound(format!(
+                    "no {word} is named '{name}'; `beetrace {word} list` shows them"
+                )));
+            }
+            Ok(found)
+        }
+    }
+}
+
+/// The one object of a list; a shared name is an error saying to use an id.
+fn one<I>(
+    kind: ObjKind,
+    mut found: Vec<(OwnedFd, I)>,
+    id_of: fn(&I) -> u32,
+) -> Result<(OwnedFd, I), AdminError> {
+    if found.len() > 1 {
+        let ids: Vec<String> = found.iter().map(|(_, i)| id_of(i).to_string()).collect();
+        return Err(AdminError::Usage(format!(
+            "several {}s have that name (ids {}); select one with `id N`",
+            kind_word(kind),
+            ids.join(", ")
+        )));
+    }
+    Ok(found.remove(0))
 }
 
 /// Opens the maps `target` names (several for a shared name).
 pub fn open_maps(target: &Target) -> Result<Vec<(OwnedFd, MapInfo)>, AdminError> {
-    let info = |fd: OwnedFd| {
-        let i = bpfsys::obj::map_info(&fd)
-            .map_err(|e| AdminError::kernel("cannot read map info".into(), e))?;
-        Ok::<_, AdminError>((fd, i))
-    };
-    match target {
-        Target::Id(id) => Ok(vec![info(open_by_id(ObjKind::Map, *id)?)?]),
-        Target::Pinned(path) => Ok(vec![info(open_pinned(ObjKind::Map, path)?)?]),
-        Target::Name(name) => {
-            let found: Vec<_> = all(ObjKind::Map)?
-                .into_iter()
-                .filter_map(|(_, fd)| info(fd).ok())
-                .filter(|(_, i)| &i.name == name)
-                .collect();
-            if found.is_empty() {
-                return Err(AdminError::NotFound(format!(
-                    "no map is named '{name}'; `beetrace map list` shows them"
-                )));
-            }
-            Ok(found)
-        }
-    }
+    open(ObjKind::Map, target, bpfsys::obj::map_info, |i| &i.name)
 }
 
-/// Opens the one map `target` names; a shared name is an error saying to use an id.
+/// Opens the one map `target` names.
 pub fn open_map(target: &Target) -> Result<(OwnedFd, MapInfo), AdminError> {
-    let mut maps = open_maps(target)?;
-    if maps.len() > 1 {
-        let ids: Vec<String> = maps.iter().map(|(_, i)| i.id.to_string()).collect();
-        return Err(AdminError::Usage(format!(
-            "several maps have that name (ids {}); select one with `id N`",
-            ids.join(", ")
-        )));
-    }
-    Ok(maps.remove(0))
+    one(ObjKind::Map, open_maps(target)?, |i| i.id)
 }
 
 /// Every map, ascending by id.
 pub fn all_maps() -> Result<Vec<(OwnedFd, MapInfo)>, AdminError> {
-    Ok(all(ObjKind::Map)?
-        .into_iter()
-        .filter_map(|(_, fd)| bpfsys::obj::map_info(&fd).ok().map(|i| (fd, i)))
-        .collect())
+    all(ObjKind::Map, bpfsys::obj::map_info)
 }
 
-/// Opens the programs `target` names.
+/// Opens the programs `target` names (several for a shared name).
 pub fn open_progs(target: &Target) -> Result<Vec<(OwnedFd, ProgInfo)>, AdminError> {
-    let info = |fd: OwnedFd| {
-        let i = bpfsys::obj::prog_info(&fd)
-            .map_err(|e| AdminError::kernel("cannot read program info".into(), e))?;
-        Ok::<_, AdminError>((fd, i))
-    };
-    match target {
-        Target::Id(id) => Ok(vec![info(open_by_id(ObjKind::Prog, *id)?)?]),
-        Target::Pinned(path) => Ok(vec![info(open_pinned(ObjKind::Prog, path)?)?]),
-        Target::Name(name) => {
-            let found: Vec<_> = all(ObjKind::Prog)?
-                .into_iter()
-                .filter_map(|(_, fd)| info(fd).ok())
-                .filter(|(_, i)| &i.name == name)
-                .collect();
-            if found.is_empty() {
-                return Err(AdminError::NotFound(format!(
-                    "no program is named '{name}'; `beetrace prog list` shows them"
-                )));
-            }
-            Ok(found)
-        }
-    }
+    open(ObjKind::Prog, target, bpfsys::obj::prog_info, |i| &i.name)
+}
+
+/// Opens the one program `target` names.
+pub fn open_prog(target: &Target) -> Result<(OwnedFd, ProgInfo), AdminError> {
+    one(ObjKind::Prog, open_progs(target)?, |i| i.id)
 }
 
 /// Every program, ascending by id.
 pub fn all_progs() -> Result<Vec<(OwnedFd, ProgInfo)>, AdminError> {
-    Ok(all(ObjKind::Prog)?
-        .into_iter()
-        .filter_map(|(_, fd)| bpfsys::obj::prog_info(&fd).ok().map(|i| (fd, i)))
-        .collect())
+    all(ObjKind::Prog, bpfsys::obj::prog_info)
 }
 
 #[cfg(test)]

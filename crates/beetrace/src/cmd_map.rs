@@ -16,12 +16,8 @@ use crate::admin_main;
                   beetrace map dump pinned /sys/fs/bpf/myrun/calls --format bpftrace"
 )]
 struct Cli {
-    /// JSON output, as `bpftool -j`.
-    #[arg(short = 'j', long = "json", global = true)]
-    json: bool,
-    /// Indented JSON, as `bpftool -p`.
-    #[arg(short = 'p', long = "pretty", global = true)]
-    pretty: bool,
+    #[command(flatten)]
+    output: crate::OutputFlags,
     #[command(subcommand)]
     command: Command,
 }
@@ -56,11 +52,7 @@ enum Command {
 /// Entry point of `beetrace map ...`.
 pub fn main() -> std::process::ExitCode {
     let cli = Cli::parse_from(crate::subcommand_args());
-    let fmt = admin::Format {
-        json: cli.json || cli.pretty,
-        pretty: cli.pretty,
-        list: false,
-    };
+    let fmt = cli.output.format();
     admin_main(fmt, || match &cli.command {
         Command::List => admin::commands::map_show(&[], fmt),
         Command::Show { words } => admin::commands::map_show(words, fmt),

@@ -49,6 +49,27 @@ pub(crate) fn subcommand_args() -> Vec<std::ffi::OsString> {
     args
 }
 
+/// The output flags of `map` and `prog`, bpftool's.
+#[derive(clap::Args, Debug)]
+pub(crate) struct OutputFlags {
+    /// JSON output, as `bpftool -j`.
+    #[arg(short = 'j', long = "json", global = true)]
+    json: bool,
+    /// Indented JSON, as `bpftool -p`.
+    #[arg(short = 'p', long = "pretty", global = true)]
+    pretty: bool,
+}
+
+impl OutputFlags {
+    pub(crate) fn format(&self) -> admin::Format {
+        admin::Format {
+            json: self.json || self.pretty,
+            pretty: self.pretty,
+            list: false,
+        }
+    }
+}
+
 /// Mounts bpffs at /sys/fs/bpf when no bpffs is mounted, and says so.
 pub(crate) fn ensure_bpffs() -> Result<(), String> {
     let (path, mounted) = kernel::ensure_bpffs().map_err(|e| e.to_string())?;

@@ -91,14 +91,15 @@ pub fn map_create(
     flags: u32,
     name: &str,
 ) -> io::Result<OwnedFd> {
-    let mut attr = Attr::new();
-    attr.u32(0, map_type)
-        .u32(4, key_size)
-        .u32(8, value_size)
-        .u32(12, max_entries)
-        .u32(16, flags)
-        .bytes(28, &object_name(name));
-    bpf(BPF_MAP_CREATE, &mut attr).map(owned)
+    map_create_with_btf(
+        map_type,
+        key_size,
+        value_size,
+        max_entries,
+        flags,
+        name,
+        None,
+    )
 }
 
 /// BTF describing a map's key and value: the loaded BTF object and the type ids in it.
@@ -117,7 +118,7 @@ pub fn map_create_with_btf(
     max_entries: u32,
     flags: u32,
     name: &str,
-    btf: MapBtf,
+    btf: Option<MapBtf>,
 ) -> io::Result<OwnedFd> {
     let mut attr = Attr::new();
     attr.u32(0, map_type)
@@ -125,10 +126,12 @@ pub fn map_create_with_btf(
         .u32(8, value_size)
         .u32(12, max_entries)
         .u32(16, flags)
-        .bytes(28, &object_name(name))
-        .u32(48, btf.btf.as_raw_fd() as u32)
-        .u32(52, btf.key_type_id)
-        .u32(56, btf.value_type_id);
+        .bytes(28, &object_name(name));
+    if let Some(btf) = btf {
+        attr.u32(48, btf.btf.as_raw_fd() as u32)
+            .u32(52, btf.key_type_id)
+            .u32(56, btf.value_type_id);
+    }
     bpf(BPF_MAP_CREATE, &mut attr).map(owned)
 }
 

@@ -579,25 +579,15 @@ fn create_maps(
             })
         });
         let create = || {
-            match map_btf {
-                Some(b) => bpfsys::map_create_with_btf(
-                    def.map_type,
-                    def.key_size,
-                    def.value_size,
-                    def.max_entries,
-                    def.flags,
-                    &def.name,
-                    b,
-                ),
-                None => sys::map_create(
-                    def.map_type,
-                    def.key_size,
-                    def.value_size,
-                    def.max_entries,
-                    def.flags,
-                    &def.name,
-                ),
-            }
+            bpfsys::map_create_with_btf(
+                def.map_type,
+                def.key_size,
+                def.value_size,
+                def.max_entries,
+                def.flags,
+                &def.name,
+                map_btf,
+            )
             .map_err(|source| RuntimeError::MapCreate {
                 map: def.name.clone(),
                 source,

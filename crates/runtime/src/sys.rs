@@ -3,8 +3,8 @@
 //! [`OwnedFd`], so dropping it releases the object.
 
 pub(crate) use bpfsys::{
-    attach_raw_tracepoint, btf_load, map_create, map_delete, map_keys, map_lookup, map_update,
-    online_cpus, possible_cpus, prog_load, test_run, LoadError, ProgBtf,
+    attach_raw_tracepoint, btf_load, map_delete, map_keys, map_lookup, map_update, online_cpus,
+    possible_cpus, prog_load, test_run, LoadError, ProgBtf,
 };
 
 use std::ffi::CString;
