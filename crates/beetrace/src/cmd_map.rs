@@ -9,6 +9,7 @@ use crate::admin_main;
 #[derive(Parser, Debug)]
 #[command(
     name = "beetrace map",
+    bin_name = "beetrace map",
     after_help = "MAP is `id N`, `pinned PATH` or `name NAME`; BYTES are decimal, 0xNN, or \
                   bare hex after the word `hex`.\n\nEXAMPLES:\n    beetrace map create \
                   /sys/fs/bpf/honey type array key 4 value 32 entries 8 name honeypot\n    \

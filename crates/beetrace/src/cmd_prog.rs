@@ -9,6 +9,7 @@ use crate::admin_main;
 #[derive(Parser, Debug)]
 #[command(
     name = "beetrace prog",
+    bin_name = "beetrace prog",
     after_help = "PROG is `id N`, `pinned PATH` or `name NAME`.\n\nEXAMPLES:\n    beetrace prog \
                   list\n    beetrace prog dump xlated id 42\n    beetrace prog pin id 42 \
                   /sys/fs/bpf/myprog"

@@ -7,7 +7,7 @@ use clap::Parser;
 
 /// Remove pins: a pinned object, or a directory of them (as made by `beetrace --pin DIR`).
 #[derive(Parser, Debug)]
-#[command(name = "beetrace unpin")]
+#[command(name = "beetrace unpin", bin_name = "beetrace unpin")]
 struct Cli {
     /// A pin or a directory of pins on a bpffs.
     #[arg(value_name = "PATH")]

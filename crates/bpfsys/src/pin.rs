@@ -65,35 +65,32 @@ pub fn is_bpffs(path: &Path) -> bool {
     }
 }
 
-/// Checks that `path` can be a pin: UTF-8, on a bpffs (its nearest existing ancestor is),
-/// and no name below the bpffs mount contains a `.`.
+/// Checks that `path` can be a pin: UTF-8, its nearest existing ancestor on a bpffs, and no
+/// name from there down (the names bpffs will be asked to create or look up) containing a
+/// `.`.
 pub fn check_path(path: &Path) -> Result<(), PinError> {
     if path.to_str().is_none() {
         return Err(PinError::NotUtf8 { path: path.into() });
     }
-    let mut on_bpffs = false;
-    for ancestor in path.ancestors().skip(1) {
-        if ancestor.as_os_str().is_empty() || !ancestor.exists() {
-            continue;
-        }
-        on_bpffs = is_bpffs(ancestor);
-        break;
-    }
-    if !on_bpffs {
+    let absolute = std::path::absolute(path).map_err(|e| PinError::io(path, e))?;
+    let existing = absolute
+        .ancestors()
+        .skip(1)
+        .find(|a| a.exists())
+        .unwrap_or(Path::new("/"));
+    if !is_bpffs(existing) {
         return Err(PinError::NotBpffs { path: path.into() });
     }
-    let mut prefix = PathBuf::new();
-    for component in path.components() {
-        let parent_on_bpffs = !prefix.as_os_str().is_empty()
-            && (is_bpffs(&prefix) || !prefix.exists() && prefix.starts_with("/sys/fs/bpf"));
-        let name = component.as_os_str().to_string_lossy();
-        if parent_on_bpffs && name.contains('.') {
-            return Err(PinError::Dot {
-                path: path.into(),
-                component: name.into_owned(),
-            });
-        }
-        prefix.push(component);
+    let below = absolute.strip_prefix(existing).unwrap_or(&absolute);
+    if let Some(dotted) = below
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .find(|name| name.contains('.'))
+    {
+        return Err(PinError::Dot {
+            path: path.into(),
+            component: dotted.into_owned(),
+        });
     }
     Ok(())
 }

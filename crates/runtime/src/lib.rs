@@ -214,7 +214,8 @@ pub fn run(
     if let Some(pins) = pins.as_mut().filter(|p| p.progs) {
         pin_internal_maps(pins, compiled, analysis.maps.len(), &maps)?;
     }
-    if let Some(pins) = pins.as_mut() {
+    // A dry run leaves nothing behind; a real one keeps what it pinned from here on.
+    if let Some(pins) = pins.as_mut().filter(|_| !options.dry_run) {
         pins.keep();
     }
     if !options.quiet {
