@@ -9,6 +9,9 @@ pub enum Json {
     Str(String),
     Arr(Vec<Json>),
     Obj(Vec<(String, Json)>),
+    /// Printed as is: bpftool's text output shows some typed values as bare hex (`0x3`),
+    /// which is not JSON.
+    Raw(String),
 }
 
 impl Json {
@@ -60,6 +63,7 @@ impl Json {
             Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             Json::Int(n) => out.push_str(&n.to_string()),
             Json::Str(s) => out.push_str(&string(s)),
+            Json::Raw(s) => out.push_str(s),
             Json::Arr(items) => {
                 out.push('[');
                 for (i, item) in items.iter().enumerate() {

@@ -1,9 +1,9 @@
 //! `beetrace map ...`: the operations, and their output in bpftool's text and JSON shapes
 //! (for the same map, beetrace and bpftool print the same lines and the same JSON values).
 //!
-//! Plain dumps show bytes in hex as bpftool does for maps without BTF; `-j` adds a
-//! `formatted` object (integers and strings by member name) when the map's BTF describes
-//! its key and value; `--format bpftrace` prints a beetrace run's `@map` as bpftrace would.
+//! As in bpftool, a map with BTF is shown typed (text: indented JSON of the typed entries;
+//! `-j`: hex bytes plus a `formatted` object) and other maps as hex bytes; `--format
+//! bpftrace` prints a beetrace run's `@map` as bpftrace would.
 
 use std::os::fd::OwnedFd;
 use std::path::Path;
@@ -137,17 +137,22 @@ fn entry_text(i: &MapInfo, key: &[u8], values: &[Vec<u8>]) -> String {
 }
 
 /// `{"key": K, "value": V}`, or `{"key": K, "values": [{"cpu": 0, "value": V}, ...]}` for
-/// per-CPU maps, with keys and values rendered by `key` and `value`.
+/// per-CPU maps, with keys and values rendered by `key` (`Some(None)`: no key shown) and
+/// `value`.
 fn entry_object(
     i: &MapInfo,
     key: &[u8],
     values: &[Vec<u8>],
-    render_key: impl Fn(&[u8]) -> Option<Json>,
+    render_key: impl Fn(&[u8]) -> Option<Option<Json>>,
     render_value: impl Fn(&[u8]) -> Option<Json>,
 ) -> Option<Json> {
-    let key = ("key", render_key(key)?);
+    let mut fields = Vec::new();
+    if let Some(k) = render_key(key)? {
+        fields.push(("key", k));
+    }
     if !map_is_per_cpu(i.map_type) {
-        return Some(Json::obj(vec![key, ("value", render_value(&values[0])?)]));
+        fields.push(("value", render_value(&values[0])?));
+        return Some(Json::obj(fields));
     }
     let per_cpu = values
         .iter()
@@ -159,25 +164,21 @@ fn entry_object(
             ]))
         })
         .collect::<Option<Vec<_>>>()?;
-    Some(Json::obj(vec![key, ("values", Json::Arr(per_cpu))]))
+    fields.push(("values", Json::Arr(per_cpu)));
+    Some(Json::obj(fields))
 }
 
-/// The entry with its key and value typed by the map's BTF, when BTF describes both.
+/// The entry with its key and value typed by the map's BTF (bpftool's `formatted`), as
+/// text output (`text`) or JSON shows it.
 fn entry_formatted(
     i: &MapInfo,
     key: &[u8],
     values: &[Vec<u8>],
     types: &Option<layout::MapTypes>,
+    text: bool,
 ) -> Option<Json> {
     let t = types.as_ref()?;
-    let (k, v) = (t.key.as_ref()?, t.value.as_ref()?);
-    entry_object(
-        i,
-        key,
-        values,
-        |b| layout::typed_json(k, b),
-        |b| layout::typed_json(v, b),
-    )
+    entry_object(i, key, values, |b| t.key(b, text), |b| t.value(b, text))
 }
 
 /// An entry in `-j` output: bytes in hex, plus `formatted` when the BTF types them.
@@ -187,11 +188,16 @@ fn entry_json(
     values: &[Vec<u8>],
     types: &Option<layout::MapTypes>,
 ) -> Json {
-    let hex = |b: &[u8]| Some(Json::hex_bytes(b));
-    let Some(Json::Obj(mut fields)) = entry_object(i, key, values, hex, hex) else {
+    let Some(Json::Obj(mut fields)) = entry_object(
+        i,
+        key,
+        values,
+        |b| Some(Some(Json::hex_bytes(b))),
+        |b| Some(Json::hex_bytes(b)),
+    ) else {
         unreachable!("hex rendering never fails");
     };
-    if let Some(formatted) = entry_formatted(i, key, values, types) {
+    if let Some(formatted) = entry_formatted(i, key, values, types, false) {
         fields.push(("formatted".to_string(), formatted));
     }
     Json::Obj(fields)
@@ -232,7 +238,7 @@ pub fn dump(maps: &[(OwnedFd, MapInfo)], fmt: Format) -> Result<String, AdminErr
         // JSON), and only other maps as hex.
         let formatted: Option<Vec<Json>> = all
             .iter()
-            .map(|e| entry_formatted(i, &e.key, &e.values, &types))
+            .map(|e| entry_formatted(i, &e.key, &e.values, &types, true))
             .collect();
         if let (false, Some(formatted)) = (fmt.json, formatted.filter(|_| types.is_some())) {
             text.push_str(&Json::Arr(formatted).render(true));
@@ -301,7 +307,7 @@ pub fn lookup(fd: &OwnedFd, i: &MapInfo, key: &[u8], fmt: Format) -> Result<Stri
     if fmt.json {
         return Ok(entry_json(i, key, &values, &types).render(fmt.pretty) + "\n");
     }
-    if let Some(formatted) = entry_formatted(i, key, &values, &types) {
+    if let Some(formatted) = entry_formatted(i, key, &values, &types, true) {
         return Ok(formatted.render(true) + "\n");
     }
     Ok(entry_text(i, key, &values))

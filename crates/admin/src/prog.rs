@@ -202,13 +202,16 @@ pub fn dump_xlated(fd: &OwnedFd, i: &ProgInfo, fmt: Format) -> Result<String, Ad
                     None => object::disasm::insn_text(&d.insn, None),
                 }
             }
-            // The kernel puts the map id where the loader put a map fd.
-            (Insn::LdMap { .. }, Some((1, id))) => {
-                object::disasm::insn_text(&d.insn, Some(&format!("id:{id}")))
+            // The kernel puts the map id where the loader put a map fd; a map value load
+            // keeps its offset in the second half.
+            (Insn::LdMap { .. }, Some((1, imm))) => {
+                object::disasm::insn_text(&d.insn, Some(&format!("id:{}", imm as u32)))
             }
-            (Insn::LdMap { .. }, Some((2, id))) => {
-                object::disasm::insn_text(&d.insn, Some(&format!("id:{id}")))
-            }
+            (Insn::LdMap { .. }, Some((2, imm))) => object::disasm::insn_text(
+                &d.insn,
+                Some(&format!("id:{}", imm as u32)),
+            )
+            .replacen("] ll", &format!("][0]+{} ll", imm >> 32), 1),
             _ => object::disasm::insn_text(&d.insn, None),
         };
         lines.push((d.slot, text));

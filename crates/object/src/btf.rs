@@ -8,7 +8,7 @@
 use crate::{MapDef, ObjectFile};
 
 pub(crate) const KIND_INT: u32 = 1;
-const KIND_PTR: u32 = 2;
+pub(crate) const KIND_PTR: u32 = 2;
 pub(crate) const KIND_ARRAY: u32 = 3;
 pub(crate) const KIND_STRUCT: u32 = 4;
 const KIND_FUNC: u32 = 12;
@@ -52,6 +52,13 @@ impl Writer {
             strings: vec![0],
             next_id: 1,
         }
+    }
+
+    /// An integer type of `bytes` bytes.
+    pub(crate) fn int(&mut self, name: &str, bytes: u32, signed: bool) -> u32 {
+        let name = self.string(name);
+        let sign = if signed { BTF_INT_SIGNED } else { 0 };
+        self.ty(name, KIND_INT, 0, bytes, &[sign | (bytes * 8)])
     }
 
     pub(crate) fn string(&mut self, s: &str) -> u32 {
@@ -99,12 +106,9 @@ pub(crate) fn object_btf(obj: &ObjectFile) -> ObjectBtf {
             section_names.push((sec.to_string(), off));
         }
     }
-    let int_name = w.string("int");
-    let int = w.ty(int_name, KIND_INT, 0, 4, &[BTF_INT_SIGNED | 32]);
-    let index_name = w.string("__ARRAY_SIZE_TYPE__");
-    let index = w.ty(index_name, KIND_INT, 0, 4, &[32]);
-    let long_name = w.string("long");
-    let long = w.ty(long_name, KIND_INT, 0, 8, &[BTF_INT_SIGNED | 64]);
+    let int = w.int("int", 4, true);
+    let index = w.int("__ARRAY_SIZE_TYPE__", 4, false);
+    let long = w.int("long", 8, true);
     let void_ptr = w.ty(0, KIND_PTR, 0, 0, &[]);
 
     let arg_names = ["ctx", "arg1", "arg2", "arg3", "arg4"];

@@ -5,7 +5,7 @@
 //! `char` arrays, each 8-byte aligned); the reader understands any BTF well enough to name
 //! a type and list a struct's members.
 
-use crate::btf::{Writer, BTF_INT_SIGNED, KIND_ARRAY, KIND_INT, KIND_STRUCT};
+use crate::btf::{Writer, KIND_ARRAY, KIND_INT, KIND_PTR, KIND_STRUCT};
 
 /// The type of one member of a key or value struct.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,14 +42,10 @@ impl StructType {
 /// `(key type id, value type id)` of each map, in order.
 pub fn maps_btf(maps: &[(StructType, StructType)]) -> (Vec<u8>, Vec<(u32, u32)>) {
     let mut w = Writer::new();
-    let name = w.string("long");
-    let long = w.ty(name, KIND_INT, 0, 8, &[BTF_INT_SIGNED | 64]);
-    let name = w.string("unsigned long");
-    let ulong = w.ty(name, KIND_INT, 0, 8, &[64]);
-    let name = w.string("char");
-    let char_ = w.ty(name, KIND_INT, 0, 1, &[BTF_INT_SIGNED | 8]);
-    let name = w.string("__ARRAY_SIZE_TYPE__");
-    let index = w.ty(name, KIND_INT, 0, 4, &[32]);
+    let long = w.int("long", 8, true);
+    let ulong = w.int("unsigned long", 8, false);
+    let char_ = w.int("char", 1, true);
+    let index = w.int("__ARRAY_SIZE_TYPE__", 4, false);
     let strukt = |w: &mut Writer, s: &StructType| {
         let mut members = Vec::new();
         let mut offset = 0u32;
@@ -86,11 +82,45 @@ fn extra_len(kind: u32, vlen: u32) -> Option<usize> {
     })
 }
 
+/// A value decoded through its BTF type, the way bpftool shows typed map entries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BtfValue {
+    Signed(i64),
+    Unsigned(u64),
+    Bool(bool),
+    /// A bitfield member: bpftool shows these in hex.
+    Bits(u64),
+    Pointer(u64),
+    /// A `char` array holding a NUL-terminated printable string, or an enumerator's name.
+    Str(String),
+    List(Vec<BtfValue>),
+    /// Struct or union members, or a data section's variables, by name.
+    Fields(Vec<(String, BtfValue)>),
+}
+
+const KIND_UNION: u32 = 5;
+const KIND_ENUM: u32 = 6;
+const KIND_TYPEDEF: u32 = 8;
+const KIND_VOLATILE: u32 = 9;
+const KIND_CONST: u32 = 10;
+const KIND_RESTRICT: u32 = 11;
+const KIND_VAR: u32 = 14;
+const KIND_DATASEC: u32 = 15;
+const KIND_TYPE_TAG: u32 = 18;
+const KIND_ENUM64: u32 = 19;
+const BTF_INT_BOOL: u32 = 4;
+
+fn le_uint(b: &[u8]) -> Option<u64> {
+    let mut word = [0u8; 8];
+    word.get_mut(..b.len())?.copy_from_slice(b);
+    Some(u64::from_le_bytes(word))
+}
+
 /// A parsed BTF blob: the type records by id and the string section.
 pub struct BtfReader<'a> {
     strings: &'a [u8],
-    /// `(offset in types, kind, vlen, size_or_type)` per id; index 0 is `void`.
-    types: Vec<(usize, u32, u32, u32)>,
+    /// `(offset in types, kind, vlen, size_or_type, kind_flag)` per id; index 0 is `void`.
+    types: Vec<(usize, u32, u32, u32, bool)>,
     data: &'a [u8],
 }
 
@@ -111,12 +141,12 @@ impl<'a> BtfReader<'a> {
         let str_len = le32(blob, 20)? as usize;
         let data = blob.get(hdr + type_off..hdr + type_off + type_len)?;
         let strings = blob.get(hdr + str_off..hdr + str_off + str_len)?;
-        let mut types = vec![(0, 0, 0, 0)];
+        let mut types = vec![(0, 0, 0, 0, false)];
         let mut at = 0;
         while at < data.len() {
             let info = le32(data, at + 4)?;
             let (kind, vlen) = ((info >> 24) & 0x1f, info & 0xffff);
-            types.push((at, kind, vlen, le32(data, at + 8)?));
+            types.push((at, kind, vlen, le32(data, at + 8)?, info >> 31 != 0));
             at += 12 + extra_len(kind, vlen)?;
         }
         Some(BtfReader {
@@ -139,32 +169,164 @@ impl<'a> BtfReader<'a> {
             _ => String::new(),
         }
     }
+}
 
-    /// Type `id` as a [`StructType`], when it is a struct of the shapes [`maps_btf`] writes.
-    pub fn struct_type(&self, id: u32) -> Option<StructType> {
-        let &(at, kind, vlen, _) = self.types.get(id as usize)?;
-        if kind != KIND_STRUCT || id == 0 {
+impl BtfReader<'_> {
+    /// `id` with typedefs and qualifiers (const, volatile, restrict, type tags) removed.
+    fn resolve(&self, mut id: u32) -> Option<u32> {
+        for _ in 0..32 {
+            let &(_, kind, _, next, _) = self.types.get(id as usize)?;
+            match kind {
+                KIND_TYPEDEF | KIND_VOLATILE | KIND_CONST | KIND_RESTRICT | KIND_TYPE_TAG => {
+                    id = next
+                }
+                _ => return Some(id),
+            }
+        }
+        None
+    }
+
+    /// The size in bytes of type `id`.
+    fn size_of(&self, id: u32) -> Option<usize> {
+        let id = self.resolve(id)?;
+        let &(at, kind, _, size, _) = self.types.get(id as usize)?;
+        Some(match kind {
+            KIND_ARRAY => {
+                self.size_of(le32(self.data, at + 12)?)? * le32(self.data, at + 20)? as usize
+            }
+            KIND_PTR => 8,
+            _ => size as usize,
+        })
+    }
+
+    /// `bytes` read as type `id`, as bpftool would show it; `None` for kinds it cannot show
+    /// (functions, floats) or bytes that do not fit the type.
+    pub fn value(&self, id: u32, bytes: &[u8]) -> Option<BtfValue> {
+        let id = self.resolve(id)?;
+        let &(at, kind, vlen, size, kind_flag) = self.types.get(id as usize)?;
+        if id == 0 {
             return None;
         }
-        let mut fields = Vec::new();
-        for i in 0..vlen as usize {
-            let m = at + 12 + 12 * i;
-            let name = self.string(le32(self.data, m)?);
-            let member = le32(self.data, m + 4)?;
-            let &(mat, mkind, _, size) = self.types.get(member as usize)?;
-            let ty = match mkind {
-                KIND_INT if size == 8 => FieldType::Int {
-                    signed: le32(self.data, mat + 12)? & BTF_INT_SIGNED != 0,
-                },
-                KIND_ARRAY => FieldType::Chars(le32(self.data, mat + 20)?),
-                _ => return None,
-            };
-            fields.push((name, ty));
+        let int_at = |b: &[u8], signed: bool| -> Option<BtfValue> {
+            let raw = le_uint(b)?;
+            let width = (b.len() * 8) as u32;
+            Some(if signed && width < 64 && raw >> (width - 1) & 1 == 1 {
+                BtfValue::Signed((raw | !0u64 << width) as i64)
+            } else if signed {
+                BtfValue::Signed(raw as i64)
+            } else {
+                BtfValue::Unsigned(raw)
+            })
+        };
+        match kind {
+            KIND_INT => {
+                let enc = le32(self.data, at + 12)?;
+                let b = bytes.get(..size as usize)?;
+                if size > 8 {
+                    return None;
+                }
+                if enc >> 24 & BTF_INT_BOOL != 0 {
+                    return Some(BtfValue::Bool(le_uint(b)? != 0));
+                }
+                int_at(b, enc >> 24 & 1 != 0)
+            }
+            KIND_PTR => Some(BtfValue::Pointer(le_uint(bytes.get(..8)?)?)),
+            KIND_ENUM | KIND_ENUM64 => {
+                let b = bytes.get(..size as usize)?;
+                let n = le_uint(b)?;
+                let step = if kind == KIND_ENUM { 8 } else { 12 };
+                for i in 0..vlen as usize {
+                    let e = at + 12 + step * i;
+                    let v = if kind == KIND_ENUM {
+                        le32(self.data, e + 4)? as u64
+                    } else {
+                        le32(self.data, e + 4)? as u64 | (le32(self.data, e + 8)? as u64) << 32
+                    };
+                    let mask = if size >= 8 {
+                        !0
+                    } else {
+                        (1u64 << (size * 8)) - 1
+                    };
+                    if v & mask == n {
+                        return Some(BtfValue::Str(self.string(le32(self.data, e)?)));
+                    }
+                }
+                int_at(b, kind_flag)
+            }
+            KIND_ARRAY => {
+                let elem = le32(self.data, at + 12)?;
+                let n = le32(self.data, at + 20)? as usize;
+                let elem_size = self.size_of(elem)?;
+                let all = bytes.get(..elem_size * n)?;
+                let elem_id = self.resolve(elem)?;
+                let is_char = elem_size == 1
+                    && self.types.get(elem_id as usize)?.1 == KIND_INT
+                    && self.name(elem_id) == "char";
+                if is_char {
+                    if let Some(end) = all.iter().position(|&c| c == 0) {
+                        if all[..end]
+                            .iter()
+                            .all(|c| c.is_ascii_graphic() || *c == b' ')
+                        {
+                            return Some(BtfValue::Str(
+                                String::from_utf8_lossy(&all[..end]).into_owned(),
+                            ));
+                        }
+                    }
+                }
+                let items = all
+                    .chunks(elem_size.max(1))
+                    .map(|c| self.value(elem, c))
+                    .collect::<Option<Vec<_>>>()?;
+                Some(BtfValue::List(items))
+            }
+            KIND_STRUCT | KIND_UNION => {
+                let mut fields = Vec::new();
+                for i in 0..vlen as usize {
+                    let m = at + 12 + 12 * i;
+                    let name = self.string(le32(self.data, m)?);
+                    let ty = le32(self.data, m + 4)?;
+                    let off = le32(self.data, m + 8)?;
+                    let (bit_off, bits) = if kind_flag {
+                        (off & 0xff_ffff, off >> 24)
+                    } else {
+                        (off, 0)
+                    };
+                    let value = if bits > 0 {
+                        let start = (bit_off / 8) as usize;
+                        let end = ((bit_off + bits).div_ceil(8) as usize).min(start + 8);
+                        let raw = le_uint(bytes.get(start..end)?)? >> (bit_off % 8);
+                        let mask = if bits >= 64 { !0 } else { (1u64 << bits) - 1 };
+                        BtfValue::Bits(raw & mask)
+                    } else {
+                        let start = (bit_off / 8) as usize;
+                        self.value(ty, bytes.get(start..)?)?
+                    };
+                    fields.push((name, value));
+                }
+                Some(BtfValue::Fields(fields))
+            }
+            KIND_DATASEC => {
+                let mut vars = Vec::new();
+                for i in 0..vlen as usize {
+                    let v = at + 12 + 12 * i;
+                    let var = le32(self.data, v)?;
+                    let off = le32(self.data, v + 4)? as usize;
+                    let &(var_at, var_kind, _, var_type, _) = self.types.get(var as usize)?;
+                    if var_kind != KIND_VAR {
+                        return None;
+                    }
+                    let name = self.string(le32(self.data, var_at)?);
+                    let value = self.value(var_type, bytes.get(off..)?)?;
+                    vars.push(BtfValue::Fields(vec![(name, value)]));
+                }
+                Some(BtfValue::Fields(vec![(
+                    self.name(id),
+                    BtfValue::List(vars),
+                )]))
+            }
+            _ => None,
         }
-        Some(StructType {
-            name: self.name(id),
-            fields,
-        })
     }
 }
 
@@ -185,11 +347,26 @@ mod tests {
             name: "beetrace_v1".into(),
             fields: vec![("count".into(), FieldType::Int { signed: true })],
         };
-        let (blob, ids) = maps_btf(&[(key.clone(), value.clone())]);
+        let (blob, ids) = maps_btf(&[(key, value)]);
         let r = BtfReader::new(&blob).expect("parses");
-        assert_eq!(r.struct_type(ids[0].0), Some(key));
-        assert_eq!(r.struct_type(ids[0].1), Some(value));
+        let mut key_bytes = b"bash".to_vec();
+        key_bytes.resize(16, 0);
+        key_bytes.extend(7u64.to_le_bytes());
+        assert_eq!(
+            r.value(ids[0].0, &key_bytes),
+            Some(BtfValue::Fields(vec![
+                ("comm".into(), BtfValue::Str("bash".into())),
+                ("pid".into(), BtfValue::Unsigned(7)),
+            ]))
+        );
+        assert_eq!(
+            r.value(ids[0].1, &(-3i64).to_le_bytes()),
+            Some(BtfValue::Fields(vec![(
+                "count".into(),
+                BtfValue::Signed(-3)
+            )]))
+        );
         assert_eq!(r.name(ids[0].1), "beetrace_v1");
-        assert_eq!(r.struct_type(1), None, "an int is not a struct");
+        assert_eq!(r.value(ids[0].1, &[0; 4]), None, "too few bytes");
     }
 }
