@@ -27,6 +27,8 @@ pub enum PinError {
     NotFound { path: PathBuf },
     #[error("{path}: something is already pinned there; remove it first (rm {path}) or choose another path")]
     Exists { path: PathBuf },
+    #[error("{path}: a directory, not a pinned object; name a file in it (ls {path})")]
+    IsDirectory { path: PathBuf },
     #[error("{dir}: no such directory; create it first (mkdir -p {dir})")]
     NoDirectory { dir: PathBuf },
     #[error("{path}: {source}")]
@@ -116,6 +118,9 @@ pub fn open(path: &Path) -> Result<OwnedFd, PinError> {
         return Err(PinError::NotFound { path: path.into() });
     }
     check_path(path)?;
+    if path.is_dir() {
+        return Err(PinError::IsDirectory { path: path.into() });
+    }
     obj_get(path).map_err(|e| PinError::io(path, e))
 }
 
