@@ -109,6 +109,8 @@ const KIND_DATASEC: u32 = 15;
 const KIND_TYPE_TAG: u32 = 18;
 const KIND_ENUM64: u32 = 19;
 const BTF_INT_BOOL: u32 = 4;
+/// How deeply types may nest (C code rarely goes past a handful of levels).
+const MAX_DEPTH: u32 = 64;
 
 fn le_uint(b: &[u8]) -> Option<u64> {
     let mut word = [0u8; 8];
@@ -186,14 +188,15 @@ impl BtfReader<'_> {
         None
     }
 
-    /// The size in bytes of type `id`.
-    fn size_of(&self, id: u32) -> Option<usize> {
+    /// The size in bytes of type `id`; `depth` bounds the recursion a malformed blob with
+    /// cycles would otherwise make endless.
+    fn size_of(&self, id: u32, depth: u32) -> Option<usize> {
         let id = self.resolve(id)?;
         let &(at, kind, _, size, _) = self.types.get(id as usize)?;
         Some(match kind {
-            KIND_ARRAY => {
-                self.size_of(le32(self.data, at + 12)?)? * le32(self.data, at + 20)? as usize
-            }
+            KIND_ARRAY => self
+                .size_of(le32(self.data, at + 12)?, depth.checked_sub(1)?)?
+                .checked_mul(le32(self.data, at + 20)? as usize)?,
             KIND_PTR => 8,
             _ => size as usize,
         })
@@ -202,6 +205,11 @@ impl BtfReader<'_> {
     /// `bytes` read as type `id`, as bpftool would show it; `None` for kinds it cannot show
     /// (functions, floats) or bytes that do not fit the type.
     pub fn value(&self, id: u32, bytes: &[u8]) -> Option<BtfValue> {
+        self.value_at(id, bytes, MAX_DEPTH)
+    }
+
+    fn value_at(&self, id: u32, bytes: &[u8], depth: u32) -> Option<BtfValue> {
+        let depth = depth.checked_sub(1)?;
         let id = self.resolve(id)?;
         let &(at, kind, vlen, size, kind_flag) = self.types.get(id as usize)?;
         if id == 0 {
@@ -210,6 +218,9 @@ impl BtfReader<'_> {
         let int_at = |b: &[u8], signed: bool| -> Option<BtfValue> {
             let raw = le_uint(b)?;
             let width = (b.len() * 8) as u32;
+            if width == 0 {
+                return None;
+            }
             Some(if signed && width < 64 && raw >> (width - 1) & 1 == 1 {
                 BtfValue::Signed((raw | !0u64 << width) as i64)
             } else if signed {
@@ -256,8 +267,8 @@ impl BtfReader<'_> {
             KIND_ARRAY => {
                 let elem = le32(self.data, at + 12)?;
                 let n = le32(self.data, at + 20)? as usize;
-                let elem_size = self.size_of(elem)?;
-                let all = bytes.get(..elem_size * n)?;
+                let elem_size = self.size_of(elem, depth)?;
+                let all = bytes.get(..elem_size.checked_mul(n)?)?;
                 let elem_id = self.resolve(elem)?;
                 let is_char = elem_size == 1
                     && self.types.get(elem_id as usize)?.1 == KIND_INT
@@ -276,7 +287,7 @@ impl BtfReader<'_> {
                 }
                 let items = all
                     .chunks(elem_size.max(1))
-                    .map(|c| self.value(elem, c))
+                    .map(|c| self.value_at(elem, c, depth))
                     .collect::<Option<Vec<_>>>()?;
                 Some(BtfValue::List(items))
             }
@@ -294,13 +305,13 @@ impl BtfReader<'_> {
                     };
                     let value = if bits > 0 {
                         let start = (bit_off / 8) as usize;
-                        let end = ((bit_off + bits).div_ceil(8) as usize).min(start + 8);
+                        let end = (bit_off.checked_add(bits)?.div_ceil(8) as usize).min(start + 8);
                         let raw = le_uint(bytes.get(start..end)?)? >> (bit_off % 8);
                         let mask = if bits >= 64 { !0 } else { (1u64 << bits) - 1 };
                         BtfValue::Bits(raw & mask)
                     } else {
                         let start = (bit_off / 8) as usize;
-                        self.value(ty, bytes.get(start..)?)?
+                        self.value_at(ty, bytes.get(start..)?, depth)?
                     };
                     fields.push((name, value));
                 }
@@ -317,7 +328,7 @@ impl BtfReader<'_> {
                         return None;
                     }
                     let name = self.string(le32(self.data, var_at)?);
-                    let value = self.value(var_type, bytes.get(off..)?)?;
+                    let value = self.value_at(var_type, bytes.get(off..)?, depth)?;
                     vars.push(BtfValue::Fields(vec![(name, value)]));
                 }
                 Some(BtfValue::Fields(vec![(
@@ -368,5 +379,52 @@ mod tests {
         );
         assert_eq!(r.name(ids[0].1), "beetrace_v1");
         assert_eq!(r.value(ids[0].1, &[0; 4]), None, "too few bytes");
+    }
+
+    /// BTF comes from the kernel, but a reader bug must not become a panic: every truncation
+    /// and many corruptions of a valid blob either parse or are refused.
+    #[test]
+    fn damaged_blobs_never_panic() {
+        let s = |name: &str, fields: Vec<(&str, FieldType)>| StructType {
+            name: name.into(),
+            fields: fields.into_iter().map(|(n, t)| (n.into(), t)).collect(),
+        };
+        let (blob, _) = maps_btf(&[(
+            s("k", vec![("a", FieldType::Chars(8))]),
+            s("v", vec![("b", FieldType::Int { signed: true })]),
+        )]);
+        let bytes = [0x41u8; 64];
+        for len in 0..blob.len() {
+            if let Some(r) = BtfReader::new(&blob[..len]) {
+                for id in 0..8 {
+                    let _ = r.value(id, &bytes);
+                }
+            }
+        }
+        // A struct whose member is the struct itself.
+        let mut cyclic = blob.clone();
+        let (key_id, _) = maps_btf(&[(
+            s("k", vec![("a", FieldType::Chars(8))]),
+            s("v", vec![("b", FieldType::Int { signed: true })]),
+        )])
+        .1[0];
+        let r = BtfReader::new(&cyclic).expect("parses");
+        let (member_at, ..) = r.types[key_id as usize];
+        let type_field = 24 + member_at + 12 + 4;
+        cyclic[type_field..type_field + 4].copy_from_slice(&key_id.to_le_bytes());
+        let r = BtfReader::new(&cyclic).expect("still parses");
+        assert_eq!(r.value(key_id, &bytes), None);
+        for at in 24..blob.len() {
+            for flip in [0x01u8, 0x80, 0xff] {
+                let mut damaged = blob.clone();
+                damaged[at] ^= flip;
+                if let Some(r) = BtfReader::new(&damaged) {
+                    for id in 0..8 {
+                        let _ = r.value(id, &bytes);
+                        let _ = r.name(id);
+                    }
+                }
+            }
+        }
     }
 }
