@@ -26,20 +26,37 @@ pub struct Format {
     pub pretty: bool,
     /// A listing: JSON is an array even for one object.
     pub list: bool,
+    /// `-f`: show where each object is pinned.
+    pub bpffs: bool,
 }
 
 /// `show`/`list` output: one text block per object, or in JSON one object (an array for a
 /// listing or several objects).
+/// With `-f`, each object's pin paths are passed to `json` and `text`.
 pub(crate) fn show_objects<I>(
     objects: &[(std::os::fd::OwnedFd, I)],
     fmt: Format,
-    json: fn(&std::os::fd::OwnedFd, &I) -> json::Json,
-    text: fn(&std::os::fd::OwnedFd, &I) -> String,
+    kind: bpfsys::ObjKind,
+    id_of: fn(&I) -> u32,
+    json: fn(&std::os::fd::OwnedFd, &I, &[String]) -> json::Json,
+    text: fn(&std::os::fd::OwnedFd, &I, &[String]) -> String,
 ) -> String {
+    let pins = if fmt.bpffs {
+        target::pinned_paths(kind)
+    } else {
+        Default::default()
+    };
+    let pins_of = |i: &I| pins.get(&id_of(i)).map_or(&[][..], Vec::as_slice);
     if !fmt.json {
-        return objects.iter().map(|(fd, i)| text(fd, i)).collect();
+        return objects
+            .iter()
+            .map(|(fd, i)| text(fd, i, pins_of(i)))
+            .collect();
     }
-    let mut items: Vec<json::Json> = objects.iter().map(|(fd, i)| json(fd, i)).collect();
+    let mut items: Vec<json::Json> = objects
+        .iter()
+        .map(|(fd, i)| json(fd, i, pins_of(i)))
+        .collect();
     let one = if items.len() == 1 && !fmt.list {
         items.pop()
     } else {

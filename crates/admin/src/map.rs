@@ -36,10 +36,17 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// `map show` / `map list` for these maps.
 pub fn show(maps: &[(OwnedFd, MapInfo)], fmt: Format) -> String {
-    crate::show_objects(maps, fmt, show_json, show_text)
+    crate::show_objects(
+        maps,
+        fmt,
+        bpfsys::ObjKind::Map,
+        |i| i.id,
+        show_json,
+        show_text,
+    )
 }
 
-fn show_text(fd: &OwnedFd, i: &MapInfo) -> String {
+fn show_text(fd: &OwnedFd, i: &MapInfo, pinned: &[String]) -> String {
     let mut s = format!(
         "{}: {}  name {}  flags 0x{:x}\n\tkey {}B  value {}B  max_entries {}  memlock {}B\n",
         i.id,
@@ -51,13 +58,16 @@ fn show_text(fd: &OwnedFd, i: &MapInfo) -> String {
         i.max_entries,
         fdinfo_field(fd, "memlock").unwrap_or(0)
     );
+    for path in pinned {
+        s.push_str(&format!("\tpinned {path}\n"));
+    }
     if i.btf_id != 0 {
         s.push_str(&format!("\tbtf_id {}\n", i.btf_id));
     }
     s
 }
 
-fn show_json(fd: &OwnedFd, i: &MapInfo) -> Json {
+fn show_json(fd: &OwnedFd, i: &MapInfo, pinned: &[String]) -> Json {
     let mut fields = vec![
         ("id", Json::int(i.id)),
         ("type", Json::str(map_type_name(i.map_type))),
@@ -74,6 +84,9 @@ fn show_json(fd: &OwnedFd, i: &MapInfo) -> Json {
     ];
     if i.btf_id != 0 {
         fields.push(("btf_id", Json::int(i.btf_id)));
+    }
+    if !pinned.is_empty() {
+        fields.push(("pinned", Json::Arr(pinned.iter().map(Json::str).collect())));
     }
     Json::obj(fields)
 }

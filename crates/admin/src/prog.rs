@@ -13,7 +13,14 @@ use crate::{AdminError, Format};
 
 /// `prog show` / `prog list` for these programs.
 pub fn show(progs: &[(OwnedFd, ProgInfo)], fmt: Format) -> String {
-    crate::show_objects(progs, fmt, show_json, show_text)
+    crate::show_objects(
+        progs,
+        fmt,
+        bpfsys::ObjKind::Prog,
+        |i| i.id,
+        show_json,
+        show_text,
+    )
 }
 
 fn tag(i: &ProgInfo) -> String {
@@ -53,7 +60,7 @@ fn local_time(epoch: i64) -> String {
     }
 }
 
-fn show_text(fd: &OwnedFd, i: &ProgInfo) -> String {
+fn show_text(fd: &OwnedFd, i: &ProgInfo, pinned: &[String]) -> String {
     let mut s = format!(
         "{}: {}  name {}  tag {}",
         i.id,
@@ -90,13 +97,16 @@ fn show_text(fd: &OwnedFd, i: &ProgInfo) -> String {
         s.push_str(&format!("  map_ids {}", ids.join(",")));
     }
     s.push('\n');
+    for path in pinned {
+        s.push_str(&format!("\tpinned {path}\n"));
+    }
     if i.btf_id != 0 {
         s.push_str(&format!("\tbtf_id {}\n", i.btf_id));
     }
     s
 }
 
-fn show_json(fd: &OwnedFd, i: &ProgInfo) -> Json {
+fn show_json(fd: &OwnedFd, i: &ProgInfo, pinned: &[String]) -> Json {
     let mut f = vec![
         ("id", Json::int(i.id)),
         ("type", Json::str(prog_type_name(i.prog_type))),
@@ -129,6 +139,9 @@ fn show_json(fd: &OwnedFd, i: &ProgInfo) -> Json {
     }
     if i.btf_id != 0 {
         f.push(("btf_id", Json::int(i.btf_id)));
+    }
+    if !pinned.is_empty() {
+        f.push(("pinned", Json::Arr(pinned.iter().map(Json::str).collect())));
     }
     Json::obj(f)
 }

@@ -136,6 +136,51 @@ fn open_pinned(kind: ObjKind, path: &std::path::Path) -> Result<OwnedFd, AdminEr
     Ok(fd)
 }
 
+/// Where objects of `kind` are pinned, by id: every bpf filesystem mounted, walked in
+/// directory order (as bpftool's `-f` does).
+pub fn pinned_paths(kind: ObjKind) -> std::collections::HashMap<u32, Vec<String>> {
+    let mut found: std::collections::HashMap<u32, Vec<String>> = Default::default();
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+    let mut roots: Vec<&str> = mounts
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split(' ');
+            let dir = f.nth(1)?;
+            (f.next()? == "bpf").then_some(dir)
+        })
+        .collect();
+    roots.dedup();
+    let want = format!("anon_inode:bpf-{}", kind_word(kind));
+    let mut stack: Vec<PathBuf> = roots.into_iter().rev().map(PathBuf::from).collect();
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            let Ok(entries) = std::fs::read_dir(&path) else {
+                continue;
+            };
+            let children: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+            stack.extend(children.into_iter().rev());
+            continue;
+        }
+        let Ok(fd) = bpfsys::obj::obj_get(&path) else {
+            continue;
+        };
+        if fd_kind(&fd) != want {
+            continue;
+        }
+        let id = match kind {
+            ObjKind::Map => bpfsys::obj::map_info(&fd).map(|i| i.id),
+            ObjKind::Prog => bpfsys::obj::prog_info(&fd).map(|i| i.id),
+        };
+        if let Ok(id) = id {
+            found
+                .entry(id)
+                .or_default()
+                .push(path.to_string_lossy().into_owned());
+        }
+    }
+    found
+}
+
 /// Every object of `kind` (opened) with its info, ascending by id. Objects that vanish
 /// while we walk are skipped.
 fn all<I>(

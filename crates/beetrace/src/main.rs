@@ -24,7 +24,7 @@ fn main() -> ExitCode {
 }
 
 /// Output flags bpftool takes before the object word (`bpftool -j map show`).
-const LEADING_FLAGS: &[&str] = &["-j", "--json", "-p", "--pretty"];
+const LEADING_FLAGS: &[&str] = &["-j", "--json", "-p", "--pretty", "-f", "--bpffs"];
 
 /// The subcommand word: the first argument, or the first after bpftool-style leading
 /// output flags.
@@ -58,6 +58,9 @@ pub(crate) struct OutputFlags {
     /// Indented JSON, as `bpftool -p`.
     #[arg(short = 'p', long = "pretty", global = true)]
     pretty: bool,
+    /// Show where objects are pinned, as `bpftool -f`.
+    #[arg(short = 'f', long = "bpffs", global = true)]
+    bpffs: bool,
 }
 
 impl OutputFlags {
@@ -66,6 +69,7 @@ impl OutputFlags {
             json: self.json || self.pretty,
             pretty: self.pretty,
             list: false,
+            bpffs: self.bpffs,
         }
     }
 }
