@@ -47,12 +47,16 @@ fn type_fields(name: &str, t: Type) -> Vec<(String, FieldType)> {
             int(&format!("{name}_family"), false),
             (format!("{name}_addr"), FieldType::Chars(16)),
         ],
-        // Elements one after another, each 8-byte aligned as `TupleType` lays them out.
+        // Elements one after another, each 8-byte aligned as `TupleType` lays them out;
+        // a record's fields by name.
         Type::Tuple(tuple) => tuple
             .fields
             .iter()
             .enumerate()
-            .flat_map(|(i, f)| type_fields(&format!("{name}_{i}"), *f))
+            .flat_map(|(i, f)| match tuple.names.get(i) {
+                Some(field) => type_fields(&format!("{name}_{field}"), *f),
+                None => type_fields(&format!("{name}_{i}"), *f),
+            })
             .collect(),
         t => vec![int(name, t.is_signed())],
     }

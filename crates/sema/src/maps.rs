@@ -131,8 +131,9 @@ impl MapInfo {
     }
 }
 
-/// A type as identifier characters: `i8`, `u4`, `b`, `s16`, `cg`, `ip`, `n`, and a tuple as
-/// `T<n>` followed by its fields, all joined by single `_` (`T2_s16_i8`).
+/// A type as identifier characters: `i8`, `u4`, `b`, `s16`, `cg`, `ip`, `n`, a tuple as
+/// `T<n>` followed by its fields, all joined by single `_` (`T2_s16_i8`), and a record as
+/// `R<n>` followed by each field's name in hex and its type (`R1_6964_u8` is `(id = u64)`).
 fn type_code(t: Type) -> String {
     match t {
         Type::None => "n".into(),
@@ -142,8 +143,13 @@ fn type_code(t: Type) -> String {
         Type::CgroupPath => "cg".into(),
         Type::Inet => "ip".into(),
         Type::Tuple(tuple) => {
-            let mut code = format!("T{}", tuple.fields.len());
-            for f in &tuple.fields {
+            let record = !tuple.names.is_empty();
+            let mut code = format!("{}{}", if record { 'R' } else { 'T' }, tuple.fields.len());
+            for (i, f) in tuple.fields.iter().enumerate() {
+                if let Some(name) = tuple.names.get(i) {
+                    code.push('_');
+                    code.extend(name.bytes().map(|b| format!("{b:02x}")));
+                }
                 code.push('_');
                 code.push_str(&type_code(*f));
             }
@@ -182,9 +188,29 @@ fn parse_type_tokens<'a>(tokens: &mut impl Iterator<Item = &'a str>) -> Option<T
                     .collect::<Option<Vec<Type>>>()?;
                 Type::Tuple(crate::types::TupleType::intern(fields))
             }
+            ("R", n) => {
+                let mut names = Vec::new();
+                let mut fields = Vec::new();
+                for _ in 0..number(n)? {
+                    names.push(parse_hex_name(tokens.next()?)?);
+                    fields.push(parse_type_tokens(tokens)?);
+                }
+                Type::Tuple(crate::types::TupleType::intern_record(fields, names))
+            }
             _ => return None,
         },
     })
+}
+
+fn parse_hex_name(hex: &str) -> Option<String> {
+    if hex.is_empty() || !hex.len().is_multiple_of(2) {
+        return None;
+    }
+    let bytes = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect::<Option<Vec<u8>>>()?;
+    String::from_utf8(bytes).ok()
 }
 
 /// An i64 in an identifier: `m5` for -5.
@@ -271,6 +297,10 @@ mod layout_tag_tests {
                 Type::U32,
                 Type::Str { len: 8 },
             ]))),
+            MapValue::Plain(Type::Tuple(crate::types::TupleType::intern_record(
+                vec![Type::U32, Type::Str { len: 8 }],
+                vec!["first_id".into(), "name".into()],
+            ))),
             MapValue::Plain(Type::I64),
             MapValue::Plain(Type::CgroupPath),
             MapValue::Count,
