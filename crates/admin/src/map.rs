@@ -449,3 +449,68 @@ pub fn pin(fd: &OwnedFd, path: &Path) -> Result<(), AdminError> {
     bpfsys::pin::pin(fd, path)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(map_type: u32, key_size: u32, value_size: u32) -> MapInfo {
+        MapInfo {
+            map_type,
+            key_size,
+            value_size,
+            ..MapInfo::default()
+        }
+    }
+
+    #[test]
+    fn hex_groups_eight_and_breaks_at_sixteen() {
+        let bytes: Vec<u8> = (1..=20).collect();
+        assert_eq!(
+            hex(&bytes),
+            "01 02 03 04 05 06 07 08  09 0a 0b 0c 0d 0e 0f 10\n11 12 13 14"
+        );
+        assert_eq!(hex(&[]), "");
+    }
+
+    /// The three layouts bpftool uses, as it prints them.
+    #[test]
+    fn entries_as_bpftool_prints_them() {
+        let hash = 1;
+        assert_eq!(
+            entry_text(&info(hash, 4, 8), &[1, 0, 0, 0], &[vec![9; 8]]),
+            "key: 01 00 00 00  value: 09 09 09 09 09 09 09 09\n"
+        );
+        assert_eq!(
+            entry_text(&info(hash, 16, 8), &[0; 16], &[vec![0; 8]]),
+            "key: 00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00  value: 00 00 00 00 00 00 00 00\n"
+        );
+        assert_eq!(
+            entry_text(&info(hash, 4, 17), &[0; 4], &[vec![0; 17]]),
+            "key:\n00 00 00 00\nvalue:\n00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00\n00\n"
+        );
+        let percpu_array = 6;
+        assert_eq!(
+            entry_text(
+                &info(percpu_array, 4, 4),
+                &[0; 4],
+                &[vec![1; 4], vec![2; 4]]
+            ),
+            "key:\n00 00 00 00\nvalue (CPU 00): 01 01 01 01\nvalue (CPU 01): 02 02 02 02\n"
+        );
+    }
+
+    #[test]
+    fn entries_as_bpftool_json() {
+        let j = entry_json(&info(1, 2, 1), &[1, 2], &[vec![255]], &None);
+        assert_eq!(
+            j.render(false),
+            r#"{"key":["0x01","0x02"],"value":["0xff"]}"#
+        );
+        let j = entry_json(&info(5, 1, 1), &[0], &[vec![1], vec![2]], &None);
+        assert_eq!(
+            j.render(false),
+            r#"{"key":["0x00"],"values":[{"cpu":0,"value":["0x01"]},{"cpu":1,"value":["0x02"]}]}"#
+        );
+    }
+}
