@@ -7,16 +7,25 @@
 
 use crate::{MapDef, ObjectFile};
 
+// BTF kinds (the kernel's `BTF_KIND_*`), shared with the reader in `map_btf.rs`.
 pub(crate) const KIND_INT: u32 = 1;
 pub(crate) const KIND_PTR: u32 = 2;
 pub(crate) const KIND_ARRAY: u32 = 3;
 pub(crate) const KIND_STRUCT: u32 = 4;
+pub(crate) const KIND_UNION: u32 = 5;
+pub(crate) const KIND_ENUM: u32 = 6;
+pub(crate) const KIND_TYPEDEF: u32 = 8;
+pub(crate) const KIND_VOLATILE: u32 = 9;
+pub(crate) const KIND_CONST: u32 = 10;
+pub(crate) const KIND_RESTRICT: u32 = 11;
 const KIND_FUNC: u32 = 12;
 const KIND_FUNC_PROTO: u32 = 13;
+pub(crate) const KIND_VAR: u32 = 14;
+pub(crate) const KIND_DATASEC: u32 = 15;
+pub(crate) const KIND_TYPE_TAG: u32 = 18;
+pub(crate) const KIND_ENUM64: u32 = 19;
 const FUNC_STATIC: u32 = 0;
 const FUNC_GLOBAL: u32 = 1;
-const KIND_VAR: u32 = 14;
-const KIND_DATASEC: u32 = 15;
 pub(crate) const BTF_INT_SIGNED: u32 = 1 << 24;
 const VAR_GLOBAL_ALLOCATED: u32 = 1;
 

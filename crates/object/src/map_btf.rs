@@ -5,7 +5,10 @@
 //! `char` arrays, each 8-byte aligned); the reader understands any BTF well enough to name
 //! a type and list a struct's members.
 
-use crate::btf::{Writer, KIND_ARRAY, KIND_INT, KIND_PTR, KIND_STRUCT};
+use crate::btf::{
+    Writer, KIND_ARRAY, KIND_CONST, KIND_DATASEC, KIND_ENUM, KIND_ENUM64, KIND_INT, KIND_PTR,
+    KIND_RESTRICT, KIND_STRUCT, KIND_TYPEDEF, KIND_TYPE_TAG, KIND_UNION, KIND_VAR, KIND_VOLATILE,
+};
 
 /// The type of one member of a key or value struct.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,16 +101,7 @@ pub enum BtfValue {
     Fields(Vec<(String, BtfValue)>),
 }
 
-const KIND_UNION: u32 = 5;
-const KIND_ENUM: u32 = 6;
-const KIND_TYPEDEF: u32 = 8;
-const KIND_VOLATILE: u32 = 9;
-const KIND_CONST: u32 = 10;
-const KIND_RESTRICT: u32 = 11;
-const KIND_VAR: u32 = 14;
-const KIND_DATASEC: u32 = 15;
-const KIND_TYPE_TAG: u32 = 18;
-const KIND_ENUM64: u32 = 19;
+/// `BTF_INT_BOOL`, in the encoding bits of an INT.
 const BTF_INT_BOOL: u32 = 4;
 /// How deeply types may nest (C code rarely goes past a handful of levels).
 const MAX_DEPTH: u32 = 64;
