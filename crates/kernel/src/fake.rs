@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use crate::btf::KernelBtf;
 use crate::{format, samples, KernelError, KernelInfo, TracepointFormat};
 
 /// A kernel made up by a test: tracepoints with format texts.
@@ -18,6 +20,7 @@ use crate::{format, samples, KernelError, KernelInfo, TracepointFormat};
 pub struct FakeKernel {
     /// (category, name) -> format text; None = listed but format unreadable.
     tracepoints: BTreeMap<(String, String), Option<String>>,
+    btf: Option<Arc<KernelBtf>>,
 }
 
 impl FakeKernel {
@@ -44,11 +47,20 @@ impl FakeKernel {
     }
 
     /// Adds every tracepoint of [`crate::samples`] (real formats of
-    /// `syscalls:sys_enter_openat`, `sched:sched_switch`, ...).
+    /// `syscalls:sys_enter_openat`, `sched:sched_switch`, ...) and the sample BTF
+    /// ([`samples::vmlinux_btf`]).
     pub fn with_samples(mut self) -> FakeKernel {
         for (c, n, f) in samples::ALL {
             self.add_tracepoint(c, n, f);
         }
+        self.with_btf(samples::vmlinux_btf())
+    }
+
+    /// Uses `vmlinux` (a BTF blob, e.g. from [`crate::btf::BtfBuilder`]) as kernel BTF.
+    pub fn with_btf(mut self, vmlinux: Vec<u8>) -> FakeKernel {
+        let btf = KernelBtf::from_bytes(vmlinux, Vec::new())
+            .expect("FakeKernel::with_btf is given a well-formed BTF blob");
+        self.btf = Some(Arc::new(btf));
         self
     }
 
@@ -69,6 +81,13 @@ impl KernelInfo for FakeKernel {
     /// Always 4, so programs compiled in tests do not depend on the machine.
     fn possible_cpu_ids(&self) -> Result<u32, KernelError> {
         Ok(4)
+    }
+
+    fn btf(&self) -> Result<&KernelBtf, KernelError> {
+        self.btf.as_deref().ok_or_else(|| KernelError::Btf {
+            path: PathBuf::from("<fake>/btf/vmlinux"),
+            reason: "not found: this fake kernel has no BTF".to_string(),
+        })
     }
 
     fn tracepoints(&self) -> Result<Vec<(String, String)>, KernelError> {

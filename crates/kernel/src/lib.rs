@@ -9,6 +9,7 @@
 use std::io;
 use std::path::PathBuf;
 
+pub mod btf;
 pub mod cpus;
 mod fake;
 mod format;
@@ -48,6 +49,15 @@ pub trait KernelInfo {
     /// How many CPU ids per-CPU map lookups accept (highest possible CPU + 1).
     fn possible_cpu_ids(&self) -> Result<u32, KernelError> {
         cpus::possible_cpu_ids()
+    }
+
+    /// Kernel types (vmlinux and module BTF), opened on first use: scripts that name no
+    /// kernel type never read it.
+    fn btf(&self) -> Result<&btf::KernelBtf, KernelError> {
+        Err(KernelError::Btf {
+            path: PathBuf::from(btf::BTF_DIR).join("vmlinux"),
+            reason: "this kernel description has no BTF".to_string(),
+        })
     }
 }
 
@@ -187,6 +197,9 @@ pub enum KernelError {
         name: String,
         path: PathBuf,
     },
+    /// Kernel BTF is missing or damaged.
+    #[error("kernel BTF {}: {reason}", .path.display())]
+    Btf { path: PathBuf, reason: String },
     /// A format file lacked something we cannot do without.
     #[error("malformed tracepoint format file {}: {reason}", .path.display())]
     BadFormat { path: PathBuf, reason: String },

@@ -189,3 +189,79 @@ pub const ALL: &[(&str, &str, &str)] = &[
     ("ftrace", "function", FTRACE_FUNCTION),
     ("ftrace", "print", FTRACE_PRINT),
 ];
+
+/// A small vmlinux BTF with the shapes of 6.18 x86-64 types that tests touch:
+/// `struct task_struct` (real offsets of `pid`, `comm`, `real_parent`, ..., a nested
+/// `struct sched_entity se`, an anonymous union), `struct pt_regs`, a bitfield struct, an
+/// enum, and the raw tracepoints `sched_switch`, `sys_enter` and `sys_exit`.
+pub fn vmlinux_btf() -> Vec<u8> {
+    use crate::btf::BtfBuilder;
+    let mut b = BtfBuilder::new();
+    let ulong = b.int("long unsigned int", 8, false);
+    let int = b.int("int", 4, true);
+    let uint = b.int("unsigned int", 4, false);
+    let long = b.int("long int", 8, true);
+    let char_ = b.int("char", 1, true);
+    let bool_ = b.int("_Bool", 1, false);
+    let ullong = b.int("long long unsigned int", 8, false);
+    let u64_ = b.typedef("u64", ullong);
+    let pid_t = b.typedef("pid_t", int);
+    let index = int;
+    let comm = b.array(char_, index, 16);
+    let se = b.structure("sched_entity", 256, &[("vruntime", u64_, 1408)]);
+    let anon = b.union("", 8, &[("rcu_users", int, 0), ("rcu_words", ulong, 0)]);
+    // ids are sequential: the pointer to task_struct is the id after the struct.
+    let task_id = anon + 1;
+    let task_ptr = task_id + 1;
+    b.structure(
+        "task_struct",
+        3264,
+        &[
+            ("__state", uint, 192),
+            ("flags", uint, 352),
+            ("prio", int, 864),
+            ("se", se, 1024),
+            ("pid", pid_t, 10112),
+            ("tgid", pid_t, 10144),
+            ("real_parent", task_ptr, 10240),
+            ("parent", task_ptr, 10304),
+            ("", anon, 10368),
+            ("comm", comm, 14016),
+        ],
+    );
+    let p = b.ptr(task_id);
+    debug_assert_eq!(p, task_ptr);
+    let regs: Vec<(&str, u32, u32)> = [
+        "r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax", "cx", "dx", "si",
+        "di", "orig_ax", "ip", "cs", "flags", "sp", "ss",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, n)| (*n, ulong, 64 * i as u32))
+    .collect();
+    let pt_regs = b.structure("pt_regs", 168, &regs);
+    let pt_regs_ptr = b.ptr(pt_regs);
+    b.bitfield_struct(
+        "bits",
+        8,
+        &[
+            ("lo", uint, 0, 3),
+            ("mid", uint, 3, 5),
+            ("hi", int, 8, 4),
+            ("whole", uint, 32, 0),
+        ],
+    );
+    b.enumeration("pid_type", 4, &[("PIDTYPE_PID", 0), ("PIDTYPE_TGID", 1)]);
+    b.raw_tracepoint(
+        "sched_switch",
+        &[
+            ("preempt", bool_),
+            ("prev", task_ptr),
+            ("next", task_ptr),
+            ("prev_state", uint),
+        ],
+    );
+    b.raw_tracepoint("sys_enter", &[("regs", pt_regs_ptr), ("id", long)]);
+    b.raw_tracepoint("sys_exit", &[("regs", pt_regs_ptr), ("ret", long)]);
+    b.build()
+}

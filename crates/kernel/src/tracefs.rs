@@ -8,8 +8,9 @@ use std::ffi::CString;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 
+use crate::btf::{KernelBtf, BTF_DIR};
 use crate::{format, KernelError, KernelInfo, TracepointFormat};
 
 /// Where tracefs lives on modern kernels, and where we mount it if needed.
@@ -32,6 +33,8 @@ static MOUNT_LOCK: Mutex<()> = Mutex::new(());
 pub struct Tracefs {
     root: PathBuf,
     mounted_by_us: bool,
+    /// Kernel BTF, opened by the first [`KernelInfo::btf`] call (shared by clones).
+    btf: Arc<OnceLock<Result<KernelBtf, KernelError>>>,
 }
 
 impl Tracefs {
@@ -70,6 +73,7 @@ impl Tracefs {
         Ok(Tracefs {
             root: target,
             mounted_by_us: true,
+            btf: Arc::default(),
         })
     }
 
@@ -80,6 +84,7 @@ impl Tracefs {
         Tracefs {
             root: root.into(),
             mounted_by_us: false,
+            btf: Arc::default(),
         }
     }
 
@@ -131,6 +136,21 @@ impl Tracefs {
 }
 
 impl KernelInfo for Tracefs {
+    fn btf(&self) -> Result<&KernelBtf, KernelError> {
+        match self.btf.get_or_init(|| KernelBtf::open(Path::new(BTF_DIR))) {
+            Ok(btf) => Ok(btf),
+            // The first error is kept; later callers get its text again.
+            Err(KernelError::Btf { path, reason }) => Err(KernelError::Btf {
+                path: path.clone(),
+                reason: reason.clone(),
+            }),
+            Err(e) => Err(KernelError::Btf {
+                path: PathBuf::from(BTF_DIR).join("vmlinux"),
+                reason: e.to_string(),
+            }),
+        }
+    }
+
     fn tracepoints(&self) -> Result<Vec<(String, String)>, KernelError> {
         let path = self.root.join("available_events");
         let mut out = match fs::read_to_string(&path) {
