@@ -19,7 +19,10 @@
 //! arguments indented by four spaces (tracepoints: the non-`common_*` field
 //! declarations verbatim, e.g. `    const char * filename`).
 //!
-//! New providers (rawtracepoint, kprobe, software, ...) are added to
+//! Raw tracepoints are listed as `rawtracepoint:module:name` (`vmlinux` for the kernel
+//! itself) from kernel BTF, `-lv` giving each argument's C type and name.
+//!
+//! New providers (kprobe, uprobe, ...) are added to
 //! the private `PROVIDERS` table without touching the matching logic.
 
 use std::collections::BTreeSet;
@@ -67,6 +70,14 @@ static PROVIDERS: &[Provider] = &[
         params: Some(tracepoint_params),
     },
     Provider {
+        name: "rawtracepoint",
+        aliases: &["rt"],
+        in_kernel_list: true,
+        shape: Shape::TargetAndName,
+        candidates: rawtracepoint_candidates,
+        params: Some(rawtracepoint_params),
+    },
+    Provider {
         name: "software",
         aliases: &["s"],
         in_kernel_list: true,
@@ -100,6 +111,38 @@ fn tracepoint_params(k: &dyn KernelInfo, probe: &str) -> Result<Vec<String>, Ker
     Ok(k.tracepoint_format(c, n)?
         .args()
         .map(|f| f.decl.clone())
+        .collect())
+}
+
+/// `module:name` of every raw tracepoint (`vmlinux:sched_switch`), from the `btf_trace_*`
+/// typedefs of kernel BTF; without BTF, every tracepoint of tracefs under `vmlinux`.
+fn rawtracepoint_candidates(k: &dyn KernelInfo) -> Result<Vec<String>, KernelError> {
+    let Ok(btf) = k.btf() else {
+        return Ok(k
+            .tracepoints()?
+            .into_iter()
+            .map(|(_, n)| format!("vmlinux:{n}"))
+            .collect());
+    };
+    Ok(btf
+        .raw_tracepoints()?
+        .into_iter()
+        .map(|(m, n)| format!("{}:{n}", m.as_deref().unwrap_or("vmlinux")))
+        .collect())
+}
+
+/// The arguments of a raw tracepoint with their C types: `struct task_struct * prev`.
+fn rawtracepoint_params(k: &dyn KernelInfo, probe: &str) -> Result<Vec<String>, KernelError> {
+    let (module, name) = probe.split_once(':').unwrap_or(("vmlinux", probe));
+    let btf = k.btf()?;
+    let module = (module != "vmlinux").then_some(module);
+    let Some(tp) = btf.raw_tracepoint(module, name)? else {
+        return Ok(Vec::new());
+    };
+    Ok(tp
+        .args
+        .iter()
+        .map(|a| format!("{} {}", btf.c_spelling(a.ty), a.name))
         .collect())
 }
 
@@ -234,20 +277,65 @@ mod tests {
         "tracepoint:syscalls:sys_exit_openat",
     ];
 
-    /// Every tracepoint of the fake kernel after the 21 perf events (listed first, by name).
+    const RAW: &[&str] = &[
+        "rawtracepoint:vmlinux:sched_switch",
+        "rawtracepoint:vmlinux:sys_enter",
+        "rawtracepoint:vmlinux:sys_exit",
+    ];
+
+    /// Every probe of the fake kernel, providers in name order.
     fn all_probes() -> Vec<String> {
-        let perf = perf_events::HARDWARE
-            .iter()
-            .map(|e| format!("hardware:{}", e.name))
-            .chain(
-                perf_events::SOFTWARE
-                    .iter()
-                    .map(|e| format!("software:{}", e.name)),
-            );
-        let mut perf: Vec<String> = perf.collect();
-        perf.sort();
-        perf.extend(ALL.iter().map(|s| s.to_string()));
-        perf
+        let sorted = |mut v: Vec<String>| {
+            v.sort();
+            v
+        };
+        let mut out = sorted(
+            perf_events::HARDWARE
+                .iter()
+                .map(|e| format!("hardware:{}", e.name))
+                .collect(),
+        );
+        out.extend(RAW.iter().map(|s| s.to_string()));
+        out.extend(sorted(
+            perf_events::SOFTWARE
+                .iter()
+                .map(|e| format!("software:{}", e.name))
+                .collect(),
+        ));
+        out.extend(ALL.iter().map(|s| s.to_string()));
+        out
+    }
+
+    #[test]
+    fn raw_tracepoints_from_btf() {
+        assert_eq!(ls(Some("rawtracepoint:*")), RAW);
+        assert_eq!(ls(Some("rt:sys_*")), &RAW[1..]);
+        assert_eq!(ls(Some("rt:vmlinux:sched_switch")), &RAW[..1]);
+        let out = list(
+            &kernel(),
+            Some("rawtracepoint:sched_switch,rt:sys_enter"),
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            [
+                "rawtracepoint:vmlinux:sched_switch",
+                "    _Bool preempt",
+                "    struct task_struct * prev",
+                "    struct task_struct * next",
+                "    unsigned int prev_state",
+                "rawtracepoint:vmlinux:sys_enter",
+                "    struct pt_regs * regs",
+                "    long int id",
+            ]
+        );
+        // Without BTF the names come from tracefs, without arguments.
+        let k = FakeKernel::new().with_tracepoint("sched", "sched_switch", samples::SCHED_SWITCH);
+        assert_eq!(
+            list(&k, Some("rt:*"), true).unwrap(),
+            ["rawtracepoint:vmlinux:sched_switch"]
+        );
     }
 
     #[test]
@@ -292,15 +380,13 @@ mod tests {
         assert_eq!(ls(Some("TRACEPOINT:sched:*")), sched);
         assert_eq!(ls(Some("*:sched:*")), sched);
         assert_eq!(ls(Some("t:sched_*")), sched, "two parts: any category");
-        assert_eq!(
-            ls(Some("*sched_switch*")),
-            ["tracepoint:sched:sched_switch"]
-        );
-        assert_eq!(
-            ls(Some("*:*sched_switch*")),
-            ["tracepoint:sched:sched_switch"]
-        );
-        assert_eq!(ls(Some("sched_switch")), ["tracepoint:sched:sched_switch"]);
+        let both = [
+            "rawtracepoint:vmlinux:sched_switch",
+            "tracepoint:sched:sched_switch",
+        ];
+        assert_eq!(ls(Some("*sched_switch*")), both);
+        assert_eq!(ls(Some("*:*sched_switch*")), both);
+        assert_eq!(ls(Some("sched_switch")), both);
         assert_eq!(
             ls(Some("tracepoint:sched:sched_switch")),
             ["tracepoint:sched:sched_switch"]
