@@ -23,6 +23,33 @@ impl Lowering<'_> {
         t
     }
 
+    /// `size` bytes at the kernel address `addr`, copied to the stack with
+    /// bpf_probe_read_kernel (which zeroes them if the read faults) and loaded from there.
+    fn kernel_read(&mut self, addr: &Expr, size: u8, signed: bool) -> Temp {
+        let t = self.frame.push_temp();
+        let buf = self.frame.alloc(8);
+        let a = self.expr(addr);
+        let r = read(&mut self.em, a, Reg::R3);
+        if r != Reg::R3 {
+            self.em.emit(Insn::mov64(Reg::R3, r));
+        }
+        self.frame.pop_temp();
+        self.em.fp_addr(Reg::R1, buf);
+        self.em.emit(Insn::mov64_imm(Reg::R2, size as i32));
+        self.call(Helper::ProbeReadKernel);
+        let size_kind = Size::of_bytes(size as usize).expect("sema reads 1, 2, 4 or 8 bytes");
+        self.em.load_fp(size_kind, Reg::R0, buf);
+        if signed && size < 8 {
+            let shift = 64 - 8 * size as i32;
+            self.em
+                .emit(Insn::alu64(AluOp::Lsh, Reg::R0, Src::Imm(shift)));
+            self.em
+                .emit(Insn::alu64(AluOp::Arsh, Reg::R0, Src::Imm(shift)));
+        }
+        write(&mut self.em, t, Reg::R0);
+        t
+    }
+
     fn expr_inner(&mut self, e: &Expr) -> Temp {
         match &e.kind {
             ExprKind::Int(v) => {
@@ -130,6 +157,7 @@ impl Lowering<'_> {
                 write(&mut self.em, t, Reg::R0);
                 t
             }
+            ExprKind::KernelRead { addr, size, signed } => self.kernel_read(addr, *size, *signed),
             ExprKind::SyscallRet => {
                 let ctx = self.ctx();
                 self.load_to_temp(ctx, 8)
@@ -139,6 +167,7 @@ impl Lowering<'_> {
             | ExprKind::TracepointDynString { .. }
             | ExprKind::Tuple(_)
             | ExprKind::Ntop { .. }
+            | ExprKind::KernelChars { .. }
             | ExprKind::Str(_)
             | ExprKind::StrRead { .. }
             | ExprKind::CgroupPath { .. } => {

@@ -600,6 +600,18 @@ impl<'a> Lowering<'a> {
                     .emit(Insn::mov64_imm(Reg::R2, cap.min(e.ty.size()) as i32));
                 self.call(Helper::ProbeReadKernelStr);
             }
+            ExprKind::KernelChars { addr, len } => {
+                let t = self.expr(addr);
+                let r = read(&mut self.em, t, Reg::R3);
+                if r != Reg::R3 {
+                    self.em.emit(Insn::mov64(Reg::R3, r));
+                }
+                self.frame.pop_temp();
+                self.em.fp_addr(Reg::R1, dst);
+                self.em
+                    .emit(Insn::mov64_imm(Reg::R2, (*len).min(cap) as i32));
+                self.call(Helper::ProbeReadKernel);
+            }
             ExprKind::Var(v) => {
                 let len = self.vars[*v].size().min(cap);
                 self.copy_bytes((self.var_base, self.var_slots[*v]), (Reg::FP, dst), len);

@@ -56,6 +56,12 @@ impl FakeKernel {
         self.with_btf(samples::vmlinux_btf())
     }
 
+    /// [`FakeKernel::with_samples`] on a kernel built without BTF.
+    pub fn without_btf(mut self) -> FakeKernel {
+        self.btf = None;
+        self
+    }
+
     /// Uses `vmlinux` (a BTF blob, e.g. from [`crate::btf::BtfBuilder`]) as kernel BTF.
     pub fn with_btf(mut self, vmlinux: Vec<u8>) -> FakeKernel {
         let btf = KernelBtf::from_bytes(vmlinux, Vec::new())

@@ -66,11 +66,14 @@ pub(crate) fn decode(ty: Type, bytes: &[u8]) -> Prim {
             Value::Str(s) => Prim::Str(s),
             _ => Prim::Null,
         },
-        Type::Int { .. } => match Value::decode(ty, &padded8(bytes)) {
-            Value::Int(i) => Prim::Int(i),
-            Value::UInt(u) => Prim::UInt(u),
-            Value::Str(_) => Prim::Null,
-        },
+        // Kernel pointers print as the address they hold.
+        Type::Int { .. } | Type::Ptr { .. } | Type::Object { .. } => {
+            match Value::decode(ty, &padded8(bytes)) {
+                Value::Int(i) => Prim::Int(i),
+                Value::UInt(u) => Prim::UInt(u),
+                Value::Str(_) => Prim::Null,
+            }
+        }
     }
 }
 

@@ -309,9 +309,22 @@ pub enum ExprKind {
         enter: bool,
         ranges: Vec<(u32, u32)>,
     },
-    /// `argN` of a raw tracepoint: the N-th raw argument.
+    /// `argN` of a raw tracepoint: the N-th raw argument (also `args.<name>`, typed from the
+    /// tracepoint's BTF prototype).
     RawArg {
         index: u8,
+    },
+    /// `size` bytes of kernel memory at address `addr`, as an integer (sign-extended when
+    /// `signed`). A failed read gives 0, as bpf_probe_read_kernel zeroes its buffer.
+    KernelRead {
+        addr: Box<Expr>,
+        size: u8,
+        signed: bool,
+    },
+    /// A `char[len]` in kernel memory at `addr`, as a string.
+    KernelChars {
+        addr: Box<Expr>,
+        len: u32,
     },
     /// A fixed-size char array in the tracepoint record, copied as a string.
     TracepointString {

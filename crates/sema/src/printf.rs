@@ -169,6 +169,7 @@ impl Value {
                 }
             }
             Type::Bool => Value::UInt(bytes.first().map_or(0, |&b| (b != 0) as u64)),
+            Type::Ptr { .. } | Type::Object { .. } => Value::decode(Type::U64, bytes),
             // Resolved to a path by the runtime before formatting.
             // Sema keeps tuples out of printf; print() formats them through `output`.
             Type::None | Type::CgroupPath | Type::Tuple(_) => Value::UInt(0),

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::sync::Mutex;
 
+use kernel::btf::TypeRef;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Type {
     /// Statements and calls without a value (`printf`, `exit`).
@@ -26,6 +28,17 @@ pub enum Type {
     /// `ntop()`: an address family (u64, `AF_INET` or `AF_INET6`) and 16 address bytes,
     /// formatted as text by user space.
     Inet,
+    /// A pointer into kernel memory to a value of BTF type `to`: an 8-byte unsigned integer
+    /// to arithmetic and output, the base of `->` and `*` to the checker.
+    Ptr {
+        to: TypeRef,
+    },
+    /// A struct, union or (non-string) array of BTF type `ty` in kernel memory. Programs
+    /// never hold one: an expression of this type evaluates to the object's address, the
+    /// base for `.member` and `[index]`.
+    Object {
+        ty: TypeRef,
+    },
 }
 
 /// The layout of a tuple type. Interned (see [`TupleType::intern`]) so that [`Type`] stays
@@ -98,8 +111,9 @@ impl Type {
         )
     }
 
+    /// Integers, bools and pointers: values held in a register.
     pub fn is_integer(self) -> bool {
-        matches!(self, Type::Int { .. } | Type::Bool)
+        matches!(self, Type::Int { .. } | Type::Bool | Type::Ptr { .. })
     }
 
     pub fn is_signed(self) -> bool {
@@ -116,6 +130,7 @@ impl Type {
             Type::Bool => 1,
             Type::Str { len } => len,
             Type::Tuple(t) => t.size,
+            Type::Ptr { .. } | Type::Object { .. } => 8,
         }
     }
 
@@ -200,6 +215,9 @@ impl fmt::Display for Type {
                 }
                 write!(f, ")")
             }
+            // The C spelling needs the BTF; the checker has it and spells these itself.
+            Type::Ptr { .. } => write!(f, "pointer"),
+            Type::Object { .. } => write!(f, "struct"),
         }
     }
 }

@@ -48,7 +48,7 @@ pub(super) fn describe(value: &MapValue) -> String {
 fn stored(ty: Type) -> Type {
     match ty {
         Type::Int { signed, .. } => Type::Int { bytes: 8, signed },
-        Type::Bool => Type::U64,
+        Type::Bool | Type::Ptr { .. } => Type::U64,
         other => other,
     }
 }
@@ -95,6 +95,9 @@ impl Checker<'_> {
                     k.span,
                     "this expression has no value to use as a map key",
                 ));
+                continue;
+            }
+            if self.reject_object(&e) {
                 continue;
             }
             types.push(stored(e.ty));

@@ -1,5 +1,6 @@
 //! Types one probe body for one attach point and lowers it to HIR.
 
+mod kernel_types;
 mod maps;
 mod ntop;
 mod tuples;
@@ -268,6 +269,9 @@ impl<'a> Checker<'a> {
                 value.span,
                 "this expression has no value to assign",
             ));
+            return;
+        }
+        if self.reject_object(&value) {
             return;
         }
         if let Some(var) = self.bind_var(name, value.ty, span) {
@@ -740,6 +744,9 @@ impl<'a> Checker<'a> {
                 }
             }
             let v = self.expr(value);
+            if self.reject_object(&v) {
+                continue;
+            }
             match v.ty {
                 Type::None => {
                     self.push(Diagnostic::error(
@@ -836,11 +843,16 @@ impl<'a> Checker<'a> {
         });
     }
 
-    /// Whether pointers this probe reads point into the traced process: syscall arguments do,
-    /// everything else is kernel memory.
+    /// Whether pointers this probe reads point into the traced process: syscall arguments
+    /// (and the registers of `rawtracepoint:sys_enter`/`sys_exit`) do, everything else is
+    /// kernel memory.
     fn user_memory(&self) -> bool {
-        matches!(self.attach, Attach::Tracepoint { category, .. } if category == "syscalls")
-            || matches!(self.attach, Attach::Syscall { .. })
+        match self.attach {
+            Attach::Tracepoint { category, .. } => category == "syscalls",
+            Attach::Syscall { .. } => true,
+            Attach::RawTracepoint { name } => name == "sys_enter" || name == "sys_exit",
+            _ => false,
+        }
     }
 
     /// `strftime(fmt, ns)` as a printf argument: the strftime(3) format and the timestamp.
@@ -921,7 +933,8 @@ impl<'a> Checker<'a> {
                 )
             }
         };
-        let user = self.user_memory();
+        // Kernel pointers (typed by BTF) point into the kernel wherever they come from.
+        let user = !matches!(ptr.ty, Type::Ptr { .. }) && self.user_memory();
         Expr {
             kind: ExprKind::StrRead {
                 ptr: Box::new(ptr),
@@ -1251,9 +1264,21 @@ impl<'a> Checker<'a> {
                 ast::TypeKind::Named(n) if n == "string" => Type::Str {
                     len: self.options.max_strlen.unwrap_or(DEFAULT_STRLEN),
                 },
+                ast::TypeKind::Struct { .. } => {
+                    return self
+                        .kernel_sizeof(t, span)
+                        .unwrap_or_else(|| int(0, Type::U64, span))
+                }
+                ast::TypeKind::Pointer(_) => Type::U64,
                 _ => self.type_expr(t),
             },
-            ast::TypeOrExpr::Expr(e) => self.expr(e).ty,
+            ast::TypeOrExpr::Expr(e) => {
+                let ty = self.expr(e).ty;
+                if let Some(size) = self.object_size(ty, e.span) {
+                    return int(size as i64, Type::U64, span);
+                }
+                ty
+            }
         };
         int(ty.size() as i64, Type::U64, span)
     }
@@ -1279,6 +1304,9 @@ impl<'a> Checker<'a> {
             return;
         };
         let v = self.expr(arg);
+        if self.reject_object(&v) {
+            return;
+        }
         let conv = match v.ty {
             Type::Str { .. } | Type::CgroupPath | Type::Tuple(_) | Type::Inet => b's',
             Type::None => {
@@ -1352,7 +1380,26 @@ impl<'a> Checker<'a> {
             },
             A::Ident(name) => self.ident(name, span),
             A::Map { name, keys } => self.read_map(name, keys, span),
-            A::Field { base, name, .. } => self.field(base, name, span),
+            A::Field {
+                base,
+                name,
+                name_span,
+                arrow,
+            } => self.field(base, name, *name_span, *arrow, span),
+            A::Index { base: b, index } => {
+                let errors = self.errors.len();
+                let base = self.expr(b);
+                if self.errors.len() > errors {
+                    return int(0, Type::I64, span);
+                }
+                match (&base.ty, &base.kind) {
+                    (Type::Ptr { .. } | Type::Object { .. }, _)
+                    | (_, ExprKind::KernelChars { .. }) => {
+                        self.kernel_index(base, b.span, index, span)
+                    }
+                    _ => self.index(base, index, span),
+                }
+            }
             A::Call { name, args, .. } if name == "has_key" => self.has_key(args, span),
             A::Call { name, args, .. } if name == "len" => self.map_len(args, span),
             A::Call { name, args, .. } if name == "cgroup_path" => self.cgroup_path(args, span),
@@ -1381,6 +1428,17 @@ impl<'a> Checker<'a> {
                 } else {
                     self.error(span, format!("unknown function '{name}'"))
                 }
+            }
+            A::Unary {
+                op: UnaryOp::Deref,
+                expr,
+            } => {
+                let errors = self.errors.len();
+                let p = self.expr(expr);
+                if self.errors.len() > errors {
+                    return p;
+                }
+                self.deref(p, span)
             }
             A::Unary { op, expr } => {
                 let inner = self.expr(expr);
@@ -1418,6 +1476,11 @@ impl<'a> Checker<'a> {
             A::Binary { op, lhs, rhs } => {
                 let l = self.expr(lhs);
                 let r = self.expr(rhs);
+                if let (BinaryOp::Add | BinaryOp::Sub, Type::Ptr { .. }) = (op, l.ty) {
+                    if r.ty.is_integer() && !matches!(r.ty, Type::Ptr { .. }) {
+                        return self.pointer_arith(*op, l, r, span);
+                    }
+                }
                 if !l.ty.is_integer() || !r.ty.is_integer() {
                     let both_strings =
                         matches!(l.ty, Type::Str { .. }) && matches!(r.ty, Type::Str { .. });
@@ -1503,6 +1566,9 @@ impl<'a> Checker<'a> {
                 }
             }
             A::Cast { ty, expr } => {
+                if let Some(e) = self.pointer_cast(ty, expr, span) {
+                    return e;
+                }
                 let target = self.type_expr(ty);
                 let inner = self.expr(expr);
                 if !inner.ty.is_integer() {
@@ -1515,16 +1581,13 @@ impl<'a> Checker<'a> {
                 }
             }
             A::Tuple(items) => self.tuple(items, span),
-            A::Index { base, index } => self.index(base, index, span),
             A::Record(items) => self.record(items, span),
             A::Block(_) => self.error(
                 span,
                 "this expression is not supported by this version of beetrace yet",
             ),
-            A::Offsetof { .. } | A::Typeof(_) => self.error(
-                span,
-                "sizeof/offsetof/typeof are not supported by this version yet",
-            ),
+            A::Offsetof { of, fields } => self.offsetof(of, fields, span),
+            A::Typeof(_) => self.error(span, "typeof is not supported by this version yet"),
             A::Positional(_) | A::PositionalCount => self.error(
                 span,
                 "positional parameters are not supported by this version yet",
@@ -1544,7 +1607,7 @@ impl<'a> Checker<'a> {
             "comm" => (Builtin::Comm, Type::Str { len: 16 }),
             "cgroup" => (Builtin::Cgroup, Type::U64),
             "rand" => (Builtin::Rand, Type::U32),
-            "curtask" => (Builtin::Curtask, Type::U64),
+            "curtask" => (Builtin::Curtask, self.curtask_type()),
             "args" => {
                 return self.error(
                     span,
@@ -1580,7 +1643,12 @@ impl<'a> Checker<'a> {
                     ),
                 )
             }
-            _ => return self.error(span, format!("unknown identifier '{name}'")),
+            _ => {
+                return match self.enumerator(name, span) {
+                    Some(e) => e,
+                    None => self.error(span, format!("unknown identifier '{name}'")),
+                }
+            }
         };
         Expr {
             kind: ExprKind::Builtin(builtin),
@@ -1589,26 +1657,38 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn field(&mut self, base: &ast::Expr, name: &str, span: Span) -> Expr {
+    fn field(
+        &mut self,
+        base: &ast::Expr,
+        name: &str,
+        name_span: Span,
+        arrow: bool,
+        span: Span,
+    ) -> Expr {
         if let Some(e) = self.for_entry_field(base, name, span) {
             return e;
         }
-        if !matches!(&base.kind, A::Ident(b) if b == "args") {
-            let base = self.expr(base);
-            return self.tuple_field(base, name, span);
-        }
-        if self.for_binding.is_some() && matches!(&base.kind, A::Ident(b) if b == "args") {
+        let on_args = matches!(&base.kind, A::Ident(b) if b == "args");
+        if self.for_binding.is_some() && on_args {
             return self.error(
                 span,
                 "args cannot be used inside for ($kv : @map) loops yet",
             );
         }
-        if matches!(self.attach, Attach::RawTracepoint { .. }) {
-            return self.error(
-                span,
-                "typed args of raw tracepoints need kernel BTF, which beetrace does not read yet; \
-                 use arg0, arg1, ... (the raw arguments)",
-            );
+        if !on_args {
+            let errors = self.errors.len();
+            let b = self.expr(base);
+            if self.errors.len() > errors {
+                // Already reported; its stand-in value has no fields to complain of.
+                return int(0, Type::I64, span);
+            }
+            if arrow || matches!(b.ty, Type::Ptr { .. } | Type::Object { .. }) {
+                return self.member_access(b, base.span, name, name_span, arrow, span);
+            }
+            return self.tuple_field(b, name, span);
+        }
+        if let Attach::RawTracepoint { name: tp } = self.attach {
+            return self.raw_tracepoint_arg(tp, name, span);
         }
         let Some(format) = self.format else {
             return self.error(

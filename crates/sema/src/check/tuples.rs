@@ -110,8 +110,7 @@ impl Checker<'_> {
     }
 
     /// `t[i]` with a literal `i`: the same as `t.i`.
-    pub(super) fn index(&mut self, base: &ast::Expr, index: &ast::Expr, span: Span) -> Expr {
-        let base = self.expr(base);
+    pub(super) fn index(&mut self, base: Expr, index: &ast::Expr, span: Span) -> Expr {
         if !matches!(base.ty, Type::Tuple(_)) {
             return self.error(
                 span,
