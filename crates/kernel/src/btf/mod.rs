@@ -152,6 +152,9 @@ pub struct RawTracepoint {
     pub name: String,
     /// The tracepoint's arguments (the `TP_PROTO`), without the leading `void *`.
     pub args: Vec<Param>,
+    /// The id of the `btf_trace_<name>` typedef when it is in vmlinux: what a `tp_btf`
+    /// program names as its `attach_btf_id` (a module's would need that module's BTF fd).
+    pub vmlinux_btf_id: Option<u32>,
 }
 
 /// The typedef prefix of raw tracepoint prototypes.
@@ -611,6 +614,7 @@ impl KernelBtf {
         let mut args = self.trace_args(r)?;
         self.name_args(r.blob, name, &mut args)?;
         Ok(Some(RawTracepoint {
+            vmlinux_btf_id: (r.blob == 0).then_some(r.id),
             module,
             name: name.to_string(),
             args,
@@ -621,7 +625,14 @@ impl KernelBtf {
     /// parameters, when one with the same arity exists; otherwise `arg0`, `arg1`, ...
     fn name_args(&self, blob: u16, name: &str, args: &mut [Param]) -> Result<(), KernelError> {
         for prefix in NAMED_PROTOS {
-            let Some(f) = self.find_in(blob, &format!("{prefix}{name}"), NameKind::Func)? else {
+            let func = format!("{prefix}{name}");
+            // vmlinux lookups go through the cache: sema asks once per probe and pass.
+            let found = if blob == 0 {
+                self.find(&func, NameKind::Func)?
+            } else {
+                self.find_in(blob, &func, NameKind::Func)?
+            };
+            let Some(f) = found else {
                 continue;
             };
             let BtfType::Func { proto, .. } = self.get(f)? else {
