@@ -301,6 +301,68 @@ pub struct ProgBtf<'a> {
     pub func_info: &'a [[u32; 2]],
 }
 
+const BPF_PROG_TYPE_TRACING: u32 = 26;
+const BPF_TRACE_RAW_TP: u32 = 23;
+
+/// Loads a program as `tp_btf` (`BPF_PROG_TYPE_TRACING`, `BPF_TRACE_RAW_TP`) on the raw
+/// tracepoint whose `btf_trace_<name>` typedef has vmlinux BTF id `attach_btf_id`. One
+/// attempt without a verifier log: callers fall back to `raw_tp` when it fails.
+pub fn prog_load_tp_btf(
+    insns: &[u8],
+    license: &str,
+    name: &str,
+    btf: Option<&ProgBtf>,
+    attach_btf_id: u32,
+) -> io::Result<OwnedFd> {
+    let license = CString::new(license).unwrap_or_else(|_| CString::from(c"GPL"));
+    let mut attr = prog_attr(
+        BPF_PROG_TYPE_TRACING,
+        insns,
+        &license,
+        name,
+        btf,
+        &mut [],
+        0,
+    );
+    attr.u32(68, BPF_TRACE_RAW_TP).u32(108, attach_btf_id);
+    bpf(BPF_PROG_LOAD, &mut attr).map(owned)
+}
+
+/// The `BPF_PROG_LOAD` attributes common to every program.
+fn prog_attr(
+    prog_type: u32,
+    insns: &[u8],
+    license: &CString,
+    name: &str,
+    btf: Option<&ProgBtf>,
+    log: &mut [u8],
+    level: u32,
+) -> Attr {
+    let mut attr = Attr::new();
+    attr.u32(0, prog_type)
+        .u32(4, (insns.len() / 8) as u32)
+        .u64(8, insns.as_ptr() as u64)
+        .u64(16, license.as_ptr() as u64)
+        .u32(24, level)
+        .u32(28, log.len() as u32)
+        .u64(
+            32,
+            if log.is_empty() {
+                0
+            } else {
+                log.as_mut_ptr() as u64
+            },
+        )
+        .bytes(48, &object_name(name));
+    if let Some(b) = btf {
+        attr.u32(72, b.btf.as_raw_fd() as u32)
+            .u32(76, 8)
+            .u64(80, b.func_info.as_ptr() as u64)
+            .u32(88, b.func_info.len() as u32);
+    }
+    attr
+}
+
 /// Loads a program. The verifier log is only requested when a first attempt fails, so
 /// successful loads pay nothing for it.
 pub fn prog_load(
@@ -312,28 +374,7 @@ pub fn prog_load(
 ) -> Result<OwnedFd, LoadError> {
     let license = CString::new(license).unwrap_or_else(|_| CString::from(c"GPL"));
     let load = |log: &mut [u8], level: u32| {
-        let mut attr = Attr::new();
-        attr.u32(0, prog_type)
-            .u32(4, (insns.len() / 8) as u32)
-            .u64(8, insns.as_ptr() as u64)
-            .u64(16, license.as_ptr() as u64)
-            .u32(24, level)
-            .u32(28, log.len() as u32)
-            .u64(
-                32,
-                if log.is_empty() {
-                    0
-                } else {
-                    log.as_mut_ptr() as u64
-                },
-            )
-            .bytes(48, &object_name(name));
-        if let Some(b) = btf {
-            attr.u32(72, b.btf.as_raw_fd() as u32)
-                .u32(76, 8)
-                .u64(80, b.func_info.as_ptr() as u64)
-                .u32(88, b.func_info.len() as u32);
-        }
+        let mut attr = prog_attr(prog_type, insns, &license, name, btf, log, level);
         bpf(BPF_PROG_LOAD, &mut attr).map(owned)
     };
     match load(&mut [], 0) {
@@ -363,10 +404,14 @@ pub fn test_run(prog: &OwnedFd) -> io::Result<u32> {
 }
 
 /// Attaches a raw tracepoint program to tracepoint `name`; detached when the fd closes.
-pub fn attach_raw_tracepoint(name: &str, prog: &OwnedFd) -> io::Result<OwnedFd> {
-    let name = CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+/// A `tp_btf` program (`name` None) attaches to the tracepoint it was loaded for.
+pub fn attach_raw_tracepoint(name: Option<&str>, prog: &OwnedFd) -> io::Result<OwnedFd> {
+    let name = name
+        .map(CString::new)
+        .transpose()
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     let mut attr = Attr::new();
-    attr.u64(0, name.as_ptr() as u64)
+    attr.u64(0, name.as_ref().map_or(0, |n| n.as_ptr() as u64))
         .u32(8, prog.as_raw_fd() as u32);
     bpf(BPF_RAW_TRACEPOINT_OPEN, &mut attr).map(owned)
 }

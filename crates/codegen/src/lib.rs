@@ -43,6 +43,8 @@ pub struct CompiledProgram {
     pub attach: Attach,
     /// The tracefs event id, for tracepoints.
     pub tracepoint_id: Option<u32>,
+    /// For raw tracepoints: the vmlinux BTF id that lets the runtime load them as `tp_btf`.
+    pub attach_btf_id: Option<u32>,
     /// For a syscall dispatcher: the object map index of its program array.
     pub prog_array: Option<u32>,
     /// The function/program name inside the object.
@@ -144,6 +146,7 @@ pub fn compile(analysis: &Analysis) -> Result<Compiled, Vec<Diagnostic>> {
         compiled.push(CompiledProgram {
             attach: probe.attach.clone(),
             tracepoint_id: probe.tracepoint_id,
+            attach_btf_id: probe.attach_btf_id,
             prog_array: None,
             name,
             slot_spans,
@@ -182,6 +185,7 @@ pub fn compile(analysis: &Analysis) -> Result<Compiled, Vec<Diagnostic>> {
         compiled.push(CompiledProgram {
             attach,
             tracepoint_id: None,
+            attach_btf_id: None,
             name,
             slot_spans: vec![Span::default(); slots],
             prog_array: Some(map_index),

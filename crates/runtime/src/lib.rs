@@ -12,6 +12,7 @@ mod maps;
 pub mod pin;
 mod ringbuf;
 mod sys;
+mod tp_btf;
 mod wallclock;
 
 use std::io::{self, Write};
@@ -109,6 +110,8 @@ pub struct RunOptions {
 struct Loaded<'a> {
     program: &'a CompiledProgram,
     fd: OwnedFd,
+    /// Loaded as `tp_btf` (attached by BTF id) rather than `raw_tp` (attached by name).
+    tp_btf: bool,
 }
 
 /// The perf events that keep programs attached. Closing one waits for an RCU grace period
@@ -192,20 +195,24 @@ pub fn run(
             btf,
             func_info: &func_info,
         });
-        let fd = load(
+        let (fd, tp_btf) = load(
             program,
             &insns,
             &maps,
             &compiled.object.license,
             prog_btf.as_ref(),
         )?;
-        loaded.push(Loaded { program, fd });
+        loaded.push(Loaded {
+            program,
+            fd,
+            tp_btf,
+        });
     }
     fill_syscall_tables(&loaded, &maps)?;
     let as_links = pins.as_ref().is_some_and(|p| p.progs);
     let mut links = Links(Vec::new());
     for l in &loaded {
-        let fds = attach(l.program, &l.fd, as_links)?;
+        let fds = attach(l.program, &l.fd, as_links, l.tp_btf)?;
         if let Some(pins) = pins.as_mut().filter(|p| p.progs) {
             pin_program(pins, l, &fds, err)?;
         }
@@ -613,14 +620,15 @@ const BPF_PROG_TYPE_TRACEPOINT: u32 = 5;
 const BPF_PROG_TYPE_PERF_EVENT: u32 = 7;
 const BPF_PROG_TYPE_RAW_TRACEPOINT: u32 = 17;
 
-/// Encodes a program with each map load pointing at its map's fd, and loads it.
+/// Encodes a program with each map load pointing at its map's fd, and loads it; true
+/// when a raw tracepoint program was loaded as `tp_btf` (see [`tp_btf`]).
 fn load(
     p: &CompiledProgram,
     insns: &[Insn],
     maps: &[OwnedFd],
     license: &str,
     btf: Option<&sys::ProgBtf>,
-) -> Result<OwnedFd, RuntimeError> {
+) -> Result<(OwnedFd, bool), RuntimeError> {
     use std::os::fd::AsRawFd;
     let mut bytes = Vec::with_capacity(insns.len() * 8);
     for insn in insns {
@@ -646,7 +654,16 @@ fn load(
         Attach::Tracepoint { .. } => BPF_PROG_TYPE_TRACEPOINT,
         Attach::Interval { .. } | Attach::PerfEvent { .. } => BPF_PROG_TYPE_PERF_EVENT,
     };
-    sys::prog_load(prog_type, &bytes, license, &p.name, btf).map_err(|e| load_error(p, e))
+    if let (Attach::RawTracepoint { .. }, Some(id)) = (&p.attach, p.attach_btf_id) {
+        if tp_btf::supported(id) {
+            if let Ok(fd) = sys::prog_load_tp_btf(&bytes, license, &p.name, btf, id) {
+                return Ok((fd, true));
+            }
+        }
+    }
+    sys::prog_load(prog_type, &bytes, license, &p.name, btf)
+        .map(|fd| (fd, false))
+        .map_err(|e| load_error(p, e))
 }
 
 /// Turns a load failure into the script location the verifier stopped at.
@@ -748,11 +765,13 @@ fn pin_internal_maps(
 }
 
 /// Attaches one program; `begin`/`end` are not attached but fired. Returns the perf events
-/// (or, with `as_links`, the pinnable BPF links) that keep the attachment alive.
+/// (or, with `as_links`, the pinnable BPF links) that keep the attachment alive. A `tp_btf`
+/// program attaches to the tracepoint it was loaded for.
 fn attach(
     p: &CompiledProgram,
     prog: &OwnedFd,
     as_links: bool,
+    tp_btf: bool,
 ) -> Result<Vec<OwnedFd>, RuntimeError> {
     let err = |e: io::Error| RuntimeError::Attach {
         probe: p.attach.probe_name(),
@@ -761,11 +780,13 @@ fn attach(
     match &p.attach {
         // Syscall programs run through their dispatcher's program array (see `run`).
         Attach::Begin | Attach::End | Attach::Syscall { .. } => Ok(Vec::new()),
-        Attach::RawTracepoint { name } => sys::attach_raw_tracepoint(name, prog)
-            .map(|fd| vec![fd])
-            .map_err(err),
+        Attach::RawTracepoint { name } => {
+            sys::attach_raw_tracepoint((!tp_btf).then_some(name.as_str()), prog)
+                .map(|fd| vec![fd])
+                .map_err(err)
+        }
         Attach::SyscallDispatcher { enter } | Attach::SyscallSet { enter, .. } => {
-            sys::attach_raw_tracepoint(if *enter { "sys_enter" } else { "sys_exit" }, prog)
+            sys::attach_raw_tracepoint(Some(if *enter { "sys_enter" } else { "sys_exit" }), prog)
                 .map(|fd| vec![fd])
                 .map_err(err)
         }

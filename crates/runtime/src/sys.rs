@@ -4,7 +4,7 @@
 
 pub(crate) use bpfsys::{
     attach_raw_tracepoint, btf_load, map_delete, map_keys, map_lookup, map_update, online_cpus,
-    possible_cpus, prog_load, test_run, LoadError, ProgBtf,
+    possible_cpus, prog_load, prog_load_tp_btf, test_run, LoadError, ProgBtf,
 };
 
 use std::ffi::CString;

@@ -132,6 +132,9 @@ pub struct Probe {
     pub attach: Attach,
     /// The tracefs event id of a tracepoint (what perf_event_open attaches by).
     pub tracepoint_id: Option<u32>,
+    /// For a raw tracepoint described by vmlinux BTF: the id of its `btf_trace_<name>`
+    /// typedef, so the runtime can load the program as `tp_btf` where the kernel allows.
+    pub attach_btf_id: Option<u32>,
     pub predicate: Option<Expr>,
     pub body: Vec<Stmt>,
     /// Stack bytes the scratch variables need (each variable has a fixed slot).

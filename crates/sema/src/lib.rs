@@ -193,6 +193,7 @@ pub fn analyze(
             if !failed {
                 analysis.probes.push(hir::Probe {
                     tracepoint_id: format.as_ref().map(|f| f.id),
+                    attach_btf_id: raw_tracepoint_btf_id(kernel, attach),
                     attach: attach.clone(),
                     predicate,
                     body,
@@ -217,6 +218,16 @@ pub fn analyze(
         );
     }
     (analysis, diags)
+}
+
+/// The vmlinux BTF id of a raw tracepoint's prototype; `None` for other probes, module
+/// tracepoints and kernels without BTF (the program then loads as a plain `raw_tp`).
+fn raw_tracepoint_btf_id(kernel: &dyn KernelInfo, attach: &hir::Attach) -> Option<u32> {
+    let hir::Attach::RawTracepoint { name } = attach else {
+        return None;
+    };
+    let tp = kernel.btf().ok()?.raw_tracepoint(None, name).ok()??;
+    tp.vmlinux_btf_id
 }
 
 /// Turns syscall tracepoints into [`hir::Attach::Syscall`] probes served by one dispatcher

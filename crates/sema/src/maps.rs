@@ -142,6 +142,9 @@ fn type_code(t: Type) -> String {
         Type::Str { len } => format!("s{len}"),
         Type::CgroupPath => "cg".into(),
         Type::Inet => "ip".into(),
+        // A kernel pointer is stored as a u64; a struct is never a map key or value.
+        Type::Ptr { .. } => "u8".into(),
+        Type::Object { .. } => "n".into(),
         Type::Tuple(tuple) => {
             let record = !tuple.names.is_empty();
             let mut code = format!("{}{}", if record { 'R' } else { 'T' }, tuple.fields.len());
