@@ -168,6 +168,7 @@ impl Lowering<'_> {
             | ExprKind::Tuple(_)
             | ExprKind::Ntop { .. }
             | ExprKind::KernelChars { .. }
+            | ExprKind::SyscallName { .. }
             | ExprKind::Str(_)
             | ExprKind::StrRead { .. }
             | ExprKind::CgroupPath { .. } => {

@@ -15,6 +15,7 @@ mod lower;
 mod maps;
 mod tuples;
 
+use object::insn::Insn;
 use object::{map_type, Function, MapDef, ObjectFile, Program};
 use sema::hir::Attach;
 use sema::Analysis;
@@ -32,6 +33,9 @@ pub const FUNC_LEN_CALLBACK: u32 = 1;
 const FIRST_CALLBACK: u32 = FUNC_LEN_CALLBACK + 1;
 /// Index of the first `@map`; map `i` of the analysis is object map `MAP_USER_BASE + i`.
 pub const MAP_USER_BASE: u32 = 2;
+/// The array of syscall names `syscall_name()` reads (`sema::SYSCALL_NAME_LEN` bytes per
+/// syscall number), filled by the runtime; right after the script's maps when used.
+pub const SYSCALL_NAMES_MAP: &str = "syscall_names";
 /// Slots in a syscall program array: above every x86-64 syscall number.
 pub const SYSCALL_TABLE_SIZE: u32 = 1024;
 /// Ring buffer size: 1 MiB, a power-of-two number of pages as the kernel requires.
@@ -155,8 +159,25 @@ pub fn compile(analysis: &Analysis) -> Result<Compiled, Vec<Diagnostic>> {
     if !errors.is_empty() {
         return Err(errors);
     }
-    // One dispatcher and program array per syscall direction in use.
+    // The syscall name table follows the script's maps, where `syscall_name()` found it.
+    let names_index = MAP_USER_BASE + analysis.maps.len() as u32;
+    let uses_names = programs
+        .iter()
+        .flat_map(|p| &p.insns)
+        .chain(callbacks.iter().flat_map(|f| &f.insns))
+        .any(|i| matches!(i, Insn::LdMap { map, .. } if map.0 == names_index));
     let mut dispatch_maps = Vec::new();
+    if uses_names {
+        dispatch_maps.push(MapDef {
+            name: SYSCALL_NAMES_MAP.into(),
+            map_type: map_type::ARRAY,
+            key_size: 4,
+            value_size: sema::SYSCALL_NAME_LEN,
+            max_entries: SYSCALL_TABLE_SIZE,
+            flags: 0,
+        });
+    }
+    // One dispatcher and program array per syscall direction in use.
     for enter in [true, false] {
         if !compiled
             .iter()

@@ -600,6 +600,26 @@ impl<'a> Lowering<'a> {
                     .emit(Insn::mov64_imm(Reg::R2, cap.min(e.ty.size()) as i32));
                 self.call(Helper::ProbeReadKernelStr);
             }
+            ExprKind::SyscallName { nr } => {
+                // names[nr], or zeroes: bpf_probe_read_kernel from the NULL of a failed
+                // lookup clears its buffer.
+                let key = self.frame.alloc(8);
+                let t = self.expr(nr);
+                let r = read(&mut self.em, t, Reg::R0);
+                self.em.store_fp(Size::W, key, Src::Reg(r));
+                self.frame.pop_temp();
+                self.em.emit(Insn::LdMap {
+                    dst: Reg::R1,
+                    map: MapRef(crate::MAP_USER_BASE + self.maps.len() as u32),
+                });
+                self.em.fp_addr(Reg::R2, key);
+                self.call(Helper::MapLookupElem);
+                self.em.emit(Insn::mov64(Reg::R3, Reg::R0));
+                self.em.fp_addr(Reg::R1, dst);
+                self.em
+                    .emit(Insn::mov64_imm(Reg::R2, cap.min(e.ty.size()) as i32));
+                self.call(Helper::ProbeReadKernel);
+            }
             ExprKind::KernelChars { addr, len } => {
                 let t = self.expr(addr);
                 let r = read(&mut self.em, t, Reg::R3);

@@ -425,8 +425,34 @@ pub fn number(name: &str) -> Option<u32> {
         .map(|&(nr, _)| nr)
 }
 
+/// Every x86-64 system call this table knows, as (number, name); empty on other
+/// architectures. The table behind `syscall_name()`.
+pub fn all() -> impl Iterator<Item = (u32, &'static str)> {
+    let x86_64 = cfg!(target_arch = "x86_64");
+    SYSCALLS_X86_64
+        .iter()
+        .copied()
+        .chain(NEWER_SYSCALLS.iter().map(|&(name, nr)| (nr, name)))
+        .filter(move |_| x86_64)
+}
+
+/// The name of system call `nr` on x86-64 (`fchmodat` for 268).
+pub fn name(nr: u32) -> Option<&'static str> {
+    all().find(|&(n, _)| n == nr).map(|(_, name)| name)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn names_by_number() {
+        if cfg!(target_arch = "x86_64") {
+            assert_eq!(super::name(268), Some("fchmodat"));
+            assert_eq!(super::name(452), Some("fchmodat2"));
+            assert_eq!(super::name(100_000), None);
+            assert!(super::all().all(|(nr, _)| super::number(super::name(nr).unwrap()) == Some(nr)));
+        }
+    }
+
     #[test]
     fn well_known_numbers() {
         if cfg!(target_arch = "x86_64") {

@@ -607,6 +607,11 @@ fn create_maps(
         };
         fds.push(fd);
     }
+    for (def, fd) in compiled.object.maps.iter().zip(&fds) {
+        if def.name == codegen::SYSCALL_NAMES_MAP {
+            fill_syscall_names(fd)?;
+        }
+    }
     let globals = &fds[MAP_GLOBALS as usize];
     // The whole value: the kernel copies GLOBALS_SIZE bytes from it.
     let mut value = [0u8; GLOBALS_SIZE as usize];
@@ -830,6 +835,18 @@ fn perf_event_hint(perf_type: u32, e: io::Error) -> String {
     } else {
         e.to_string()
     }
+}
+
+/// Loads the table `syscall_name()` reads: each known syscall's name at its number.
+fn fill_syscall_names(map: &OwnedFd) -> Result<(), RuntimeError> {
+    for (nr, name) in kernel::syscalls::all() {
+        let mut value = [0u8; sema::SYSCALL_NAME_LEN as usize];
+        let n = name.len().min(value.len() - 1);
+        value[..n].copy_from_slice(&name.as_bytes()[..n]);
+        sys::map_update(map, &nr.to_ne_bytes(), &value)
+            .map_err(|e| RuntimeError::Map(format!("cannot fill the syscall name table: {e}")))?;
+    }
+    Ok(())
 }
 
 /// Puts each syscall program into its dispatcher's program array at the syscall's number.

@@ -324,6 +324,11 @@ pub enum ExprKind {
         size: u8,
         signed: bool,
     },
+    /// `syscall_name(nr)`: the name of system call `nr` (x86-64 numbering), "" when unknown;
+    /// looked up in a table the runtime fills.
+    SyscallName {
+        nr: Box<Expr>,
+    },
     /// A `char[len]` in kernel memory at `addr`, as a string.
     KernelChars {
         addr: Box<Expr>,

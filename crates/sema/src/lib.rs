@@ -20,6 +20,10 @@ use syntax::Diagnostic;
 
 pub use types::Type;
 
+/// Bytes of one `syscall_name()` string (and of each entry of the runtime's name table):
+/// the longest x86-64 name has 22 characters.
+pub const SYSCALL_NAME_LEN: u32 = 32;
+
 /// The id of the event record that asks user space to stop (printf ids count up from 0).
 pub const EXIT_EVENT_ID: u64 = u64::MAX;
 /// `print(@m, top, div)`: record {id, map index, top, div}.

@@ -3,6 +3,7 @@
 mod kernel_types;
 mod maps;
 mod ntop;
+mod syscall_name;
 mod tuples;
 
 pub(crate) use maps::{MapTable, DEFAULT_MAX_ENTRIES};
@@ -1405,6 +1406,7 @@ impl<'a> Checker<'a> {
             A::Call { name, args, .. } if name == "cgroup_path" => self.cgroup_path(args, span),
             A::Call { name, args, .. } if name == "str" => self.str_call(args, span),
             A::Call { name, args, .. } if name == "kaddr" => self.kaddr(args, span),
+            A::Call { name, args, .. } if name == "syscall_name" => self.syscall_name(args, span),
             A::Call { name, args, .. } if name == "strncmp" => self.strncmp(args, span),
             A::Call { name, args, .. } if name == "ntop" => self.ntop(args, span),
             A::Sizeof(of) => self.sizeof(of, span),
