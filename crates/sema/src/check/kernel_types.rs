@@ -354,8 +354,80 @@ impl<'a> Checker<'a> {
         )
     }
 
-    /// `*p`: the value a kernel pointer points at.
+    /// `uptr(p)` / `kptr(p)`: `p`, marked as an address in user or kernel memory for the
+    /// read that uses it (`str(uptr(x))`); the flag is `Some(true)` for user memory. A
+    /// kernel pointer typed by BTF cannot be a user address, so `uptr` of one is an error.
+    pub(super) fn address_space(
+        &mut self,
+        name: &str,
+        args: &[ast::Expr],
+        span: Span,
+    ) -> (Expr, Option<bool>) {
+        let [arg] = args else {
+            return (
+                self.error(span, format!("{name}() takes one argument: an address")),
+                None,
+            );
+        };
+        let v = self.expr(arg);
+        let user = name == "uptr";
+        if user && matches!(v.ty, Type::Ptr { .. }) {
+            let d = Diagnostic::error(
+                arg.span,
+                format!(
+                    "uptr() marks a user-space address, but this is a kernel pointer ({})",
+                    self.spell(v.ty)
+                ),
+            )
+            .with_hint("pointers typed by kernel BTF are read from kernel memory; drop uptr()");
+            self.push(d);
+            return (int(0, Type::I64, span), None);
+        }
+        if !v.ty.is_integer() {
+            return (
+                self.error(arg.span, format!("{name}() needs an address, not {}", v.ty)),
+                None,
+            );
+        }
+        (v, Some(user))
+    }
+
+    /// `uptr(p)`/`kptr(p)` or any other expression, with the address space it names.
+    pub(super) fn maybe_address_space(&mut self, e: &ast::Expr) -> (Expr, Option<bool>) {
+        match &e.kind {
+            ast::ExprKind::Call { name, args, .. } if name == "uptr" || name == "kptr" => {
+                self.address_space(name, args, e.span)
+            }
+            _ => (self.expr(e), None),
+        }
+    }
+
+    /// `*p`: the value a kernel pointer points at (`*array` is its first element, as in C).
     pub(super) fn deref(&mut self, p: Expr, span: Span) -> Expr {
+        let array_elem = match (p.ty, self.kernel.btf()) {
+            (Type::Object { ty }, Ok(btf)) => match btf.resolve(ty) {
+                Ok((_, BtfType::Array { elem, .. })) => Some(elem),
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some(elem) = array_elem {
+            return self.value_at(p, elem, span);
+        }
+        if let ExprKind::KernelChars { addr, .. } = p.kind {
+            return Expr {
+                kind: ExprKind::KernelRead {
+                    addr,
+                    size: 1,
+                    signed: true,
+                },
+                ty: Type::Int {
+                    bytes: 1,
+                    signed: true,
+                },
+                span,
+            };
+        }
         match p.ty {
             Type::Ptr { to } => self.value_at(p, to, span),
             ty => self.error(

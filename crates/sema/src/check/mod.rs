@@ -911,7 +911,7 @@ impl<'a> Checker<'a> {
                 "str() takes a pointer and optionally a length: str(p[, n])",
             );
         }
-        let ptr = self.expr(&args[0]);
+        let (ptr, forced_user) = self.maybe_address_space(&args[0]);
         if let Type::Str { .. } = ptr.ty {
             // str() of something that already is a string is that string.
             return ptr;
@@ -935,7 +935,8 @@ impl<'a> Checker<'a> {
             }
         };
         // Kernel pointers (typed by BTF) point into the kernel wherever they come from.
-        let user = !matches!(ptr.ty, Type::Ptr { .. }) && self.user_memory();
+        let user = forced_user
+            .unwrap_or_else(|| !matches!(ptr.ty, Type::Ptr { .. }) && self.user_memory());
         Expr {
             kind: ExprKind::StrRead {
                 ptr: Box::new(ptr),
@@ -1406,6 +1407,9 @@ impl<'a> Checker<'a> {
             A::Call { name, args, .. } if name == "cgroup_path" => self.cgroup_path(args, span),
             A::Call { name, args, .. } if name == "str" => self.str_call(args, span),
             A::Call { name, args, .. } if name == "kaddr" => self.kaddr(args, span),
+            A::Call { name, args, .. } if name == "uptr" || name == "kptr" => {
+                self.address_space(name, args, span).0
+            }
             A::Call { name, args, .. } if name == "syscall_name" => self.syscall_name(args, span),
             A::Call { name, args, .. } if name == "strncmp" => self.strncmp(args, span),
             A::Call { name, args, .. } if name == "ntop" => self.ntop(args, span),
