@@ -28,12 +28,7 @@ impl Lowering<'_> {
     fn kernel_read(&mut self, addr: &Expr, size: u8, signed: bool) -> Temp {
         let t = self.frame.push_temp();
         let buf = self.frame.alloc(8);
-        let a = self.expr(addr);
-        let r = read(&mut self.em, a, Reg::R3);
-        if r != Reg::R3 {
-            self.em.emit(Insn::mov64(Reg::R3, r));
-        }
-        self.frame.pop_temp();
+        self.expr_into(addr, Reg::R3);
         self.em.fp_addr(Reg::R1, buf);
         self.em.emit(Insn::mov64_imm(Reg::R2, size as i32));
         self.call(Helper::ProbeReadKernel);

@@ -556,6 +556,17 @@ impl<'a> Lowering<'a> {
         self.output(rec, size);
     }
 
+    /// Evaluates the integer `e` into register `dst` (for a helper argument), its temporary
+    /// released.
+    pub(crate) fn expr_into(&mut self, e: &Expr, dst: Reg) {
+        let t = self.expr(e);
+        let r = read(&mut self.em, t, dst);
+        if r != dst {
+            self.em.emit(Insn::mov64(dst, r));
+        }
+        self.frame.pop_temp();
+    }
+
     /// Writes the string value of `e` (at most `cap` bytes) to the frame at `dst`.
     pub(crate) fn string_into(&mut self, e: &Expr, dst: i16, cap: u32) {
         match &e.kind {
@@ -621,12 +632,7 @@ impl<'a> Lowering<'a> {
                 self.call(Helper::ProbeReadKernel);
             }
             ExprKind::KernelChars { addr, len } => {
-                let t = self.expr(addr);
-                let r = read(&mut self.em, t, Reg::R3);
-                if r != Reg::R3 {
-                    self.em.emit(Insn::mov64(Reg::R3, r));
-                }
-                self.frame.pop_temp();
+                self.expr_into(addr, Reg::R3);
                 self.em.fp_addr(Reg::R1, dst);
                 self.em
                     .emit(Insn::mov64_imm(Reg::R2, (*len).min(cap) as i32));
@@ -681,12 +687,7 @@ impl<'a> Lowering<'a> {
                 self.em.bind(end);
             }
             ExprKind::StrRead { ptr, user } => {
-                let t = self.expr(ptr);
-                let r = read(&mut self.em, t, Reg::R3);
-                if r != Reg::R3 {
-                    self.em.emit(Insn::mov64(Reg::R3, r));
-                }
-                self.frame.pop_temp();
+                self.expr_into(ptr, Reg::R3);
                 let size = cap.min(e.ty.size()) as i32;
                 self.em.fp_addr(Reg::R1, dst);
                 self.em.emit(Insn::mov64_imm(Reg::R2, size));

@@ -415,18 +415,7 @@ impl<'a> Checker<'a> {
             return self.value_at(p, elem, span);
         }
         if let ExprKind::KernelChars { addr, .. } = p.kind {
-            return Expr {
-                kind: ExprKind::KernelRead {
-                    addr,
-                    size: 1,
-                    signed: true,
-                },
-                ty: Type::Int {
-                    bytes: 1,
-                    signed: true,
-                },
-                span,
-            };
+            return char_at(*addr, span);
         }
         match p.ty {
             Type::Ptr { to } => self.value_at(p, to, span),
@@ -463,18 +452,7 @@ impl<'a> Checker<'a> {
                     );
                 }
             }
-            return Expr {
-                kind: ExprKind::KernelRead {
-                    addr: Box::new(scaled_add(*addr, i, 1, BinaryOp::Add, span)),
-                    size: 1,
-                    signed: true,
-                },
-                ty: Type::Int {
-                    bytes: 1,
-                    signed: true,
-                },
-                span,
-            };
+            return char_at(scaled_add(*addr, i, 1, BinaryOp::Add, span), span);
         }
         let Some(btf) = (if matches!(b.ty, Type::Ptr { .. } | Type::Object { .. }) {
             self.btf(span)
@@ -715,6 +693,22 @@ impl<'a> Checker<'a> {
         .with_hint("use one of its members, or take a pointer to it");
         self.push(d);
         true
+    }
+}
+
+/// The `char` at kernel address `addr`.
+fn char_at(addr: Expr, span: Span) -> Expr {
+    Expr {
+        kind: ExprKind::KernelRead {
+            addr: Box::new(addr),
+            size: 1,
+            signed: true,
+        },
+        ty: Type::Int {
+            bytes: 1,
+            signed: true,
+        },
+        span,
     }
 }
 
