@@ -132,29 +132,24 @@ pub(crate) fn expand(
                     );
                     continue;
                 };
-                let known: Vec<String> = match kernel.tracepoints() {
-                    Ok(tps) => tps.into_iter().map(|(_, n)| n).collect(),
+                let module = (parts.len() >= 2).then(|| parts[0]);
+                let found = match raw_tracepoints(kernel, module, name) {
+                    Ok(found) => found,
                     Err(e) => {
                         diags.push(err(e.to_string()));
                         continue;
                     }
                 };
-                let mut found: Vec<&String> = known
-                    .iter()
-                    .filter(|n| wildcard::matches(name, n))
-                    .collect();
-                found.sort();
-                found.dedup();
                 if found.is_empty() {
                     diags.push(
-                        err(format!("no tracepoint named '{name}'"))
-                            .with_hint("list them with: beetrace -l 'tracepoint:*'"),
+                        err(format!("no raw tracepoint named '{name}'"))
+                            .with_hint("list them with: beetrace -l 'rawtracepoint:*'"),
                     );
                 }
                 out.extend(
                     found
                         .into_iter()
-                        .map(|n| Attach::RawTracepoint { name: n.clone() }),
+                        .map(|name| Attach::RawTracepoint { name }),
                 );
             }
             "interval" => match interval_period(&parts) {
@@ -204,6 +199,45 @@ pub(crate) fn expand(
         }
     }
     out
+}
+
+/// The raw tracepoints matching `pattern` (in `module`, `vmlinux` being the kernel itself):
+/// tracefs events, plus those only kernel BTF knows (`btf_trace_*` typedefs of bare
+/// tracepoints such as `pelt_cfs_tp`, which have no tracefs event). Sorted, deduplicated.
+fn raw_tracepoints(
+    kernel: &dyn KernelInfo,
+    module: Option<&str>,
+    pattern: &str,
+) -> Result<Vec<String>, kernel::KernelError> {
+    let module = module.filter(|m| *m != "vmlinux" && *m != "*");
+    let mut found: Vec<String> = Vec::new();
+    if module.is_none() {
+        found.extend(
+            kernel
+                .tracepoints()?
+                .into_iter()
+                .map(|(_, n)| n)
+                .filter(|n| wildcard::matches(pattern, n)),
+        );
+        // A plain name tracefs knows needs no walk over every BTF typedef.
+        if !found.is_empty() && !wildcard::has_wildcard(pattern) {
+            return Ok(found);
+        }
+    }
+    if let Ok(btf) = kernel.btf() {
+        found.extend(
+            btf.raw_tracepoints()?
+                .into_iter()
+                .filter(|(m, n)| {
+                    module.is_none_or(|want| m.as_deref() == Some(want))
+                        && wildcard::matches(pattern, n)
+                })
+                .map(|(_, n)| n),
+        );
+    }
+    found.sort();
+    found.dedup();
+    Ok(found)
 }
 
 /// `profile:hz:99`, `profile:s:1`, `profile:ms:10`, `profile:us:100`.
