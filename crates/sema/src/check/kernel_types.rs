@@ -307,7 +307,7 @@ impl<'a> Checker<'a> {
 
     /// A bitfield member of the struct at `base`: the containing bytes read as an unsigned
     /// integer, shifted and masked.
-    fn bitfield(&mut self, base: Expr, m: &kernel::btf::Member, span: Span) -> Expr {
+    pub(super) fn bitfield(&mut self, base: Expr, m: &kernel::btf::Member, span: Span) -> Expr {
         let (first_byte, last_bit) = (m.bit_offset / 8, m.bit_offset + m.bitfield_size);
         let size = [1u32, 2, 4, 8]
             .into_iter()
@@ -714,7 +714,7 @@ fn char_at(addr: Expr, span: Span) -> Expr {
 
 /// `base + offset` as an address; offsets into the same object fold into one constant
 /// (`a->b.c.d` adds one number to `a`).
-fn offset_addr(base: Expr, offset: u32, span: Span) -> Expr {
+pub(super) fn offset_addr(base: Expr, offset: u32, span: Span) -> Expr {
     if offset == 0 {
         return Expr {
             ty: Type::U64,
@@ -782,7 +782,7 @@ fn scaled_add(base: Expr, index: Expr, size: u32, op: BinaryOp, span: Span) -> E
 
 /// Whether array elements of type `elem` make the array a C string (`char`, and any 1-byte
 /// type spelled with `char`).
-fn is_char(btf: &KernelBtf, elem: TypeRef) -> bool {
+pub(super) fn is_char(btf: &KernelBtf, elem: TypeRef) -> bool {
     match btf.resolve(elem) {
         Ok((
             _,

@@ -3,6 +3,7 @@
 mod kernel_types;
 mod maps;
 mod ntop;
+mod print_struct;
 mod syscall_name;
 mod tuples;
 
@@ -1306,8 +1307,8 @@ impl<'a> Checker<'a> {
             return;
         };
         let v = self.expr(arg);
-        if self.reject_object(&v) {
-            return;
+        if let Type::Object { .. } = v.ty {
+            return self.print_struct(v, span, out);
         }
         let conv = match v.ty {
             Type::Str { .. } | Type::CgroupPath | Type::Tuple(_) | Type::Inet => b's',
