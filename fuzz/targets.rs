@@ -39,3 +39,49 @@ pub fn tracepoint_format(text: &str) {
     let kernel = kernel::FakeKernel::new().with_tracepoint("fuzz", "event", text);
     let _ = kernel.tracepoint_format("fuzz", "event");
 }
+
+/// The kernel BTF reader on any bytes: opening, name lookups, raw tracepoint prototypes,
+/// and the members, sizes and C spellings of what they reach.
+pub fn btf(bytes: &[u8]) {
+    use kernel::btf::{KernelBtf, NameKind};
+    let Ok(btf) = KernelBtf::from_bytes(bytes.to_vec(), Vec::new()) else {
+        return;
+    };
+    if let Ok(tps) = btf.raw_tracepoints() {
+        for (_, name) in tps.iter().take(16) {
+            if let Ok(Some(tp)) = btf.raw_tracepoint(None, name) {
+                for a in &tp.args {
+                    explore(&btf, a.ty, 0);
+                }
+            }
+        }
+    }
+    for name in ["task_struct", "pt_regs", "bits", "sched_entity"] {
+        if let Ok(Some(r)) = btf.find(name, NameKind::Struct) {
+            explore(&btf, r, 0);
+        }
+    }
+    let _ = btf.enumerator("PIDTYPE_TGID");
+}
+
+fn explore(btf: &kernel::btf::KernelBtf, r: kernel::btf::TypeRef, depth: usize) {
+    use kernel::btf::BtfType;
+    // A bounded walk: the target checks the reader, not how fast a fan-out of 32^n is.
+    if depth > 3 {
+        return;
+    }
+    let _ = btf.c_spelling(r);
+    let _ = btf.size_of(r);
+    match btf.resolve(r) {
+        Ok((_, BtfType::Ptr { to })) => explore(btf, to, depth + 1),
+        Ok((_, BtfType::Array { elem, .. })) => explore(btf, elem, depth + 1),
+        Ok((s, BtfType::Struct(c))) => {
+            let _ = btf.member_names(s);
+            for m in c.members.iter().take(8) {
+                let _ = btf.member(s, &m.name);
+                explore(btf, m.ty, depth + 1);
+            }
+        }
+        _ => {}
+    }
+}

@@ -56,3 +56,11 @@ fn decode() {
         targets::decode(&bytes);
     }
 }
+
+#[test]
+fn btf() {
+    for (path, bytes) in inputs("btf") {
+        eprintln!("replaying {path}");
+        targets::btf(&bytes);
+    }
+}

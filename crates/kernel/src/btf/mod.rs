@@ -157,6 +157,13 @@ pub struct RawTracepoint {
     pub vmlinux_btf_id: Option<u32>,
 }
 
+/// How deeply arrays and anonymous members may nest: far beyond real kernel types, and a
+/// bound on the recursion a damaged (cyclic) blob could cause.
+const MAX_NESTING: usize = 32;
+/// How many structs one member search may open: anonymous members fan out, and a damaged
+/// blob could make the search exponential within the nesting bound.
+const MAX_VISITS: usize = 4096;
+
 /// The typedef prefix of raw tracepoint prototypes.
 const TRACE_PREFIX: &str = "btf_trace_";
 /// Functions the kernel defines per tracepoint whose prototypes name the arguments
@@ -448,13 +455,22 @@ impl KernelBtf {
     /// The size in bytes of a value of type `r`; `None` for void, functions and
     /// declarations without a definition.
     pub fn size_of(&self, r: TypeRef) -> Result<Option<u32>, KernelError> {
+        self.size_at_depth(r, 0)
+    }
+
+    fn size_at_depth(&self, r: TypeRef, depth: usize) -> Result<Option<u32>, KernelError> {
+        if depth > MAX_NESTING {
+            return Err(self.err(format!("type id {} nests too deeply", r.id)));
+        }
         Ok(match self.resolve(r)?.1 {
             BtfType::Int { size, .. }
             | BtfType::Float { size, .. }
             | BtfType::Enum { size, .. } => Some(size),
             BtfType::Struct(c) => Some(c.size),
             BtfType::Ptr { .. } => Some(8),
-            BtfType::Array { elem, len } => self.size_of(elem)?.map(|s| s.saturating_mul(len)),
+            BtfType::Array { elem, len } => self
+                .size_at_depth(elem, depth + 1)?
+                .map(|s| s.saturating_mul(len)),
             _ => None,
         })
     }
@@ -532,6 +548,20 @@ impl KernelBtf {
     /// The member `name` of struct or union `r` (typedefs stripped), looking inside
     /// anonymous struct and union members as C does. `bit_offset` is from the start of `r`.
     pub fn member(&self, r: TypeRef, name: &str) -> Result<Option<Member>, KernelError> {
+        self.member_at_depth(r, name, 0, &mut { MAX_VISITS })
+    }
+
+    fn member_at_depth(
+        &self,
+        r: TypeRef,
+        name: &str,
+        depth: usize,
+        visits: &mut usize,
+    ) -> Result<Option<Member>, KernelError> {
+        if depth > MAX_NESTING || *visits == 0 {
+            return Err(self.err(format!("type id {} nests too deeply", r.id)));
+        }
+        *visits -= 1;
         let BtfType::Struct(c) = self.resolve(r)?.1 else {
             return Ok(None);
         };
@@ -540,8 +570,8 @@ impl KernelBtf {
                 return Ok(Some(m));
             }
             if m.name.is_empty() {
-                if let Some(mut inner) = self.member(m.ty, name)? {
-                    inner.bit_offset += m.bit_offset;
+                if let Some(mut inner) = self.member_at_depth(m.ty, name, depth + 1, visits)? {
+                    inner.bit_offset = inner.bit_offset.saturating_add(m.bit_offset);
                     return Ok(Some(inner));
                 }
             }
@@ -552,18 +582,33 @@ impl KernelBtf {
     /// Every member name of struct or union `r`, anonymous members flattened (for
     /// "did you mean" hints).
     pub fn member_names(&self, r: TypeRef) -> Result<Vec<String>, KernelError> {
-        let BtfType::Struct(c) = self.resolve(r)?.1 else {
-            return Ok(Vec::new());
-        };
         let mut out = Vec::new();
+        self.collect_member_names(r, &mut out, 0, &mut { MAX_VISITS })?;
+        Ok(out)
+    }
+
+    fn collect_member_names(
+        &self,
+        r: TypeRef,
+        out: &mut Vec<String>,
+        depth: usize,
+        visits: &mut usize,
+    ) -> Result<(), KernelError> {
+        if depth > MAX_NESTING || *visits == 0 {
+            return Err(self.err(format!("type id {} nests too deeply", r.id)));
+        }
+        *visits -= 1;
+        let BtfType::Struct(c) = self.resolve(r)?.1 else {
+            return Ok(());
+        };
         for m in c.members {
             if m.name.is_empty() {
-                out.extend(self.member_names(m.ty)?);
+                self.collect_member_names(m.ty, out, depth + 1, visits)?;
             } else {
                 out.push(m.name);
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// The C spelling of `r`: `int`, `char[16]`, `struct task_struct *`, `u64`.

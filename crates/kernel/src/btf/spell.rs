@@ -5,16 +5,21 @@ use super::{BtfType, KernelBtf, TypeRef};
 
 /// Bound on nesting, against damaged (cyclic) BTF.
 const MAX_DEPTH: usize = 16;
+/// Bound on the types one spelling visits: function prototypes fan out, and a damaged blob
+/// could make the walk exponential within the depth bound.
+const MAX_NODES: usize = 256;
 
 pub(super) fn spell(btf: &KernelBtf, r: TypeRef) -> String {
-    spell_depth(btf, r, 0)
+    let mut budget = MAX_NODES;
+    spell_depth(btf, r, 0, &mut budget)
 }
 
-fn spell_depth(btf: &KernelBtf, r: TypeRef, depth: usize) -> String {
-    if depth > MAX_DEPTH {
+fn spell_depth(btf: &KernelBtf, r: TypeRef, depth: usize, budget: &mut usize) -> String {
+    if depth > MAX_DEPTH || *budget == 0 {
         return "...".to_string();
     }
-    let inner = |t: TypeRef| spell_depth(btf, t, depth + 1);
+    *budget -= 1;
+    let mut inner = |t: TypeRef| spell_depth(btf, t, depth + 1, budget);
     let Ok(t) = btf.get(r) else {
         return format!("<type {}>", r.id());
     };

@@ -185,3 +185,22 @@ fn damaged_blobs_are_errors() {
     let e = btf.find("task_struct", NameKind::Struct).unwrap_err();
     assert!(e.to_string().contains("truncated"), "{e}");
 }
+
+#[test]
+fn cyclic_types_are_errors_not_hangs() {
+    let mut b = BtfBuilder::new();
+    // struct loop { struct loop; struct loop; }: anonymous members that contain themselves.
+    b.structure("loop", 8, &[("", 1, 0), ("", 1, 0)]);
+    b.typedef("t", 3);
+    b.typedef("u", 2);
+    b.array(4, 0, 2);
+    let btf = KernelBtf::from_bytes(b.build(), vec![]).unwrap();
+    let at = |id| TypeRef { blob: 0, id };
+    assert!(btf.member(at(1), "x").is_err());
+    assert!(btf.member_names(at(1)).is_err());
+    assert!(btf.resolve(at(2)).is_err());
+    assert!(btf.size_of(at(4)).is_err());
+    assert!(btf
+        .c_spelling(at(4))
+        .ends_with("...[2][2][2][2][2][2][2][2][2][2][2][2][2][2][2][2][2]"));
+}

@@ -308,12 +308,14 @@ impl<'a> Checker<'a> {
     /// A bitfield member of the struct at `base`: the containing bytes read as an unsigned
     /// integer, shifted and masked.
     pub(super) fn bitfield(&mut self, base: Expr, m: &kernel::btf::Member, span: Span) -> Expr {
-        let (first_byte, last_bit) = (m.bit_offset / 8, m.bit_offset + m.bitfield_size);
+        let first_byte = m.bit_offset / 8;
+        let last_bit = m.bit_offset as u64 + m.bitfield_size as u64;
+        let end = |size: u32| first_byte as u64 * 8 + size as u64 * 8;
         let size = [1u32, 2, 4, 8]
             .into_iter()
-            .find(|s| first_byte * 8 + s * 8 >= last_bit)
+            .find(|&s| end(s) >= last_bit)
             .unwrap_or(8);
-        if first_byte * 8 + size * 8 < last_bit {
+        if end(size) < last_bit {
             return self.error(
                 span,
                 "this bitfield straddles 8 bytes and cannot be read yet",
@@ -648,7 +650,7 @@ impl<'a> Checker<'a> {
         for f in fields {
             match btf.member(cur, f) {
                 Ok(Some(m)) => {
-                    offset += m.bit_offset / 8;
+                    offset = offset.saturating_add(m.bit_offset / 8);
                     cur = m.ty;
                 }
                 Ok(None) => {
