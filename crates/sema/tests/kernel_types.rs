@@ -177,3 +177,42 @@ fn without_btf_the_error_says_so() {
     assert_eq!(rendered, "");
     assert_eq!(a.probes.len(), 1);
 }
+
+/// The text of printf `id`'s format, directives as written.
+fn format_text(a: &sema::Analysis, id: usize) -> String {
+    a.printfs[id]
+        .pieces
+        .iter()
+        .map(|p| match p {
+            sema::printf::Piece::Literal(l) => String::from_utf8_lossy(l).into_owned(),
+            sema::printf::Piece::Spec(s) => {
+                format!("%{}{}", if s.bits == 64 { "l" } else { "" }, s.conv as char)
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn print_of_a_struct_is_one_printf_of_its_members() {
+    let (a, rendered) = analyze(
+        "BEGIN { print(curtask->se); print(*(struct bits *)0); }",
+        &FakeKernel::new().with_samples(),
+    );
+    assert_eq!(rendered, "");
+    assert_eq!(format_text(&a, 0), "{ .vruntime = %lu }\n");
+    assert_eq!(
+        format_text(&a, 1),
+        "{ .lo = %lu, .mid = %lu, .hi = %lu, .whole = %u }\n"
+    );
+}
+
+#[test]
+fn syscall_name_of_a_constant_is_a_literal() {
+    let (kind, ty) = first_arg("BEGIN { printf(\"%s\", syscall_name(268)); }");
+    assert_eq!(ty, Type::Str { len: 32 });
+    if cfg!(target_arch = "x86_64") {
+        assert!(matches!(kind, ExprKind::Str(ref s) if s == b"fchmodat"));
+    }
+    let (kind, _) = first_arg("BEGIN { printf(\"%s\", syscall_name(pid)); }");
+    assert!(matches!(kind, ExprKind::SyscallName { .. }));
+}

@@ -174,9 +174,17 @@ impl Checker<'_> {
 
     /// One integer, pointer or string member as a printf argument.
     fn spell_scalar(&mut self, v: Expr, layout: &mut Layout) -> Result<(), String> {
+        // Without a length modifier printf prints 32 bits, as C's int.
         let conv: &[u8] = match v.ty {
             Type::Str { .. } => b"%s",
             Type::Ptr { .. } => b"%p",
+            Type::Int { bytes: 8, signed } => {
+                if signed {
+                    b"%ld"
+                } else {
+                    b"%lu"
+                }
+            }
             t if t.is_signed() => b"%d",
             t if t.is_integer() => b"%u",
             _ => return Err("a member of this type cannot be printed yet".to_string()),
