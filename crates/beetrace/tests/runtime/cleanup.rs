@@ -18,9 +18,10 @@ use libtest_mimic::{Completion, Failed};
 use crate::exec::{Env, Readers};
 use crate::support::wait_until;
 
-/// A probe that fires often, plus an `END` block whose output proves it ran.
-const TRACING_PROG: &str =
-    "tracepoint:syscalls:sys_enter_openat { printf(\"x\\n\"); } END { printf(\"bye\\n\"); }";
+/// Probes that fire often (a tracepoint, and a raw tracepoint reading kernel memory, loaded
+/// as tp_btf where the kernel allows), plus an `END` block whose output proves it ran.
+const TRACING_PROG: &str = "tracepoint:syscalls:sys_enter_openat { printf(\"x\\n\"); } \
+     rawtracepoint:sched_switch { @s[args.prev->comm] = count(); } END { printf(\"bye\\n\"); }";
 
 /// How beetrace is told to stop.
 #[derive(Debug, Clone, Copy)]
