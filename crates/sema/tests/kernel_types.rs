@@ -202,7 +202,7 @@ fn print_of_a_struct_is_one_printf_of_its_members() {
     assert_eq!(format_text(&a, 0), "{ .vruntime = %lu }\n");
     assert_eq!(
         format_text(&a, 1),
-        "{ .lo = %lu, .mid = %lu, .hi = %lu, .whole = %u }\n"
+        "{ .lo = %lu, .mid = %lu, .hi = %ld, .whole = %u }\n"
     );
 }
 
@@ -215,4 +215,17 @@ fn syscall_name_of_a_constant_is_a_literal() {
     }
     let (kind, _) = first_arg("BEGIN { printf(\"%s\", syscall_name(pid)); }");
     assert!(matches!(kind, ExprKind::SyscallName { .. }));
+}
+
+#[test]
+fn signed_bitfields_are_sign_extended() {
+    // `int hi:4` at bit 8: the byte at offset 1, (byte << 60) >> 60, arithmetic.
+    let (kind, ty) = first_arg("BEGIN { printf(\"%d\", ((struct bits *)0)->hi); }");
+    assert_eq!(ty, Type::I64);
+    let ExprKind::Binary { rhs, lhs, .. } = kind else {
+        panic!()
+    };
+    assert!(matches!(rhs.kind, ExprKind::Int(60)));
+    assert_eq!(lhs.ty, Type::I64);
+    assert_eq!(lhs.rhs_int(), Some(60));
 }

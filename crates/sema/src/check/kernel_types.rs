@@ -344,6 +344,22 @@ impl<'a> Checker<'a> {
             ty: Type::U64,
             span,
         };
+        let signed = matches!(
+            self.kernel.btf().ok().and_then(|b| b.resolve(m.ty).ok()),
+            Some((
+                _,
+                BtfType::Int { signed: true, .. } | BtfType::Enum { signed: true, .. }
+            ))
+        );
+        if signed && m.bitfield_size < 64 {
+            // The field's top bit to bit 63, then an arithmetic shift back sign-extends it.
+            let bits = m.bitfield_size as i64;
+            let mut up = bin(BinaryOp::Shl, word, 64 - shift as i64 - bits);
+            up.ty = Type::I64;
+            let mut down = bin(BinaryOp::Shr, up, 64 - bits);
+            down.ty = Type::I64;
+            return down;
+        }
         let mask = if m.bitfield_size >= 64 {
             -1
         } else {
