@@ -424,7 +424,7 @@ impl Output<'_> {
                 .and_then(|event| match event {
                     Event::Text(text) => self.text(&text),
                     Event::Time(format) => {
-                        let now = sys::local_time(&format);
+                        let now = wallclock::strftime(&format, sys::monotonic_ns());
                         self.emit("time", &now)
                     }
                     Event::Join(mut text) => {

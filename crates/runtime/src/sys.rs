@@ -7,7 +7,6 @@ pub(crate) use bpfsys::{
     possible_cpus, prog_load, prog_load_tp_btf, test_run, LoadError, ProgBtf,
 };
 
-use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -198,28 +197,6 @@ pub(crate) fn process_alive(pid: u32) -> bool {
             .and_then(|(_, rest)| rest.split_whitespace().next())
             .is_some_and(|state| state != "Z" && state != "X"),
         Err(_) => false,
-    }
-}
-
-/// The current local time formatted by strftime(3) with `format`.
-pub(crate) fn local_time(format: &[u8]) -> Vec<u8> {
-    let Ok(format) = CString::new(format.to_vec()) else {
-        return Vec::new();
-    };
-    // SAFETY: time/localtime_r/strftime with valid pointers and the buffer's real size.
-    unsafe {
-        let now = libc::time(std::ptr::null_mut());
-        let mut tm: libc::tm = std::mem::zeroed();
-        libc::localtime_r(&now, &mut tm);
-        let mut buf = vec![0u8; 512];
-        let n = libc::strftime(
-            buf.as_mut_ptr() as *mut libc::c_char,
-            buf.len(),
-            format.as_ptr(),
-            &tm,
-        );
-        buf.truncate(n);
-        buf
     }
 }
 
