@@ -93,7 +93,29 @@ static PROVIDERS: &[Provider] = &[
         candidates: |_| Ok(names(perf_events::HARDWARE)),
         params: None,
     },
+    Provider {
+        name: "interval",
+        aliases: &["i"],
+        in_kernel_list: false,
+        shape: Shape::Plain,
+        candidates: |_| Ok(time_units()),
+        params: None,
+    },
+    Provider {
+        name: "profile",
+        aliases: &["p"],
+        in_kernel_list: false,
+        shape: Shape::Plain,
+        candidates: |_| Ok(time_units()),
+        params: None,
+    },
 ];
+
+/// The units `interval:` and `profile:` take, listed as `interval:ms:` and so on (bpftrace
+/// 0.26 lists them the same way; the period follows the last colon).
+fn time_units() -> Vec<String> {
+    ["hz", "ms", "s", "us"].iter().map(|u| format!("{u}:")).collect()
+}
 
 fn names(table: &[perf_events::PerfEventKind]) -> Vec<String> {
     table.iter().map(|e| e.name.to_string()).collect()
@@ -362,6 +384,15 @@ mod tests {
         );
         assert_eq!(ls(Some("t*:*:*")), ALL);
         assert_eq!(ls(Some("")), all);
+    }
+
+    #[test]
+    fn interval_and_profile_units() {
+        assert_eq!(
+            ls(Some("interval:*")),
+            ["interval:hz:", "interval:ms:", "interval:s:", "interval:us:"]
+        );
+        assert_eq!(ls(Some("profile:h*")), ["profile:hz:"]);
     }
 
     #[test]
