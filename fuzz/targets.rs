@@ -85,3 +85,20 @@ fn explore(btf: &kernel::btf::KernelBtf, r: kernel::btf::TypeRef, depth: usize) 
         _ => {}
     }
 }
+
+/// The decoder of a map's BTF that `beetrace map dump` runs on maps made by any tool: type
+/// names, and every type id decoding the input's tail as a value.
+pub fn map_btf(bytes: &[u8]) {
+    // The first byte says how many 4-byte words of BTF follow; the rest is a value.
+    let Some((&words, rest)) = bytes.split_first() else {
+        return;
+    };
+    let (blob, value) = rest.split_at((words as usize * 4).min(rest.len()));
+    let Some(reader) = object::map_btf::BtfReader::new(blob) else {
+        return;
+    };
+    for id in 0..64 {
+        let _ = reader.name(id);
+        let _ = reader.value(id, value);
+    }
+}

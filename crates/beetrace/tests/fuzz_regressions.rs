@@ -64,3 +64,11 @@ fn btf() {
         targets::btf(&bytes);
     }
 }
+
+#[test]
+fn map_btf() {
+    for (path, bytes) in inputs("map_btf") {
+        eprintln!("replaying {path}");
+        targets::map_btf(&bytes);
+    }
+}

@@ -114,7 +114,10 @@ static PROVIDERS: &[Provider] = &[
 /// The units `interval:` and `profile:` take, listed as `interval:ms:` and so on (bpftrace
 /// 0.26 lists them the same way; the period follows the last colon).
 fn time_units() -> Vec<String> {
-    ["hz", "ms", "s", "us"].iter().map(|u| format!("{u}:")).collect()
+    ["hz", "ms", "s", "us"]
+        .iter()
+        .map(|u| format!("{u}:"))
+        .collect()
 }
 
 fn names(table: &[perf_events::PerfEventKind]) -> Vec<String> {
@@ -390,7 +393,12 @@ mod tests {
     fn interval_and_profile_units() {
         assert_eq!(
             ls(Some("interval:*")),
-            ["interval:hz:", "interval:ms:", "interval:s:", "interval:us:"]
+            [
+                "interval:hz:",
+                "interval:ms:",
+                "interval:s:",
+                "interval:us:"
+            ]
         );
         assert_eq!(ls(Some("profile:h*")), ["profile:hz:"]);
     }
