@@ -18,6 +18,7 @@ pub mod listing;
 pub mod perf_events;
 pub mod samples;
 pub mod syscalls;
+pub mod trace_pipe;
 mod tracefs;
 pub mod wildcard;
 

@@ -22,6 +22,7 @@ mod json;
 mod merge;
 mod prim;
 mod text;
+pub mod value;
 
 use sema::maps::MapInfo;
 use sema::Type;
