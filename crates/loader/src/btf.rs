@@ -1,0 +1,571 @@
+//! A small reader of the object's own `.BTF`: enough to find the types of map keys and values
+//! and of global variables, so that `--set` parses a value by its declared type and map
+//! contents print as typed values. aya parses BTF too but keeps its types private.
+//!
+//! Object BTF is small (the types the program mentions), so everything is decoded eagerly.
+
+use output::value::Value;
+
+const MAGIC: u16 = 0xeb9f;
+
+/// BTF kinds (`BTF_KIND_*`).
+mod kind {
+    pub const INT: u32 = 1;
+    pub const PTR: u32 = 2;
+    pub const ARRAY: u32 = 3;
+    pub const STRUCT: u32 = 4;
+    pub const UNION: u32 = 5;
+    pub const ENUM: u32 = 6;
+    pub const FWD: u32 = 7;
+    pub const TYPEDEF: u32 = 8;
+    pub const VOLATILE: u32 = 9;
+    pub const CONST: u32 = 10;
+    pub const RESTRICT: u32 = 11;
+    pub const FUNC: u32 = 12;
+    pub const FUNC_PROTO: u32 = 13;
+    pub const VAR: u32 = 14;
+    pub const DATASEC: u32 = 15;
+    pub const FLOAT: u32 = 16;
+    pub const DECL_TAG: u32 = 17;
+    pub const TYPE_TAG: u32 = 18;
+    pub const ENUM64: u32 = 19;
+}
+
+/// A type id; 0 is `void`.
+pub type TypeId = u32;
+
+/// One decoded type.
+#[derive(Debug, Clone)]
+pub enum Type {
+    Void,
+    Int {
+        name: String,
+        size: u32,
+        signed: bool,
+        char: bool,
+        bool: bool,
+    },
+    Ptr {
+        target: TypeId,
+    },
+    Array {
+        elem: TypeId,
+        len: u32,
+    },
+    Struct {
+        name: String,
+        size: u32,
+        /// Byte offset of the size field in the BTF blob.
+        size_at: usize,
+        union: bool,
+        members: Vec<Member>,
+    },
+    Enum {
+        name: String,
+        size: u32,
+        signed: bool,
+        values: Vec<(String, i64)>,
+    },
+    /// `typedef`, `const`, `volatile`, `restrict`, `type_tag`: look through to `target`.
+    Alias {
+        name: String,
+        target: TypeId,
+    },
+    Var {
+        name: String,
+        ty: TypeId,
+    },
+    DataSec {
+        name: String,
+        vars: Vec<SecVar>,
+    },
+    Float {
+        size: u32,
+    },
+    /// Functions, prototypes, forward declarations, tags: never a value.
+    Other {
+        name: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub name: String,
+    pub ty: TypeId,
+    pub bit_offset: u32,
+    /// Non-zero for bitfields.
+    pub bit_size: u32,
+    /// Byte offset of this member's record in the BTF blob, and its name's offset in the
+    /// string table (for [`Btf::aya_prog_array_patches`]).
+    pub record: usize,
+    pub name_off: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct SecVar {
+    pub ty: TypeId,
+    pub offset: u32,
+    pub size: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Btf {
+    types: Vec<Type>,
+    /// Byte offset of the string table in the BTF blob.
+    strings_at: usize,
+}
+
+fn u32_at(b: &[u8], off: usize) -> Result<u32, String> {
+    b.get(off..off + 4)
+        .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+        .ok_or_else(|| format!("truncated at byte {off}"))
+}
+
+impl Btf {
+    pub fn parse(data: &[u8]) -> Result<Btf, String> {
+        if data.len() < 24 || u16::from_le_bytes([data[0], data[1]]) != MAGIC {
+            return Err("bad magic (only little-endian BTF is read)".into());
+        }
+        let hdr_len = u32_at(data, 4)? as usize;
+        let type_off = u32_at(data, 8)? as usize;
+        let type_len = u32_at(data, 12)? as usize;
+        let str_off = u32_at(data, 16)? as usize;
+        let str_len = u32_at(data, 20)? as usize;
+        let types = data
+            .get(hdr_len + type_off..hdr_len + type_off + type_len)
+            .ok_or("type section out of bounds")?;
+        let strings = data
+            .get(hdr_len + str_off..hdr_len + str_off + str_len)
+            .ok_or("string section out of bounds")?;
+        let string = |off: u32| -> String {
+            let Some(rest) = strings.get(off as usize..) else {
+                return String::new();
+            };
+            let end = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
+            String::from_utf8_lossy(&rest[..end]).into_owned()
+        };
+
+        let mut out = vec![Type::Void];
+        let mut p = 0;
+        while p < types.len() {
+            let record = hdr_len + type_off + p;
+            let name = string(u32_at(types, p)?);
+            let info = u32_at(types, p + 4)?;
+            let size_or_type = u32_at(types, p + 8)?;
+            p += 12;
+            let vlen = (info & 0xffff) as usize;
+            let kind_flag = info >> 31 != 0;
+            let ty = match (info >> 24) & 0x1f {
+                kind::INT => {
+                    let enc = u32_at(types, p)?;
+                    p += 4;
+                    let encoding = (enc >> 24) & 0xf;
+                    Type::Int {
+                        name,
+                        size: size_or_type,
+                        signed: encoding & 1 != 0,
+                        char: encoding & 2 != 0,
+                        bool: encoding & 4 != 0,
+                    }
+                }
+                kind::PTR => Type::Ptr {
+                    target: size_or_type,
+                },
+                kind::ARRAY => {
+                    let elem = u32_at(types, p)?;
+                    let len = u32_at(types, p + 8)?;
+                    p += 12;
+                    Type::Array { elem, len }
+                }
+                k @ (kind::STRUCT | kind::UNION) => {
+                    let mut members = Vec::with_capacity(vlen);
+                    for _ in 0..vlen {
+                        let offset = u32_at(types, p + 8)?;
+                        let (bit_offset, bit_size) = if kind_flag {
+                            (offset & 0xff_ffff, offset >> 24)
+                        } else {
+                            (offset, 0)
+                        };
+                        members.push(Member {
+                            name_off: u32_at(types, p)?,
+                            name: string(u32_at(types, p)?),
+                            ty: u32_at(types, p + 4)?,
+                            bit_offset,
+                            bit_size,
+                            record: hdr_len + type_off + p,
+                        });
+                        p += 12;
+                    }
+                    Type::Struct {
+                        name,
+                        size: size_or_type,
+                        size_at: record + 8,
+                        union: k == kind::UNION,
+                        members,
+                    }
+                }
+                k @ (kind::ENUM | kind::ENUM64) => {
+                    let mut values = Vec::with_capacity(vlen);
+                    for _ in 0..vlen {
+                        let n = string(u32_at(types, p)?);
+                        let lo = u32_at(types, p + 4)?;
+                        if k == kind::ENUM {
+                            values.push((n, i64::from(lo as i32)));
+                            p += 8;
+                        } else {
+                            let hi = u32_at(types, p + 8)?;
+                            values.push((n, ((u64::from(hi) << 32) | u64::from(lo)) as i64));
+                            p += 12;
+                        }
+                    }
+                    Type::Enum {
+                        name,
+                        size: size_or_type,
+                        signed: kind_flag,
+                        values,
+                    }
+                }
+                kind::TYPEDEF | kind::VOLATILE | kind::CONST | kind::RESTRICT | kind::TYPE_TAG => {
+                    Type::Alias {
+                        name,
+                        target: size_or_type,
+                    }
+                }
+                kind::FUNC | kind::FWD => Type::Other { name },
+                kind::FUNC_PROTO => {
+                    p += 8 * vlen;
+                    Type::Other { name }
+                }
+                kind::VAR => {
+                    p += 4;
+                    Type::Var {
+                        name,
+                        ty: size_or_type,
+                    }
+                }
+                kind::DATASEC => {
+                    let mut vars = Vec::with_capacity(vlen);
+                    for _ in 0..vlen {
+                        vars.push(SecVar {
+                            ty: u32_at(types, p)?,
+                            offset: u32_at(types, p + 4)?,
+                            size: u32_at(types, p + 8)?,
+                        });
+                        p += 12;
+                    }
+                    Type::DataSec { name, vars }
+                }
+                kind::FLOAT => Type::Float { size: size_or_type },
+                kind::DECL_TAG => {
+                    p += 4;
+                    Type::Other { name }
+                }
+                other => return Err(format!("unknown BTF kind {other}")),
+            };
+            out.push(ty);
+        }
+        Ok(Btf {
+            types: out,
+            strings_at: hdr_len + str_off,
+        })
+    }
+
+    pub fn get(&self, id: TypeId) -> &Type {
+        self.types.get(id as usize).unwrap_or(&Type::Void)
+    }
+
+    /// Looks through typedefs and qualifiers.
+    pub fn resolve(&self, mut id: TypeId) -> TypeId {
+        for _ in 0..32 {
+            match self.get(id) {
+                Type::Alias { target, .. } => id = *target,
+                _ => return id,
+            }
+        }
+        id
+    }
+
+    /// The size in bytes of a value of type `id`.
+    pub fn size_of(&self, id: TypeId) -> u64 {
+        match self.get(self.resolve(id)) {
+            Type::Int { size, .. } | Type::Enum { size, .. } | Type::Float { size } => {
+                u64::from(*size)
+            }
+            Type::Struct { size, .. } => u64::from(*size),
+            Type::Ptr { .. } => 8,
+            Type::Array { elem, len } => self.size_of(*elem) * u64::from(*len),
+            _ => 0,
+        }
+    }
+
+    /// A readable name for type `id` (`unsigned int`, `struct event`, `char[16]`).
+    pub fn type_name(&self, id: TypeId) -> String {
+        match self.get(id) {
+            Type::Void => "void".into(),
+            Type::Int { name, .. } => name.clone(),
+            Type::Ptr { .. } => "pointer".into(),
+            Type::Array { elem, len } => format!("{}[{len}]", self.type_name(*elem)),
+            Type::Struct { name, union, .. } => {
+                format!("{} {name}", if *union { "union" } else { "struct" })
+            }
+            Type::Enum { name, .. } => format!("enum {name}"),
+            Type::Alias { name, target } if name.is_empty() => self.type_name(*target),
+            Type::Alias { name, .. } => name.clone(),
+            Type::Float { size } => format!("float{}", size * 8),
+            Type::Var { name, .. } | Type::DataSec { name, .. } | Type::Other { name } => {
+                name.clone()
+            }
+        }
+    }
+
+    /// A struct, union, enum or typedef by name; `struct event` and `event` both work.
+    pub fn named_type(&self, name: &str) -> Option<TypeId> {
+        let bare = name
+            .strip_prefix("struct ")
+            .or_else(|| name.strip_prefix("union "))
+            .or_else(|| name.strip_prefix("enum "))
+            .unwrap_or(name)
+            .trim();
+        self.types
+            .iter()
+            .position(|t| match t {
+                Type::Struct { name, .. } | Type::Enum { name, .. } | Type::Alias { name, .. } => {
+                    name == bare
+                }
+                _ => false,
+            })
+            .map(|i| i as TypeId)
+    }
+
+    /// The variables of data section `section` (`.rodata`, `.maps`): (name, type, offset, size).
+    pub fn datasec_vars(&self, section: &str) -> Vec<(String, TypeId, u32, u32)> {
+        let Some(Type::DataSec { vars, .. }) = self
+            .types
+            .iter()
+            .find(|t| matches!(t, Type::DataSec { name, .. } if name == section))
+        else {
+            return Vec::new();
+        };
+        vars.iter()
+            .filter_map(|v| match self.get(v.ty) {
+                Type::Var { name, ty } => Some((name.clone(), *ty, v.offset, v.size)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The members of the struct that defines map `map` in `.maps`.
+    fn map_def_members(&self, map: &str) -> Option<&[Member]> {
+        let (_, ty, _, _) = self
+            .datasec_vars(".maps")
+            .into_iter()
+            .find(|(n, ..)| n == map)?;
+        match self.get(self.resolve(ty)) {
+            Type::Struct { members, .. } => Some(members),
+            _ => None,
+        }
+    }
+
+    /// Byte patches (offset in the BTF blob, new bytes) that make program arrays initialised
+    /// with `__array(values, int (void *))` loadable by aya 0.14, which reads `values` only
+    /// for maps of maps and rejects these. Each such `values` member becomes `value`, typed
+    /// like the map's `key` (a pointer to a 4-byte integer), which gives the map the 4-byte
+    /// values the kernel wants; the loader fills the slots itself from the `.maps`
+    /// relocations. The string "values" is shortened in place, so this is refused when a
+    /// map of maps also uses it.
+    pub fn aya_prog_array_patches(&self) -> Result<Vec<(usize, Vec<u8>)>, String> {
+        let mut patches = Vec::new();
+        let mut other_values = false;
+        for (map, ty, ..) in self.datasec_vars(".maps") {
+            let Type::Struct {
+                members,
+                size,
+                size_at,
+                ..
+            } = self.get(self.resolve(ty))
+            else {
+                continue;
+            };
+            for m in members.iter().filter(|m| m.name == "values") {
+                let is_prog_array = match self.get(self.resolve(m.ty)) {
+                    Type::Array { elem, .. } => match self.get(self.resolve(*elem)) {
+                        Type::Ptr { target } => {
+                            matches!(self.get(self.resolve(*target)), Type::Other { .. })
+                        }
+                        _ => false,
+                    },
+                    _ => false,
+                };
+                if !is_prog_array {
+                    other_values = true;
+                    continue;
+                }
+                let key = members
+                    .iter()
+                    .find(|k| k.name == "key")
+                    .filter(|k| match self.get(self.resolve(k.ty)) {
+                        Type::Ptr { target } => self.size_of(*target) == 4,
+                        _ => false,
+                    })
+                    .ok_or_else(|| {
+                        format!("program array '{map}' initialises values but has no __type(key, __u32)")
+                    })?;
+                patches.push((m.record + 4, key.ty.to_le_bytes().to_vec()));
+                // The flexible array took no room; the pointer that replaces it does.
+                let end = m.bit_offset / 8 + 8;
+                if end > *size {
+                    patches.push((*size_at, end.to_le_bytes().to_vec()));
+                }
+                // "values\0" -> "value\0\0"
+                patches.push((self.strings_at + m.name_off as usize + 5, vec![0]));
+            }
+        }
+        if other_values && !patches.is_empty() {
+            return Err(
+                "objects that initialise both program arrays and maps of maps \
+                        declaratively are not supported"
+                    .into(),
+            );
+        }
+        Ok(patches)
+    }
+
+    /// Byte offset of the `values` member of map `map`'s definition (program-array slots).
+    pub fn map_values_offset(&self, map: &str) -> Option<u64> {
+        let m = self
+            .map_def_members(map)?
+            .iter()
+            .find(|m| m.name == "values")?;
+        Some(u64::from(m.bit_offset / 8))
+    }
+
+    /// The key and value types of map `map`, from `__type(key, ...)` / `__type(value, ...)`.
+    pub fn map_key_value(&self, map: &str) -> (Option<TypeId>, Option<TypeId>) {
+        let Some(members) = self.map_def_members(map) else {
+            return (None, None);
+        };
+        let pointee = |field: &str| {
+            let m = members.iter().find(|m| m.name == field)?;
+            // `__type(key, T)` declares the member as `T *key`.
+            match self.get(self.resolve(m.ty)) {
+                Type::Ptr { target } => Some(*target),
+                _ => None,
+            }
+        };
+        (pointee("key"), pointee("value"))
+    }
+
+    /// Decodes `bytes` as a value of type `id`; falls back to raw bytes when they do not fit.
+    pub fn decode(&self, id: TypeId, bytes: &[u8]) -> Value {
+        let id = self.resolve(id);
+        let size = self.size_of(id) as usize;
+        if size == 0 || bytes.len() < size {
+            return Value::Bytes(bytes.to_vec());
+        }
+        let bytes = &bytes[..size];
+        match self.get(id) {
+            Type::Int {
+                signed, bool: b, ..
+            } => {
+                let raw = le_u64(bytes);
+                if *b {
+                    Value::Bool(raw != 0)
+                } else if *signed {
+                    Value::Int(sign_extend(raw, size))
+                } else if size > 8 {
+                    Value::Bytes(bytes.to_vec())
+                } else {
+                    Value::Uint(raw)
+                }
+            }
+            Type::Enum { values, signed, .. } => {
+                let raw = le_u64(bytes);
+                let v = if *signed {
+                    sign_extend(raw, size)
+                } else {
+                    raw as i64
+                };
+                match values.iter().find(|(_, x)| *x == v) {
+                    Some((name, _)) => Value::Str(name.clone()),
+                    None => Value::Int(v),
+                }
+            }
+            Type::Ptr { .. } => Value::Pointer(le_u64(bytes)),
+            Type::Float { size: 4 } => Value::Float(f64::from(f32::from_le_bytes([
+                bytes[0], bytes[1], bytes[2], bytes[3],
+            ]))),
+            Type::Float { size: 8 } => {
+                let mut a = [0u8; 8];
+                a.copy_from_slice(bytes);
+                Value::Float(f64::from_le_bytes(a))
+            }
+            Type::Array { elem, len } => {
+                let elem_ty = self.get(self.resolve(*elem));
+                if matches!(
+                    elem_ty,
+                    Type::Int { char: true, .. } | Type::Int { size: 1, .. }
+                ) && is_text(bytes)
+                {
+                    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+                    return Value::Str(String::from_utf8_lossy(&bytes[..end]).into_owned());
+                }
+                let es = self.size_of(*elem) as usize;
+                Value::Array(
+                    (0..*len as usize)
+                        .map(|i| self.decode(*elem, &bytes[i * es..(i + 1) * es]))
+                        .collect(),
+                )
+            }
+            Type::Struct { members, .. } => Value::Struct(
+                members
+                    .iter()
+                    .map(|m| {
+                        let start = (m.bit_offset / 8) as usize;
+                        let v = if m.bit_size != 0 || m.bit_offset % 8 != 0 {
+                            bitfield(bytes, m.bit_offset, m.bit_size)
+                        } else {
+                            self.decode(m.ty, bytes.get(start..).unwrap_or(&[]))
+                        };
+                        (m.name.clone(), v)
+                    })
+                    .collect(),
+            ),
+            _ => Value::Bytes(bytes.to_vec()),
+        }
+    }
+}
+
+/// A char array reads as text when everything before the first NUL is printable.
+fn is_text(bytes: &[u8]) -> bool {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    bytes[..end]
+        .iter()
+        .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b) || b >= 0x80)
+}
+
+fn le_u64(bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .take(8)
+        .enumerate()
+        .fold(0, |acc, (i, &b)| acc | (u64::from(b) << (8 * i)))
+}
+
+fn sign_extend(raw: u64, size: usize) -> i64 {
+    if size >= 8 {
+        return raw as i64;
+    }
+    let shift = 64 - 8 * size as u32;
+    ((raw << shift) as i64) >> shift
+}
+
+fn bitfield(bytes: &[u8], bit_offset: u32, bit_size: u32) -> Value {
+    let size = if bit_size == 0 { 8 } else { bit_size };
+    let mut v = 0u64;
+    for i in 0..size.min(64) {
+        let bit = bit_offset + i;
+        let byte = bytes.get((bit / 8) as usize).copied().unwrap_or(0);
+        v |= u64::from((byte >> (bit % 8)) & 1) << i;
+    }
+    Value::Uint(v)
+}

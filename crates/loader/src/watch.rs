@@ -1,0 +1,219 @@
+//! Watching a loaded object run: `bpf_trace_printk` lines and ring-buffer records as they
+//! come, until Ctrl-C, SIGTERM or the `--duration` deadline. One `poll` over the trace pipe,
+//! every ring buffer and a signalfd; nothing is printed here, events go to the caller.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use aya::maps::{Map, MapData, RingBuf};
+use kernel::trace_pipe::{PrintkLine, PrintkPipe};
+use output::value::Value;
+
+use crate::{LoadError, Loaded};
+
+#[derive(Debug, Clone, Default)]
+pub struct WatchOptions {
+    pub duration: Option<Duration>,
+    /// `--record MAP=TYPE`: decode the records of ring buffer MAP as BTF type TYPE
+    /// (`struct event` or `event`); other records print as bytes.
+    pub record_types: Vec<(String, String)>,
+}
+
+/// Something that happened while watching.
+#[derive(Debug, Clone)]
+pub enum Event {
+    Printk(PrintkLine),
+    Record { map: String, value: Value },
+}
+
+/// Why watching stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// SIGINT or SIGTERM (the number).
+    Signal(i32),
+    /// `--duration` elapsed.
+    Duration,
+}
+
+/// Watches until a signal or the deadline. SIGINT and SIGTERM are blocked from the call on,
+/// so they end the loop instead of the process (and everything is detached by the caller).
+pub fn watch(
+    loaded: &mut Loaded,
+    mut printk: Option<&mut PrintkPipe>,
+    opts: &WatchOptions,
+    on_event: &mut dyn FnMut(Event) -> io::Result<()>,
+) -> Result<Stop, LoadError> {
+    let signals = SignalFd::new().map_err(|e| LoadError::Option(format!("signalfd: {e}")))?;
+
+    let mut rings: Vec<(String, RingBuf<MapData>, Option<u32>)> = Vec::new();
+    let ring_names: Vec<String> = loaded
+        .ebpf
+        .maps()
+        .filter(|(_, m)| matches!(m, Map::RingBuf(_)))
+        .map(|(n, _)| n.to_string())
+        .collect();
+    for name in ring_names {
+        let Some(map) = loaded.ebpf.take_map(&name) else {
+            continue;
+        };
+        let ring = RingBuf::try_from(map)
+            .map_err(|e| LoadError::Option(format!("ring buffer {name}: {e}")))?;
+        let ty = record_type(loaded, &name, opts)?;
+        rings.push((name, ring, ty));
+    }
+    for (map, _) in &opts.record_types {
+        if !rings.iter().any(|(n, ..)| n == map) {
+            return Err(LoadError::Option(format!(
+                "--record {map}=...: the object has no ring buffer named '{map}'"
+            )));
+        }
+    }
+
+    let deadline = opts.duration.map(|d| Instant::now() + d);
+    let emit_io = |e: io::Error| LoadError::Option(format!("output: {e}"));
+    loop {
+        let mut fds = vec![libc::pollfd {
+            fd: signals.fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        if let Some(fd) = printk.as_deref().and_then(PrintkPipe::fd) {
+            fds.push(libc::pollfd {
+                fd: fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            });
+        }
+        for (_, ring, _) in &rings {
+            fds.push(libc::pollfd {
+                fd: ring.as_fd().as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            });
+        }
+        // trace_pipe's poll is not reliable on every kernel; wake up often enough anyway.
+        let mut timeout_ms: i32 = 200;
+        if let Some(d) = deadline {
+            let left = d.saturating_duration_since(Instant::now());
+            timeout_ms = timeout_ms.min(left.as_millis() as i32);
+        }
+        // SAFETY: `fds` is a valid array of pollfd of the given length.
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(LoadError::Option(format!("poll: {e}")));
+            }
+        }
+        if let Some(p) = printk.as_deref_mut() {
+            for line in p
+                .read_lines()
+                .map_err(|e| LoadError::Option(format!("trace_pipe: {e}")))?
+            {
+                on_event(Event::Printk(line)).map_err(emit_io)?;
+            }
+        }
+        for (name, ring, ty) in &mut rings {
+            while let Some(item) = ring.next() {
+                let value = match (*ty, loaded.scan.btf.as_ref()) {
+                    (Some(t), Some(b)) => b.decode(t, &item),
+                    _ => Value::Bytes(item.to_vec()),
+                };
+                drop(item);
+                on_event(Event::Record {
+                    map: name.clone(),
+                    value,
+                })
+                .map_err(emit_io)?;
+            }
+        }
+        if let Some(sig) = signals.read() {
+            // A last read, so lines printed just before the signal are not lost.
+            if let Some(p) = printk.as_deref_mut() {
+                std::thread::sleep(Duration::from_millis(20));
+                for line in p.read_lines().unwrap_or_default() {
+                    on_event(Event::Printk(line)).map_err(emit_io)?;
+                }
+            }
+            return Ok(Stop::Signal(sig));
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            if let Some(p) = printk.as_deref_mut() {
+                for line in p.read_lines().unwrap_or_default() {
+                    on_event(Event::Printk(line)).map_err(emit_io)?;
+                }
+            }
+            return Ok(Stop::Duration);
+        }
+    }
+}
+
+/// Checks `--record MAP=TYPE` options before anything runs: every MAP a ring buffer of the
+/// object, every TYPE in its BTF.
+pub fn check_record_types(loaded: &Loaded, records: &[(String, String)]) -> Result<(), LoadError> {
+    let opts = WatchOptions {
+        duration: None,
+        record_types: records.to_vec(),
+    };
+    for (map, _) in records {
+        if !matches!(loaded.ebpf.map(map), Some(Map::RingBuf(_))) {
+            return Err(LoadError::Option(format!(
+                "--record {map}=...: the object has no ring buffer named '{map}'"
+            )));
+        }
+        record_type(loaded, map, &opts)?;
+    }
+    Ok(())
+}
+
+fn record_type(loaded: &Loaded, map: &str, opts: &WatchOptions) -> Result<Option<u32>, LoadError> {
+    let Some((_, ty)) = opts.record_types.iter().find(|(m, _)| m == map) else {
+        return Ok(None);
+    };
+    let btf =
+        loaded.scan.btf.as_ref().ok_or_else(|| {
+            LoadError::Option(format!("--record {map}={ty}: the object has no BTF"))
+        })?;
+    btf.named_type(ty).map(Some).ok_or_else(|| {
+        LoadError::Option(format!(
+            "--record {map}={ty}: no type '{ty}' in the object's BTF"
+        ))
+    })
+}
+
+/// SIGINT and SIGTERM as a readable descriptor. The signals stay blocked afterwards, so a
+/// second Ctrl-C cannot cut the teardown and the final map dump short.
+struct SignalFd {
+    fd: OwnedFd,
+}
+
+impl SignalFd {
+    fn new() -> io::Result<SignalFd> {
+        // SAFETY: plain libc calls on local, initialised sigset_t values.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGINT);
+            libc::sigaddset(&mut set, libc::SIGTERM);
+            if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let fd = libc::signalfd(-1, &set, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC);
+            if fd < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(SignalFd {
+                fd: OwnedFd::from_raw_fd(fd),
+            })
+        }
+    }
+
+    /// The pending signal, if any.
+    fn read(&self) -> Option<i32> {
+        let mut info = [0u8; 128]; // sizeof(struct signalfd_siginfo)
+                                   // SAFETY: reading into a buffer of the size the kernel writes.
+        let n = unsafe { libc::read(self.fd.as_raw_fd(), info.as_mut_ptr().cast(), info.len()) };
+        (n == 128).then(|| i32::from_ne_bytes([info[0], info[1], info[2], info[3]]))
+    }
+}
