@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 mod cmd_map;
 mod cmd_prog;
+mod cmd_run;
 mod cmd_unpin;
 mod script;
 
@@ -18,6 +19,7 @@ fn main() -> ExitCode {
         // Subcommands are added here, one arm each, each in its own module.
         Some("map") => cmd_map::main(),
         Some("prog") => cmd_prog::main(),
+        Some("run") => cmd_run::main(),
         Some("unpin") => cmd_unpin::main(),
         _ => script::main(),
     }

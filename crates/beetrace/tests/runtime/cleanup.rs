@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use libtest_mimic::{Completion, Failed};
 
 use crate::exec::{Env, Readers};
-use crate::support::wait_until;
+use crate::support::{have_bpftool, leaked, wait_until, BpfIds};
 
 /// Probes that fire often (a tracepoint, and a raw tracepoint reading kernel memory, loaded
 /// as tp_btf where the kernel allows), plus an `END` block whose output proves it ran.
@@ -54,77 +54,6 @@ pub const SCENARIOS: &[(&str, Stop)] = &[
         Stop::PinnedSignal,
     ),
 ];
-
-/// The kernel objects a process holds, by id.
-#[derive(Debug, Default)]
-struct BpfIds {
-    progs: Vec<u32>,
-    maps: Vec<u32>,
-    links: Vec<u32>,
-}
-
-impl BpfIds {
-    /// Reads every fdinfo file of `pid`.
-    fn of_process(pid: u32) -> BpfIds {
-        let mut ids = BpfIds::default();
-        let Ok(entries) = fs::read_dir(format!("/proc/{pid}/fdinfo")) else {
-            return ids;
-        };
-        for entry in entries.flatten() {
-            // An fd may close between listing and reading; skip it then.
-            let Ok(text) = fs::read_to_string(entry.path()) else {
-                continue;
-            };
-            for line in text.lines() {
-                let Some((key, value)) = line.split_once(':') else {
-                    continue;
-                };
-                let Ok(id) = value.trim().parse::<u32>() else {
-                    continue;
-                };
-                let list = match key {
-                    "prog_id" => &mut ids.progs,
-                    "map_id" => &mut ids.maps,
-                    "link_id" => &mut ids.links,
-                    _ => continue,
-                };
-                if !list.contains(&id) {
-                    list.push(id);
-                }
-            }
-        }
-        ids
-    }
-
-    /// `(bpftool object kind, id)` for everything recorded.
-    fn all(&self) -> Vec<(&'static str, u32)> {
-        let tag =
-            |kind, list: &Vec<u32>| list.iter().map(move |&id| (kind, id)).collect::<Vec<_>>();
-        let mut all = tag("prog", &self.progs);
-        all.extend(tag("map", &self.maps));
-        all.extend(tag("link", &self.links));
-        all
-    }
-}
-
-/// True if `bpftool KIND show id ID` still finds the object.
-fn still_exists(kind: &str, id: u32) -> bool {
-    Command::new("bpftool")
-        .args([kind, "show", "id", &id.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn have_bpftool() -> bool {
-    Command::new("bpftool")
-        .arg("version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
 
 /// Runs one teardown scenario.
 pub fn run(stop: Stop, env: &Env) -> Result<Completion, Failed> {
@@ -215,7 +144,6 @@ pub fn run(stop: Stop, env: &Env) -> Result<Completion, Failed> {
             "found no BPF programs or maps in /proc/{pid}/fdinfo while running: {ids:?}"
         ));
     }
-    let mut leaked = ids.all();
     if let Stop::PinnedSignal = stop {
         let pinned = pinned_map_id(&format!("{pin_dir}/opens"));
         let _ = fs::remove_dir_all(&pin_dir);
@@ -229,14 +157,7 @@ pub fn run(stop: Stop, env: &Env) -> Result<Completion, Failed> {
             )),
         }
     }
-    let deadline = Instant::now() + Duration::from_secs(3);
-    while !leaked.is_empty() {
-        leaked.retain(|&(kind, id)| still_exists(kind, id));
-        if leaked.is_empty() || Instant::now() > deadline {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let leaked = leaked(&ids, Duration::from_secs(3));
     if !leaked.is_empty() {
         problems.push(format!(
             "BPF objects still exist after exit: {leaked:?} (all ids: {ids:?})"

@@ -1,5 +1,6 @@
-//! What the runtime and differential harnesses share: finding case files, checking for root,
-//! and waiting for or killing the processes a case starts.
+//! What the runtime, differential and run harnesses share: finding case files, checking for
+//! root, waiting for or killing the processes a case starts, and finding the BPF objects a
+//! process holds so teardown checks can tell nothing leaked.
 
 #![allow(dead_code)] // each harness uses its own subset
 
@@ -79,4 +80,89 @@ pub fn kill_group(child: &Child) {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status();
+}
+
+/// The kernel objects a process holds, by id.
+#[derive(Debug, Default)]
+pub struct BpfIds {
+    pub progs: Vec<u32>,
+    pub maps: Vec<u32>,
+    pub links: Vec<u32>,
+}
+
+impl BpfIds {
+    /// Reads every fdinfo file of `pid`.
+    pub fn of_process(pid: u32) -> BpfIds {
+        let mut ids = BpfIds::default();
+        let Ok(entries) = fs::read_dir(format!("/proc/{pid}/fdinfo")) else {
+            return ids;
+        };
+        for entry in entries.flatten() {
+            // An fd may close between listing and reading; skip it then.
+            let Ok(text) = fs::read_to_string(entry.path()) else {
+                continue;
+            };
+            for line in text.lines() {
+                let Some((key, value)) = line.split_once(':') else {
+                    continue;
+                };
+                let Ok(id) = value.trim().parse::<u32>() else {
+                    continue;
+                };
+                let list = match key {
+                    "prog_id" => &mut ids.progs,
+                    "map_id" => &mut ids.maps,
+                    "link_id" => &mut ids.links,
+                    _ => continue,
+                };
+                if !list.contains(&id) {
+                    list.push(id);
+                }
+            }
+        }
+        ids
+    }
+
+    /// `(bpftool object kind, id)` for everything recorded.
+    pub fn all(&self) -> Vec<(&'static str, u32)> {
+        let tag =
+            |kind, list: &Vec<u32>| list.iter().map(move |&id| (kind, id)).collect::<Vec<_>>();
+        let mut all = tag("prog", &self.progs);
+        all.extend(tag("map", &self.maps));
+        all.extend(tag("link", &self.links));
+        all
+    }
+}
+
+/// True if `bpftool KIND show id ID` still finds the object.
+pub fn still_exists(kind: &str, id: u32) -> bool {
+    Command::new("bpftool")
+        .args([kind, "show", "id", &id.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+pub fn have_bpftool() -> bool {
+    Command::new("bpftool")
+        .arg("version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The objects of `ids` that still exist after waiting up to `within` for the kernel to free
+/// them (it does so asynchronously).
+pub fn leaked(ids: &BpfIds, within: Duration) -> Vec<(&'static str, u32)> {
+    let deadline = Instant::now() + within;
+    let mut left = ids.all();
+    loop {
+        left.retain(|&(kind, id)| still_exists(kind, id));
+        if left.is_empty() || Instant::now() > deadline {
+            return left;
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
 }

@@ -1,0 +1,980 @@
+//! `beetrace run` against the real kernel, with objects built from the C sources in
+//! `tests/run/` by clang at test time (`clang -O2 -g -target bpf`, libbpf's headers from
+//! libbpf-dev; `.ci/run` installs both).
+//!
+//! Each test starts `beetrace run`, waits for its `Attached` line, makes the system calls that
+//! trigger the programs from the test itself, stops beetrace with a signal (or lets
+//! `--duration` end it) and checks the output. Every run that attached something is also
+//! checked for leaks: the program, map and link ids beetrace held (from its fdinfo) must be
+//! gone after it exits, unless pinned on purpose. Without root, clang or libbpf's headers the
+//! tests are reported as ignored with the reason.
+//!
+//! Run with `cargo test -p beetrace --test run`.
+
+mod support;
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
+
+use crate::support::{leaked, BpfIds};
+
+/// Parallel tests unless `--test-threads` says otherwise: the VM has two cores.
+const DEFAULT_THREADS: usize = 2;
+
+type Outcome = Result<(), Failed>;
+type Test = fn() -> Outcome;
+
+const TESTS: &[(&str, Test)] = &[
+    (
+        "seed_fchmodat_reports_path_and_mode",
+        seed_fchmodat_reports_path_and_mode,
+    ),
+    (
+        "seed_tail_calls_dispatch_by_syscall_number",
+        seed_tail_calls_dispatch_by_syscall_number,
+    ),
+    (
+        "declared_program_array_needs_no_tail_flags",
+        declared_program_array_needs_no_tail_flags,
+    ),
+    ("tail_errors_name_the_problem", tail_errors_name_the_problem),
+    (
+        "tail_type_mismatch_and_loops_are_reported",
+        tail_type_mismatch_and_loops_are_reported,
+    ),
+    (
+        "globals_core_maps_and_ring_buffer",
+        globals_core_maps_and_ring_buffer,
+    ),
+    ("json_output_shapes", json_output_shapes),
+    ("set_errors_name_the_variable", set_errors_name_the_variable),
+    (
+        "attach_kinds_and_missing_kernel_features",
+        attach_kinds_and_missing_kernel_features,
+    ),
+    (
+        "strict_stops_when_a_program_cannot_attach",
+        strict_stops_when_a_program_cannot_attach,
+    ),
+    ("pin_keeps_programs_and_maps", pin_keeps_programs_and_maps),
+    ("pin_by_name_map_is_reused", pin_by_name_map_is_reused),
+    (
+        "bad_objects_give_clear_errors",
+        bad_objects_give_clear_errors,
+    ),
+    (
+        "verifier_rejection_shows_the_failing_instruction",
+        verifier_rejection_shows_the_failing_instruction,
+    ),
+];
+
+fn main() {
+    let mut args = Arguments::from_args();
+    if args.test_threads.is_none() {
+        args.test_threads = Some(DEFAULT_THREADS);
+    }
+    let skip = skip_reason();
+    let trials = TESTS
+        .iter()
+        .map(|&(name, f)| {
+            let skip = skip.clone();
+            Trial::ignorable_test(name, move || match skip {
+                Some(reason) => Ok(Completion::ignored_with(reason)),
+                None => f().map(|()| Completion::Completed),
+            })
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit();
+}
+
+/// Why the tests cannot run here, if they cannot.
+fn skip_reason() -> Option<String> {
+    if !support::is_root() {
+        return Some("needs root".into());
+    }
+    let clang = Command::new("clang")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if !clang.is_ok_and(|s| s.success()) {
+        return Some("needs clang to build the test objects (.ci/run installs it)".into());
+    }
+    if !Path::new("/usr/include/bpf/bpf_helpers.h").exists() {
+        return Some("needs libbpf's headers (package libbpf-dev; .ci/run installs it)".into());
+    }
+    if !support::have_bpftool() {
+        return Some("needs bpftool to check that nothing leaks".into());
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------------------
+// Building objects and running beetrace
+
+fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_beetrace"))
+}
+
+/// A scratch directory for one test, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(test: &str) -> Scratch {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("run-{test}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("create the scratch directory");
+        Scratch(dir)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Builds `tests/run/NAME.bpf.c` into the scratch directory.
+fn build(scratch: &Scratch, name: &str) -> Result<PathBuf, Failed> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/run")
+        .join(format!("{name}.bpf.c"));
+    let out = scratch.path(&format!("{name}.bpf.o"));
+    let arch_include = format!("-I/usr/include/{}-linux-gnu", std::env::consts::ARCH);
+    let output = Command::new("clang")
+        .args(["-O2", "-g", "-target", "bpf", "-Wall", &arch_include])
+        .arg(format!("-DLIBC=\"{}\"", libc_path()))
+        .arg("-c")
+        .arg(&src)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .map_err(|e| format!("cannot run clang: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "clang failed on {}:\n{}",
+            src.display(),
+            String::from_utf8_lossy(&output.stderr)
+        )
+        .into());
+    }
+    Ok(out)
+}
+
+/// The C library this process runs with (for the uprobe sections).
+fn libc_path() -> String {
+    fs::read_to_string("/proc/self/maps")
+        .ok()
+        .and_then(|maps| {
+            maps.lines()
+                .filter_map(|l| l.split_whitespace().nth(5))
+                .find(|p| p.contains("/libc.so") || p.contains("/libc-"))
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| "/lib/x86_64-linux-gnu/libc.so.6".into())
+}
+
+/// What a finished run printed.
+struct Finished {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl Finished {
+    fn context(&self) -> String {
+        format!(
+            "exit status: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.status, self.stdout, self.stderr
+        )
+    }
+
+    fn expect_stderr(&self, text: &str) -> Outcome {
+        if self.stderr.contains(text) {
+            Ok(())
+        } else {
+            Err(format!("stderr lacks {text:?}\n{}", self.context()).into())
+        }
+    }
+
+    fn expect_failure(&self) -> Outcome {
+        if self.status.code() == Some(1) {
+            Ok(())
+        } else {
+            Err(format!("expected exit status 1\n{}", self.context()).into())
+        }
+    }
+}
+
+/// A running `beetrace run`.
+struct Running {
+    child: Child,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+    readers: Vec<thread::JoinHandle<()>>,
+    ids: BpfIds,
+}
+
+fn reader(
+    mut from: impl Read + Send + 'static,
+    into: Arc<Mutex<String>>,
+) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+            into.lock().expect("reader lock").push_str(&text);
+        }
+    })
+}
+
+impl Running {
+    /// Starts `beetrace run ARGS` and waits for its `Attached` line.
+    fn start(args: &[&str]) -> Result<Running, Failed> {
+        let mut child = Command::new(binary())
+            .arg("run")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start beetrace: {e}"))?;
+        let stdout = Arc::new(Mutex::new(String::new()));
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let readers = vec![
+            reader(child.stdout.take().expect("piped"), stdout.clone()),
+            reader(child.stderr.take().expect("piped"), stderr.clone()),
+        ];
+        let mut running = Running {
+            child,
+            stdout,
+            stderr,
+            readers,
+            ids: BpfIds::default(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if running.stderr().lines().any(|l| l.starts_with("Attached")) {
+                break;
+            }
+            if let Ok(Some(_)) = running.child.try_wait() {
+                let f = running.finish();
+                return Err(format!("beetrace exited before attaching\n{}", f.context()).into());
+            }
+            if Instant::now() > deadline {
+                let _ = running.child.kill();
+                let f = running.finish();
+                return Err(format!("no `Attached` line within 30 s\n{}", f.context()).into());
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        running.ids = BpfIds::of_process(running.child.id());
+        Ok(running)
+    }
+
+    fn stdout(&self) -> String {
+        self.stdout.lock().expect("stdout lock").clone()
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().expect("stderr lock").clone()
+    }
+
+    /// Waits until stdout satisfies `done` (at most 10 s); true if it did.
+    fn wait_for(&self, done: impl Fn(&str) -> bool) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if done(&self.stdout()) {
+                return true;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        done(&self.stdout())
+    }
+
+    fn finish(mut self) -> Finished {
+        let status = self.child.wait().expect("wait for beetrace");
+        for r in self.readers.drain(..) {
+            let _ = r.join();
+        }
+        Finished {
+            status,
+            stdout: self.stdout(),
+            stderr: self.stderr(),
+        }
+    }
+
+    /// Stops beetrace with `signal` (or waits for it to stop itself when `None`), checks it
+    /// exited 0 within 10 s and that every BPF object it held is gone except `kept`
+    /// (`("prog" | "map" | "link", id)`: what was pinned on purpose).
+    fn stop(self, signal: Option<&str>, kept: &[(&str, u32)]) -> Result<Finished, Failed> {
+        if let Some(signal) = signal {
+            let _ = Command::new("kill")
+                .args([&format!("-{signal}"), &self.child.id().to_string()])
+                .status();
+        }
+        let mut this = self;
+        if support::wait_until(&mut this.child, Instant::now() + Duration::from_secs(10)).is_none()
+        {
+            let _ = this.child.kill();
+            let f = this.finish();
+            return Err(format!("beetrace did not stop within 10 s\n{}", f.context()).into());
+        }
+        let ids = std::mem::take(&mut this.ids);
+        let f = this.finish();
+        if !f.status.success() {
+            return Err(format!("beetrace failed\n{}", f.context()).into());
+        }
+        if ids.progs.is_empty() {
+            return Err(
+                format!("no BPF program found in beetrace's fdinfo\n{}", f.context()).into(),
+            );
+        }
+        let leaks: Vec<_> = leaked(&ids, Duration::from_secs(3))
+            .into_iter()
+            .filter(|obj| !kept.contains(obj))
+            .collect();
+        if !leaks.is_empty() {
+            return Err(format!(
+                "BPF objects still exist after exit: {leaks:?} (all: {ids:?})\n{}",
+                f.context()
+            )
+            .into());
+        }
+        Ok(f)
+    }
+}
+
+/// Runs `beetrace run ARGS` to completion (for runs expected to fail before attaching).
+fn run_to_end(args: &[&str]) -> Result<Finished, Failed> {
+    let out = Command::new(binary())
+        .arg("run")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot start beetrace: {e}"))?;
+    Ok(Finished {
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}
+
+/// The kernel's id for the calling thread: the pid in `bpf_trace_printk` lines.
+fn tid() -> u32 {
+    // SAFETY: gettid has no preconditions.
+    unsafe { libc::gettid() as u32 }
+}
+
+/// A system call by number, for the ones std does not wrap.
+fn syscall(nr: libc::c_long, a: libc::c_long, b: libc::c_long, c: libc::c_long) -> libc::c_long {
+    // SAFETY: the callers pass numbers and pointers valid for the syscall they name.
+    unsafe { libc::syscall(nr, a, b, c) }
+}
+
+fn getppid() {
+    syscall(libc::SYS_getppid, 0, 0, 0);
+}
+
+/// Messages of the printk lines printed by thread `tid` (text format `comm-TID [CPU] TIME: MSG`).
+fn messages_of(stdout: &str, tid: u32) -> Vec<String> {
+    let marker = format!("-{tid} [");
+    stdout
+        .lines()
+        .filter(|l| l.contains(&marker))
+        .filter_map(|l| l.split_once("]").map(|(_, rest)| rest))
+        .filter_map(|rest| rest.split_once(": ").map(|(_, msg)| msg.to_string()))
+        .collect()
+}
+
+fn check(cond: bool, what: &str, f: &Finished) -> Outcome {
+    if cond {
+        Ok(())
+    } else {
+        Err(format!("{what}\n{}", f.context()).into())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The tests
+
+/// Seed 002: a `chmod` of a temporary file is reported with its path and mode.
+fn seed_fchmodat_reports_path_and_mode() -> Outcome {
+    let scratch = Scratch::new("fchmodat");
+    let obj = build(&scratch, "fchmodat")?;
+    let file = scratch.path("victim");
+    fs::write(&file, "x").map_err(|e| e.to_string())?;
+    let run = Running::start(&[obj.to_str().expect("utf-8 path")])?;
+    let chmod = Command::new("chmod")
+        .arg("640")
+        .arg(&file)
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let pid = chmod.id();
+    let _ = chmod.wait_with_output();
+    let expected = format!("fchmodat {} 416", file.display());
+    let seen = run.wait_for(|out| messages_of(out, pid).contains(&expected));
+    let f = run.stop(Some("INT"), &[])?;
+    check(
+        seen,
+        &format!("no line `{expected}` from chmod (pid {pid})"),
+        &f,
+    )
+}
+
+/// Seed 001: execve and the timer syscalls reach their handlers through the program array;
+/// an unlisted syscall (getppid) prints nothing.
+fn seed_tail_calls_dispatch_by_syscall_number() -> Outcome {
+    let scratch = Scratch::new("tail_hello");
+    let obj = build(&scratch, "tail_hello")?;
+    let run = Running::start(&[
+        obj.to_str().expect("utf-8 path"),
+        "--tail",
+        "syscall:59=hello_exec",
+        "--tail",
+        "syscall:222-226=hello_timer",
+    ])?;
+    let stderr = run.stderr();
+    let me = tid();
+    getppid();
+    let mut timer: libc::timer_t = std::ptr::null_mut();
+    let mut spec: libc::itimerspec = unsafe { std::mem::zeroed() };
+    syscall(
+        libc::SYS_timer_create,
+        libc::CLOCK_MONOTONIC as libc::c_long,
+        0,
+        &mut timer as *mut libc::timer_t as libc::c_long,
+    );
+    syscall(
+        libc::SYS_timer_gettime,
+        timer as libc::c_long,
+        &mut spec as *mut _ as libc::c_long,
+        0,
+    );
+    syscall(libc::SYS_timer_delete, timer as libc::c_long, 0, 0);
+    getppid();
+    let child = Command::new("/bin/true")
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let child_pid = child.id();
+    let _ = child.wait_with_output();
+
+    let expected = [
+        "Creating a timer",
+        "Some other timer operation",
+        "Deleting a timer",
+    ];
+    let seen = run.wait_for(|out| {
+        messages_of(out, me).len() >= 3
+            && messages_of(out, child_pid).contains(&"Executing a program".to_string())
+    });
+    let f = run.stop(Some("INT"), &[])?;
+    check(seen, "the handlers did not all print", &f)?;
+    check(
+        messages_of(&f.stdout, me) == expected,
+        &format!(
+            "this thread's lines should be exactly {expected:?} (getppid is unlisted), got {:?}",
+            messages_of(&f.stdout, me)
+        ),
+        &f,
+    )?;
+    check(
+        stderr.contains("hello_timer: tail-call target in syscall[222], syscall[223]")
+            && stderr.contains("hello: attached to raw tracepoint sys_enter"),
+        "stderr should say which program is attached and which are tail-call targets",
+        &f,
+    )
+}
+
+/// The object fills its program array itself (`.values = { [59] = &on_exec, ... }`).
+fn declared_program_array_needs_no_tail_flags() -> Outcome {
+    let scratch = Scratch::new("tail_declared");
+    let obj = build(&scratch, "tail_declared")?;
+    let run = Running::start(&[obj.to_str().expect("utf-8 path")])?;
+    let me = tid();
+    let mut timer: libc::timer_t = std::ptr::null_mut();
+    syscall(
+        libc::SYS_timer_create,
+        libc::CLOCK_MONOTONIC as libc::c_long,
+        0,
+        &mut timer as *mut libc::timer_t as libc::c_long,
+    );
+    syscall(libc::SYS_timer_delete, timer as libc::c_long, 0, 0);
+    let expected = ["declared: timer syscall 222", "declared: timer syscall 226"];
+    let seen = run.wait_for(|out| messages_of(out, me).len() >= 2);
+    let f = run.stop(Some("TERM"), &[])?;
+    check(seen, "the declared handlers did not print", &f)?;
+    check(
+        messages_of(&f.stdout, me) == expected,
+        &format!(
+            "expected {expected:?}, got {:?}",
+            messages_of(&f.stdout, me)
+        ),
+        &f,
+    )?;
+    f.expect_stderr("on_timer: tail-call target in handlers[222], handlers[226]")
+}
+
+fn tail_errors_name_the_problem() -> Outcome {
+    let scratch = Scratch::new("tail_errors");
+    let obj = build(&scratch, "tail_hello")?;
+    let obj = obj.to_str().expect("utf-8 path");
+    for (tail, message) in [
+        (
+            "syscall:300=hello_exec",
+            "--tail: key 300 is outside syscall, which has max_entries 300 (keys 0-299)",
+        ),
+        (
+            "calls:1=hello_exec",
+            "--tail: map 'calls' does not exist; the object has program arrays: syscall",
+        ),
+        (
+            "59=hello_nothing",
+            "--tail: no program named 'hello_nothing' (the object has: hello, hello_exec, hello_timer)",
+        ),
+        ("59", "expected [MAP:]KEY[-KEY]=PROGRAM"),
+    ] {
+        let f = run_to_end(&[obj, "--tail", tail])?;
+        check(
+            matches!(f.status.code(), Some(1 | 2)),
+            &format!("--tail {tail} should fail (1, or 2 for a usage error)"),
+            &f,
+        )?;
+        f.expect_stderr(message)?;
+    }
+    Ok(())
+}
+
+/// A tracepoint program cannot sit in an array a raw tracepoint program calls through; a
+/// program that tail-calls through the array it sits in is a loop the kernel cuts at 33.
+fn tail_type_mismatch_and_loops_are_reported() -> Outcome {
+    let scratch = Scratch::new("tail_rules");
+    let obj = build(&scratch, "tail_rules")?;
+    let obj = obj.to_str().expect("utf-8 path");
+    let f = run_to_end(&[obj, "--tail", "jmp:1=on_getppid"])?;
+    f.expect_failure()?;
+    f.expect_stderr(
+        "--tail: program on_getppid (TracePoint) is in a slot of jmp, but start (RawTracePoint) \
+         calls through it: a tail call keeps the caller's program type",
+    )?;
+
+    let target = format!("target_tgid={}", std::process::id());
+    let run = Running::start(&[obj, "--tail", "jmp:0=again", "--set", &target])?;
+    let me = tid();
+    getppid();
+    let seen = run.wait_for(|out| messages_of(out, me).len() >= 33);
+    let f = run.stop(Some("INT"), &[])?;
+    f.expect_stderr(
+        "WARNING: tail calls can loop (again -> again): the kernel stops a chain after 33 tail calls",
+    )?;
+    // One getppid: `start` tail-calls `again`, which calls itself until the kernel stops it.
+    let n = messages_of(&f.stdout, me).len();
+    check(
+        seen && n == 33,
+        &format!("expected 33 `rules: again` lines (the chain limit), got {n}"),
+        &f,
+    )
+}
+
+/// `--set` values reach the program; a CO-RE read of the task matches the helper; the hash
+/// map, ring buffer and .data/.bss globals print typed.
+fn globals_core_maps_and_ring_buffer() -> Outcome {
+    let scratch = Scratch::new("globals");
+    let obj = build(&scratch, "globals")?;
+    let run = Running::start(&[
+        obj.to_str().expect("utf-8 path"),
+        "--set",
+        "nr=110",
+        "--set",
+        "tag=hello",
+        "--set",
+        "magic=-5",
+        "--set",
+        "small=255",
+        "--record",
+        "events=struct event",
+    ])?;
+    let me = tid();
+    let pid = std::process::id();
+    getppid();
+    let expected = format!("hello magic=-5 small=255 core={pid}/{me} helper={pid}/{me}");
+    let record = format!("events: {{ .tgid = {pid}, .tid = {me}, .tag = hello }}");
+    let seen = run.wait_for(|out| {
+        messages_of(out, me).contains(&expected) && out.lines().any(|l| l == record)
+    });
+    let f = run.stop(Some("INT"), &[])?;
+    check(
+        seen,
+        &format!("expected the printk line `{expected}` and the record `{record}`"),
+        &f,
+    )?;
+    let count_line = format!("@counts[{{ .tgid = {pid}, .nr = 110 }}]: {{ .calls = ");
+    check(
+        f.stdout.lines().any(|l| l.starts_with(&count_line)),
+        &format!("no map line starting `{count_line}`"),
+        &f,
+    )?;
+    check(
+        f.stdout.lines().any(|l| l == "seen = 7")
+            && f.stdout.lines().any(|l| {
+                l.strip_prefix("hits = ")
+                    .is_some_and(|n| n.parse::<u64>().is_ok_and(|n| n >= 1))
+            }),
+        "expected the globals `seen = 7` and `hits = N` (N >= 1) at exit",
+        &f,
+    )
+}
+
+fn json_output_shapes() -> Outcome {
+    let scratch = Scratch::new("json");
+    let obj = build(&scratch, "globals")?;
+    let run = Running::start(&[
+        obj.to_str().expect("utf-8 path"),
+        "-f",
+        "json",
+        "--set",
+        "nr=110",
+        "--set",
+        "tag=json\"q",
+    ])?;
+    let me = tid();
+    let pid = std::process::id();
+    getppid();
+    let printk = format!(r#""pid": {me}, "#);
+    let seen = run.wait_for(|out| out.lines().any(|l| l.contains(&printk)));
+    let f = run.stop(Some("INT"), &[])?;
+    check(seen, "no printk record from this thread", &f)?;
+    let line = f
+        .stdout
+        .lines()
+        .find(|l| l.contains(&printk))
+        .unwrap_or_default();
+    check(
+        line.starts_with(r#"{"type": "printk", "data": {"time": "#)
+            && line.ends_with(&format!(
+                r#""message": "json\"q magic=0 small=1 core={pid}/{me} helper={pid}/{me}"}}}}"#
+            )),
+        &format!("unexpected printk record: {line}"),
+        &f,
+    )?;
+    check(
+        f.stdout
+            .lines()
+            .any(|l| l.starts_with(r#"{"type": "record", "data": {"map": "events", "value": ""#)),
+        "ring-buffer records without --record should be hex strings",
+        &f,
+    )?;
+    check(
+        f.stdout.lines().any(|l| {
+            l.starts_with(r#"{"type": "map", "data": {"name": "counts", "kind": "hash", "entries": [{"key": {"tgid": "#)
+        }),
+        "no typed map record for counts",
+        &f,
+    )?;
+    check(
+        f.stdout.lines().any(|l| {
+            l == r#"{"type": "global", "data": {"name": "seen", "section": ".data", "value": 7}}"#
+        }),
+        "no global record for seen",
+        &f,
+    )
+}
+
+fn set_errors_name_the_variable() -> Outcome {
+    let scratch = Scratch::new("set_errors");
+    let obj = build(&scratch, "globals")?;
+    let obj = obj.to_str().expect("utf-8 path");
+    for (set, message) in [
+        (
+            "nope=1",
+            "--set nope: no such global variable (the object has: ",
+        ),
+        ("nr=abc", "--set nr: 'abc' is not an integer"),
+        (
+            "small=256",
+            "--set small: 256 does not fit a unsigned 8-bit integer (0..=255)",
+        ),
+        (
+            "magic=-2147483649",
+            "--set magic: -2147483649 does not fit a signed 32-bit integer",
+        ),
+        (
+            "tag=this-is-far-too-long",
+            "--set tag: the string is 20 bytes; tag (char[16]) holds at most 15 plus the NUL",
+        ),
+        ("nr", "expected NAME=VALUE"),
+    ] {
+        let f = run_to_end(&[obj, "--set", set])?;
+        check(
+            f.status.code() == Some(1) || f.status.code() == Some(2),
+            &format!("--set {set} should fail"),
+            &f,
+        )?;
+        f.expect_stderr(message)?;
+    }
+    Ok(())
+}
+
+/// Kernel feature detection for the negative cases, never assumed.
+fn kprobes_available() -> bool {
+    Path::new("/sys/bus/event_source/devices/kprobe").exists()
+        || Path::new("/sys/kernel/tracing/kprobe_events").exists()
+}
+
+/// Every attach kind of the features object: those this kernel supports print, kprobe and
+/// fentry fail with the reason while the others keep running.
+fn attach_kinds_and_missing_kernel_features() -> Outcome {
+    let scratch = Scratch::new("features");
+    let obj = build(&scratch, "features")?;
+    let target = format!("target_tgid={}", std::process::id());
+    let run = Running::start(&[
+        obj.to_str().expect("utf-8 path"),
+        "--set",
+        &target,
+        "--perf-event",
+        "software:cpu-clock:freq=199",
+    ])?;
+    let me = tid();
+    getppid();
+    // SAFETY: getpid through libc, which the uprobes watch.
+    unsafe { libc::getpid() };
+    let kinds = [
+        "features: raw_tp",
+        "features: tp",
+        "features: tp_btf",
+        "features: uprobe",
+        "features: uretprobe",
+    ];
+    let seen = run.wait_for(|out| {
+        let got = messages_of(out, me);
+        kinds.iter().all(|k| got.iter().any(|m| m == k))
+    });
+    thread::sleep(Duration::from_millis(300));
+    let f = run.stop(Some("INT"), &[])?;
+    check(
+        seen,
+        &format!("expected one line of each of {kinds:?} from this thread"),
+        &f,
+    )?;
+    check(
+        f.stdout
+            .lines()
+            .any(|l| l.strip_prefix("ticks = ").is_some_and(|n| n != "0")),
+        "the perf_event program should have counted ticks",
+        &f,
+    )?;
+    if kprobes_available() {
+        f.expect_stderr("on_kprobe: attached to kprobe do_sys_openat2")?;
+    } else {
+        f.expect_stderr(
+            "ERROR: program on_kprobe (kprobe/do_sys_openat2) not attached: this kernel has no kprobes",
+        )?;
+    }
+    if !f
+        .stderr
+        .contains("on_fentry: attached to fentry do_sys_openat2")
+    {
+        f.expect_stderr(
+            "ERROR: program on_fentry (fentry/do_sys_openat2) not attached: fentry attach failed:",
+        )?;
+    }
+    f.expect_stderr("Attached ")
+}
+
+fn strict_stops_when_a_program_cannot_attach() -> Outcome {
+    if kprobes_available() {
+        return Ok(()); // nothing fails to attach on a kernel with kprobes
+    }
+    let scratch = Scratch::new("strict");
+    let obj = build(&scratch, "features")?;
+    let f = run_to_end(&[obj.to_str().expect("utf-8 path"), "--strict"])?;
+    f.expect_failure()?;
+    f.expect_stderr("ERROR: --strict: stopping because a program could not be attached")
+}
+
+/// `--pin DIR` leaves programs and maps in bpffs after the run (links are not pinned, so
+/// nothing stays attached); removing the pins frees them.
+fn pin_keeps_programs_and_maps() -> Outcome {
+    let scratch = Scratch::new("pin");
+    let obj = build(&scratch, "tail_declared")?;
+    let dir = PathBuf::from(format!(
+        "/sys/fs/bpf/beetrace-run-test-{}",
+        std::process::id()
+    ));
+    let _ = fs::remove_dir_all(&dir);
+    let run = Running::start(&[
+        obj.to_str().expect("utf-8 path"),
+        "--pin",
+        dir.to_str().expect("utf-8 path"),
+        "--duration",
+        "1s",
+    ])?;
+    let mut kept: Vec<(&str, u32)> = run.ids.progs.iter().map(|&id| ("prog", id)).collect();
+    kept.extend(run.ids.maps.iter().map(|&id| ("map", id)));
+    let pinned = BpfIds {
+        progs: run.ids.progs.clone(),
+        maps: run.ids.maps.clone(),
+        links: Vec::new(),
+    };
+    let result = (|| {
+        let f = run.stop(None, &kept)?;
+        f.expect_stderr(&format!(
+            "beetrace: pinned 5 objects under {}",
+            dir.display()
+        ))?;
+        for path in [
+            "progs/dispatch",
+            "progs/on_exec",
+            "progs/on_timer",
+            "maps/handlers",
+            "maps/rodata",
+        ] {
+            let kind = if path.starts_with("progs") {
+                "prog"
+            } else {
+                "map"
+            };
+            let show = Command::new("bpftool")
+                .args([kind, "show", "pinned"])
+                .arg(dir.join(path))
+                .output()
+                .map_err(|e| e.to_string())?;
+            check(
+                show.status.success(),
+                &format!("bpftool {kind} show pinned {path} failed"),
+                &f,
+            )?;
+        }
+        fs::remove_dir_all(&dir).map_err(|e| e.to_string())?;
+        let left = leaked(&pinned, Duration::from_secs(3));
+        check(
+            left.is_empty(),
+            &format!("still there after unpinning: {left:?}"),
+            &f,
+        )
+    })();
+    let _ = fs::remove_dir_all(&dir);
+    result
+}
+
+/// A LIBBPF_PIN_BY_NAME map is pinned in --pin-maps-dir and reused by the next run.
+fn pin_by_name_map_is_reused() -> Outcome {
+    let scratch = Scratch::new("pin_by_name");
+    let obj = build(&scratch, "pin_by_name")?;
+    let dir = PathBuf::from(format!(
+        "/sys/fs/bpf/beetrace-run-byname-{}",
+        std::process::id()
+    ));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let target = format!("target_tgid={}", std::process::id());
+    let args = [
+        obj.to_str().expect("utf-8 path"),
+        "--pin-maps-dir",
+        dir.to_str().expect("utf-8 path"),
+        "--set",
+        &target,
+    ];
+    let result = (|| {
+        let mut last = None;
+        for expected in ["@getppid_calls[0]: 1", "@getppid_calls[0]: 2"] {
+            let run = Running::start(&args)?;
+            let kept: Vec<(&str, u32)> = run.ids.maps.iter().map(|&id| ("map", id)).collect();
+            getppid();
+            thread::sleep(Duration::from_millis(200));
+            let f = run.stop(Some("INT"), &kept)?;
+            check(
+                f.stdout.lines().any(|l| l == expected),
+                &format!("expected `{expected}` at exit"),
+                &f,
+            )?;
+            last = Some(f);
+        }
+        let pinned = dir.join("getppid_calls");
+        match last {
+            Some(f) => check(
+                pinned.exists(),
+                &format!("{} should exist", pinned.display()),
+                &f,
+            ),
+            None => Ok(()),
+        }
+    })();
+    let _ = fs::remove_dir_all(&dir);
+    result
+}
+
+fn bad_objects_give_clear_errors() -> Outcome {
+    let scratch = Scratch::new("bad_objects");
+    let text = scratch.path("notes.txt");
+    fs::write(&text, "not an object\n").map_err(|e| e.to_string())?;
+    let good = build(&scratch, "tail_hello")?;
+    let truncated = scratch.path("truncated.bpf.o");
+    let bytes = fs::read(&good).map_err(|e| e.to_string())?;
+    fs::write(&truncated, &bytes[..bytes.len() / 3]).map_err(|e| e.to_string())?;
+    let unknown = build(&scratch, "bad_section")?;
+    let host_elf = binary();
+    for (path, message) in [
+        (text.clone(), "ERROR: not an ELF file".to_string()),
+        (
+            host_elf,
+            "ERROR: not a BPF object: ELF machine 62, expected 247 (EM_BPF)".to_string(),
+        ),
+        (truncated, "ERROR: malformed BPF object: ".to_string()),
+        (
+            unknown,
+            "ERROR: program lost_program: unknown section 'nonsense/whatever'".to_string(),
+        ),
+        (
+            scratch.path("missing.bpf.o"),
+            format!(
+                "ERROR: cannot read {}",
+                scratch.path("missing.bpf.o").display()
+            ),
+        ),
+    ] {
+        let f = run_to_end(&[path.to_str().expect("utf-8 path")])?;
+        f.expect_failure()?;
+        f.expect_stderr(&message)?;
+        check(!f.stderr.contains("panicked"), "beetrace panicked", &f)?;
+    }
+    Ok(())
+}
+
+/// The verifier's complaint names the program and shows the instruction it rejected; the maps
+/// created before the rejection are gone.
+fn verifier_rejection_shows_the_failing_instruction() -> Outcome {
+    let scratch = Scratch::new("verifier");
+    let obj = build(&scratch, "bad_verifier")?;
+    let f = run_to_end(&[obj.to_str().expect("utf-8 path")])?;
+    f.expect_failure()?;
+    f.expect_stderr(
+        "ERROR: the kernel's BPF verifier rejected program verifier_victim (section raw_tp/sys_enter)",
+    )?;
+    f.expect_stderr("*(u64 *)(r0 +0)")?;
+    f.expect_stderr("R0 invalid mem access 'map_value_or_null'")?;
+    let left = Command::new("bpftool")
+        .args(["map", "show", "name", "rejected_values"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    check(
+        !String::from_utf8_lossy(&left.stdout).contains("rejected_values"),
+        "map rejected_values outlived the failed run",
+        &f,
+    )
+}
