@@ -310,5 +310,10 @@ fn event_line(event: &Event, json: bool) -> String {
             json_str(map),
             value.json()
         ),
+        (Event::Lost { map, count }, false) => format!("Lost {count} events in {map}"),
+        (Event::Lost { map, count }, true) => format!(
+            "{{\"type\": \"lost_events\", \"data\": {{\"map\": {}, \"events\": {count}}}}}",
+            json_str(map)
+        ),
     }
 }

@@ -190,12 +190,13 @@ pub fn load(data: &[u8], opts: &Options) -> Result<Loaded, LoadError> {
             .filter(|s| s.program == p.name)
             .map(|s| format!("{}[{}]", s.map, s.index))
             .collect();
-        let state = if let Some((_, reason)) = refused.iter().find(|(n, _)| *n == p.name) {
-            ProgramState::Failed(reason.clone())
-        } else if !opts.only.is_empty() && !opts.only.contains(&p.name) {
+        // What the user excluded is not attached whatever else is true of it.
+        let state = if !opts.only.is_empty() && !opts.only.contains(&p.name) {
             ProgramState::NotAttached("not named by --only".into())
         } else if opts.no_attach.contains(&p.name) {
             ProgramState::NotAttached("--no-attach".into())
+        } else if let Some((_, reason)) = refused.iter().find(|(n, _)| *n == p.name) {
+            ProgramState::Failed(reason.clone())
         } else if !slots.is_empty() && !opts.only.contains(&p.name) {
             ProgramState::TailTarget(slots)
         } else {

@@ -1,22 +1,28 @@
-//! Watching a loaded object run: `bpf_trace_printk` lines and ring-buffer records as they
-//! come, until Ctrl-C, SIGTERM or the `--duration` deadline. One `poll` over the trace pipe,
-//! every ring buffer and a signalfd; nothing is printed here, events go to the caller.
+//! Watching a loaded object run: `bpf_trace_printk` lines, ring-buffer and perf-buffer
+//! records as they come, until Ctrl-C, SIGTERM or the `--duration` deadline. One `poll` over
+//! the trace pipe, every ring buffer, every per-CPU perf buffer and a signalfd; nothing is
+//! printed here, events go to the caller.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
+use aya::maps::perf::{PerfEvent, PerfEventArray, PerfEventArrayBuffer};
 use aya::maps::{Map, MapData, RingBuf};
 use kernel::trace_pipe::{PrintkLine, PrintkPipe};
 use output::value::Value;
 
 use crate::{LoadError, Loaded};
 
+/// Pages of each per-CPU perf buffer (a power of two).
+const PERF_PAGES: usize = 16;
+
 #[derive(Debug, Clone, Default)]
 pub struct WatchOptions {
     pub duration: Option<Duration>,
-    /// `--record MAP=TYPE`: decode the records of ring buffer MAP as BTF type TYPE
-    /// (`struct event` or `event`); other records print as bytes.
+    /// `--record MAP=TYPE`: decode the records of ring buffer or perf buffer MAP as BTF type
+    /// TYPE (`struct event` or `event`); other records print as bytes (perf-buffer records
+    /// with the kernel's padding to 8 bytes).
     pub record_types: Vec<(String, String)>,
 }
 
@@ -24,7 +30,15 @@ pub struct WatchOptions {
 #[derive(Debug, Clone)]
 pub enum Event {
     Printk(PrintkLine),
-    Record { map: String, value: Value },
+    Record {
+        map: String,
+        value: Value,
+    },
+    /// The kernel dropped `count` perf-buffer records of `map` (the buffer was full).
+    Lost {
+        map: String,
+        count: u64,
+    },
 }
 
 /// Why watching stopped.
@@ -62,11 +76,27 @@ pub fn watch(
         let ty = record_type(loaded, &name, opts)?;
         rings.push((name, ring, ty));
     }
-    for (map, _) in &opts.record_types {
-        if !rings.iter().any(|(n, ..)| n == map) {
-            return Err(LoadError::Option(format!(
-                "--record {map}=...: the object has no ring buffer named '{map}'"
-            )));
+    let mut perfs: Vec<(String, PerfEventArrayBuffer<MapData>, Option<u32>)> = Vec::new();
+    let perf_names: Vec<String> = loaded
+        .ebpf
+        .maps()
+        .filter(|(_, m)| matches!(m, Map::PerfEventArray(_)))
+        .map(|(n, _)| n.to_string())
+        .collect();
+    for name in perf_names {
+        let Some(map) = loaded.ebpf.take_map(&name) else {
+            continue;
+        };
+        let mut array = PerfEventArray::try_from(map)
+            .map_err(|e| LoadError::Option(format!("perf buffer {name}: {e}")))?;
+        let ty = record_type(loaded, &name, opts)?;
+        let cpus = aya::util::online_cpus()
+            .map_err(|(path, e)| LoadError::Option(format!("cannot read {path}: {e}")))?;
+        for cpu in cpus {
+            let buffer = array
+                .open(cpu, Some(PERF_PAGES))
+                .map_err(|e| LoadError::Option(format!("perf buffer {name}, CPU {cpu}: {e}")))?;
+            perfs.push((name.clone(), buffer, ty));
         }
     }
 
@@ -88,6 +118,13 @@ pub fn watch(
         for (_, ring, _) in &rings {
             fds.push(libc::pollfd {
                 fd: ring.as_fd().as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            });
+        }
+        for (_, buffer, _) in &perfs {
+            fds.push(libc::pollfd {
+                fd: buffer.as_fd().as_raw_fd(),
                 events: libc::POLLIN,
                 revents: 0,
             });
@@ -128,6 +165,29 @@ pub fn watch(
                 .map_err(emit_io)?;
             }
         }
+        for (name, buffer, ty) in &mut perfs {
+            let mut events = Vec::new();
+            buffer.for_each(|e| match e {
+                PerfEvent::Sample { head, tail } => {
+                    let bytes = [head, tail].concat();
+                    let value = match (*ty, loaded.scan.btf.as_ref()) {
+                        (Some(t), Some(b)) => b.decode(t, &bytes),
+                        _ => Value::Bytes(bytes),
+                    };
+                    events.push(Event::Record {
+                        map: name.clone(),
+                        value,
+                    });
+                }
+                PerfEvent::Lost { count } => events.push(Event::Lost {
+                    map: name.clone(),
+                    count,
+                }),
+            });
+            for e in events {
+                on_event(e).map_err(emit_io)?;
+            }
+        }
         if let Some(sig) = signals.read() {
             // A last read, so lines printed just before the signal are not lost.
             if let Some(p) = printk.as_deref_mut() {
@@ -157,9 +217,12 @@ pub fn check_record_types(loaded: &Loaded, records: &[(String, String)]) -> Resu
         record_types: records.to_vec(),
     };
     for (map, _) in records {
-        if !matches!(loaded.ebpf.map(map), Some(Map::RingBuf(_))) {
+        if !matches!(
+            loaded.ebpf.map(map),
+            Some(Map::RingBuf(_) | Map::PerfEventArray(_))
+        ) {
             return Err(LoadError::Option(format!(
-                "--record {map}=...: the object has no ring buffer named '{map}'"
+                "--record {map}=...: the object has no ring buffer or perf buffer named '{map}'"
             )));
         }
         record_type(loaded, map, &opts)?;

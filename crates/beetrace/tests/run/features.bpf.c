@@ -1,13 +1,14 @@
-/* One program per attach kind, each printing when the test process calls getppid (110) or
- * getpid (through libc, for the uprobes). LIBC is the path of the C library, given with -D. */
+/* One program per attach kind, each printing when the test thread calls getppid (110) or
+ * getpid (through libc, for the uprobes). LIBC is the path of the C library, given with -D.
+ * Filtering on the thread keeps tests running in parallel out of each other's output. */
 #include "common.h"
 
-const volatile __u32 target_tgid = 0;
+const volatile __u32 target_tid = 0;
 __u64 ticks = 0;
 
 static __always_inline int ours(void)
 {
-	return (bpf_get_current_pid_tgid() >> 32) == target_tgid;
+	return (__u32)bpf_get_current_pid_tgid() == target_tid;
 }
 
 SEC("raw_tp/sys_enter")

@@ -40,6 +40,12 @@ struct {
 	__uint(max_entries, 4096);
 } events SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} samples SEC(".maps");
+
 SEC("raw_tp/sys_enter")
 int on_enter(struct bpf_raw_tracepoint_args *ctx)
 {
@@ -72,5 +78,10 @@ int on_enter(struct bpf_raw_tracepoint_args *ctx)
 			e->tag[i] = tag[i];
 		bpf_ringbuf_submit(e, 0);
 	}
+
+	struct event sample = { .tgid = id >> 32, .tid = (__u32)id };
+	for (int i = 0; i < sizeof(sample.tag); i++)
+		sample.tag[i] = tag[i];
+	bpf_perf_event_output(ctx, &samples, BPF_F_CURRENT_CPU, &sample, sizeof(sample));
 	return 0;
 }

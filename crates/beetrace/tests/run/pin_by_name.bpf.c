@@ -1,7 +1,7 @@
 /* A map pinned by name (LIBBPF_PIN_BY_NAME): a second run finds and reuses it. */
 #include "common.h"
 
-const volatile __u32 target_tgid = 0;
+const volatile __u32 target_tid = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -14,7 +14,7 @@ struct {
 SEC("raw_tp/sys_enter")
 int count_getppid(struct bpf_raw_tracepoint_args *ctx)
 {
-	if ((bpf_get_current_pid_tgid() >> 32) != target_tgid || ctx->args[1] != 110)
+	if ((__u32)bpf_get_current_pid_tgid() != target_tid || ctx->args[1] != 110)
 		return 0;
 	__u32 zero = 0;
 	__u64 *v = bpf_map_lookup_elem(&getppid_calls, &zero);
