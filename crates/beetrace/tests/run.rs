@@ -640,7 +640,7 @@ fn globals_core_maps_ring_and_perf_buffers() -> Outcome {
     let me = tid();
     let pid = std::process::id();
     getppid();
-    let expected = format!("hello magic=-5 small=255 core={pid}/{me} helper={pid}/{me}");
+    let expected = format!("hello magic=-5 twice=-10 small=255 core={pid}/{me} helper={pid}/{me}");
     let record = format!("events: {{ .tgid = {pid}, .tid = {me}, .tag = hello }}");
     let sample = format!("samples: {{ .tgid = {pid}, .tid = {me}, .tag = hello }}");
     let seen = run.wait_for(|out| {
@@ -695,7 +695,7 @@ fn json_output_shapes() -> Outcome {
     check(
         line.starts_with(r#"{"type": "printk", "data": {"time": "#)
             && line.ends_with(&format!(
-                r#""message": "json\"q magic=0 small=1 core={pid}/{me} helper={pid}/{me}"}}}}"#
+                r#""message": "json\"q magic=0 twice=0 small=1 core={pid}/{me} helper={pid}/{me}"}}}}"#
             )),
         &format!("unexpected printk record: {line}"),
         &f,

@@ -219,7 +219,8 @@ pub fn load(data: &[u8], opts: &Options) -> Result<Loaded, LoadError> {
 impl Loaded {
     /// Pins every program at `DIR/progs/NAME` and every map at `DIR/maps/NAME` (data
     /// sections without their leading dot), creating the directories; returns the paths.
-    /// Pins outlive the run; `beetrace unpin DIR` or `rm -r DIR` removes them.
+    /// Pins outlive the run (links are not pinned, so nothing stays attached); removing the
+    /// files (`rm -r DIR`) frees the objects.
     pub fn pin(&mut self, dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
         let mut pinned = Vec::new();
         for sub in ["progs", "maps"] {

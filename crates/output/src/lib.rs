@@ -14,7 +14,8 @@
 //!
 //! Module map: `merge` folds per-CPU values, `prim` decodes and spells atoms, `hist`
 //! owns bucket indexes and histogram rendering, `format` orders entries, `text` and
-//! `json` write the final strings.
+//! `json` write the final strings. `value` is separate: typed values of foreign objects
+//! (`beetrace run`), not bpftrace's formats.
 
 mod format;
 mod hist;

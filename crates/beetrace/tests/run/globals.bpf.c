@@ -1,4 +1,4 @@
-/* Globals set with --set, a CO-RE read of the current task checked against the helper's
+/* Globals set with --set, a BPF-to-BPF call into a subprogram, a CO-RE read of the current task checked against the helper's
  * answer, a typed hash map and ring buffer, and .data/.bss counters printed at exit. */
 #include "common.h"
 
@@ -46,6 +46,12 @@ struct {
 	__uint(value_size, sizeof(__u32));
 } samples SEC(".maps");
 
+/* A subprogram: its own function in .text, called (not inlined) and relocated by the loader. */
+static __attribute__((noinline)) int twice(int v)
+{
+	return v * 2;
+}
+
 SEC("raw_tp/sys_enter")
 int on_enter(struct bpf_raw_tracepoint_args *ctx)
 {
@@ -55,8 +61,8 @@ int on_enter(struct bpf_raw_tracepoint_args *ctx)
 	int core_tgid = BPF_CORE_READ(task, tgid);
 	int core_pid = BPF_CORE_READ(task, pid);
 	__u64 id = bpf_get_current_pid_tgid();
-	bpf_printk("%s magic=%d small=%d core=%d/%d helper=%d/%d", tag, magic, small, core_tgid,
-		   core_pid, (int)(id >> 32), (int)id);
+	bpf_printk("%s magic=%d twice=%d small=%d core=%d/%d helper=%d/%d", tag, magic,
+		   twice(magic), small, core_tgid, core_pid, (int)(id >> 32), (int)id);
 	__sync_fetch_and_add(&hits, 1);
 
 	struct key k = { .tgid = id >> 32, .nr = nr };
