@@ -76,12 +76,18 @@ struct RunCli {
     duration: Option<Duration>,
 
     /// Output format: text, or json (one JSON object per line).
-    #[arg(short = 'f', value_name = "FORMAT", default_value = "text")]
-    format: String,
+    #[arg(short = 'f', value_name = "FORMAT", value_enum, default_value_t = Format::Text)]
+    format: Format,
 
     /// Quiet: no per-program lines, no "Attached" line.
     #[arg(short = 'q')]
     quiet: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Text,
+    Json,
 }
 
 fn parse_set(s: &str) -> Result<(String, String), String> {
@@ -124,15 +130,7 @@ pub fn main() -> ExitCode {
 }
 
 fn real_main(cli: RunCli) -> Result<ExitCode, String> {
-    let json = match cli.format.as_str() {
-        "text" => false,
-        "json" => true,
-        other => {
-            return Err(format!(
-                "unknown output format '{other}'; use -f text or -f json"
-            ))
-        }
-    };
+    let json = cli.format == Format::Json;
     // The printk instance exists before any program runs, so no line is missed.
     let mut printk = if cli.no_printk {
         None

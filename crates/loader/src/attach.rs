@@ -209,7 +209,7 @@ pub(crate) fn attach(
     let failed = |e: ProgramError| ProgramState::Failed(chain(&e));
     match (prog, point) {
         (_, AttachPoint::Manual) => ProgramState::NotAttached(format!(
-            "section '{}' names no attach point (loaded only)",
+            "section '{}' names no attach point; loaded only",
             p.section
         )),
         (Program::TracePoint(x), AttachPoint::Tracepoint { category, name }) => {
