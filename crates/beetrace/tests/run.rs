@@ -74,6 +74,10 @@ const TESTS: &[(&str, Test)] = &[
         bad_objects_give_clear_errors,
     ),
     (
+        "core_relocation_failure_is_explained",
+        core_relocation_failure_is_explained,
+    ),
+    (
         "verifier_rejection_shows_the_failing_instruction",
         verifier_rejection_shows_the_failing_instruction,
     ),
@@ -1074,5 +1078,18 @@ fn verifier_rejection_shows_the_failing_instruction() -> Outcome {
         !String::from_utf8_lossy(&left.stdout).contains("rejected_values"),
         "map rejected_values outlived the failed run",
         &f,
+    )
+}
+
+/// A CO-RE relocation against a field the kernel lacks: the loader's poisoned call is
+/// explained.
+fn core_relocation_failure_is_explained() -> Outcome {
+    let scratch = Scratch::new("core_missing");
+    let obj = build(&scratch, "core_missing_field")?;
+    let f = run_to_end(&[obj.to_str().expect("utf-8 path")])?;
+    f.expect_failure()?;
+    f.expect_stderr("ERROR: the kernel's BPF verifier rejected program core_miss")?;
+    f.expect_stderr(
+        "hint: the call to helper 195896080 (0xbad2310) is a CO-RE relocation that failed",
     )
 }

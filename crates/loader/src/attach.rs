@@ -18,6 +18,9 @@ use crate::{chain, LoadError, ProgramState};
 /// register state before it and the kernel's complaint.
 const VERIFIER_TAIL: usize = 12;
 
+/// The helper number a loader puts in place of an unresolvable CO-RE relocation.
+const CORE_POISON: u32 = 0xbad2310;
+
 /// `--perf-event TYPE:EVENT[:PERIOD|:freq=HZ]`: the event `perf_event` programs attach to,
 /// one per online CPU.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,11 +185,20 @@ fn load_error(p: &ProgramSym, e: ProgramError) -> LoadError {
                 lines.pop();
             }
             let start = lines.len().saturating_sub(VERIFIER_TAIL);
+            // aya, like libbpf, turns a CO-RE relocation it cannot resolve into a call to the
+            // invalid helper 0xbad2310, which the verifier then rejects.
+            let hint = log.contains(&format!("unknown#{CORE_POISON}")).then(|| {
+                "hint: the call to helper 195896080 (0xbad2310) is a CO-RE relocation that \
+                 failed: a field or type the program reads (near the last source line shown) \
+                 does not exist in this kernel's BTF"
+                    .to_string()
+            });
             LoadError::Verifier {
                 program: p.name.clone(),
                 section: p.section.clone(),
                 errno: io_error.to_string(),
                 log_tail: lines[start..].to_vec(),
+                hint,
             }
         }
         other => LoadError::Program {

@@ -54,12 +54,14 @@ pub enum LoadError {
     Option(String),
     #[error("{0}")]
     Aya(String),
-    #[error("the kernel's BPF verifier rejected program {program} (section {section}): {errno}\nverifier log (last lines):\n  {}", log_tail.join("\n  "))]
+    #[error("the kernel's BPF verifier rejected program {program} (section {section}): {errno}\nverifier log (last lines):\n  {}{}", log_tail.join("\n  "), hint.as_deref().map(|h| format!("\n{h}")).unwrap_or_default())]
     Verifier {
         program: String,
         section: String,
         errno: String,
         log_tail: Vec<String>,
+        /// What the log means, when we know (a CO-RE relocation that found nothing).
+        hint: Option<String>,
     },
     #[error("program {program}: {reason}")]
     Program { program: String, reason: String },
