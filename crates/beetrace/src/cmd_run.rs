@@ -15,7 +15,8 @@ use output::value::json_str;
 #[derive(Parser, Debug)]
 #[command(
     name = "beetrace run",
-    about,
+    bin_name = "beetrace run",
+    about = "Load and run a ready-made libbpf-style BPF object (built with clang -target bpf)",
     after_help = "Programs attach by section name (tp/CAT/NAME, tracepoint/CAT/NAME, raw_tp/NAME,\n\
 raw_tracepoint/NAME, tp_btf/NAME, uprobe/PATH:FUNC[+OFF], uretprobe/..., perf_event,\n\
 kprobe/FUNC, fentry/FUNC). Programs placed in a program array (by --tail or by the\n\

@@ -344,7 +344,15 @@ impl Running {
             return Err(format!("beetrace did not stop within 10 s\n{}", f.context()).into());
         }
         let ids = std::mem::take(&mut this.ids);
+        let instance = format!("/sys/kernel/tracing/instances/beetrace-{}", this.child.id());
         let f = this.finish();
+        if Path::new(&instance).exists() {
+            return Err(format!(
+                "the tracefs instance {instance} outlived the run\n{}",
+                f.context()
+            )
+            .into());
+        }
         if !f.status.success() {
             return Err(format!("beetrace failed\n{}", f.context()).into());
         }
