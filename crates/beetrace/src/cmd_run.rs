@@ -23,7 +23,7 @@ kprobe/FUNC, fentry/FUNC). Programs placed in a program array (by --tail or by t
 object's own .values initialisation) are tail-call targets and are not attached.\n\
 A program that cannot be attached is reported and the others keep running (--strict\n\
 stops instead).\n\n\
-EXAMPLES:\n    beetrace run fchmodat.bpf.o\n    beetrace run tail.bpf.o --tail syscalls:59=hello_exec --tail syscalls:222-226=hello_timer\n    beetrace run prog.bpf.o --set target_pid=1234 --duration 5s -f json"
+EXAMPLES:\n    beetrace run fchmodat.bpf.o\n    beetrace run tail.bpf.o --tail syscall:59=hello_exec --tail syscall:222-226=hello_timer\n    beetrace run prog.bpf.o --set target_pid=1234 --duration 5s -f json\n    beetrace run fchmodat.bpf.o -c 'chmod 600 /tmp/x'"
 )]
 struct RunCli {
     /// The BPF object file.
@@ -71,6 +71,10 @@ struct RunCli {
     /// Do not read bpf_trace_printk output.
     #[arg(long = "no-printk")]
     no_printk: bool,
+
+    /// Run CMD (with /bin/sh) once the programs are attached; stop when it exits.
+    #[arg(short = 'c', value_name = "CMD")]
+    command: Option<String>,
 
     /// Stop after this long (seconds; `5s`, `500ms` and `2m` work too).
     #[arg(long = "duration", value_name = "TIME", value_parser = parse_duration)]
@@ -233,10 +237,26 @@ fn real_main(cli: RunCli) -> Result<ExitCode, String> {
         duration: cli.duration,
         record_types: cli.records,
     };
-    let stop = loader::watch(&mut loaded, printk.as_mut(), &watch_opts, &mut |event| {
-        writeln!(out, "{}", event_line(&event, json))?;
-        out.flush()
-    });
+    let mut command = match &cli.command {
+        Some(c) => Some(
+            std::process::Command::new("/bin/sh")
+                .arg("-c")
+                .arg(format!("exec {c}"))
+                .spawn()
+                .map_err(|e| format!("cannot run '{c}': {e}"))?,
+        ),
+        None => None,
+    };
+    let stop = loader::watch(
+        &mut loaded,
+        printk.as_mut(),
+        &watch_opts,
+        command.as_mut(),
+        &mut |event| {
+            writeln!(out, "{}", event_line(&event, json))?;
+            out.flush()
+        },
+    );
     let stop = match stop {
         Ok(s) => s,
         // `beetrace run ... | head` closing the pipe is a normal way to stop.
@@ -283,8 +303,9 @@ fn real_main(cli: RunCli) -> Result<ExitCode, String> {
     }
     let _ = out.flush();
     drop(loaded);
+    // The command keeps running if we were stopped first, as with bpftrace -c.
     Ok(match stop {
-        Stop::Signal(_) | Stop::Duration => ExitCode::SUCCESS,
+        Stop::Signal(_) | Stop::Duration | Stop::Command(_) => ExitCode::SUCCESS,
     })
 }
 

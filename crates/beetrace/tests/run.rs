@@ -41,6 +41,10 @@ const TESTS: &[(&str, Test)] = &[
         seed_tail_calls_dispatch_by_syscall_number,
     ),
     (
+        "command_runs_once_attached_and_ends_the_run",
+        command_runs_once_attached_and_ends_the_run,
+    ),
+    (
         "declared_program_array_needs_no_tail_flags",
         declared_program_array_needs_no_tail_flags,
     ),
@@ -449,6 +453,25 @@ fn seed_fchmodat_reports_path_and_mode() -> Outcome {
     check(
         seen,
         &format!("no line `{expected}` from chmod (pid {pid})"),
+        &f,
+    )
+}
+
+/// `-c CMD` runs the command once the programs are attached and stops when it exits.
+fn command_runs_once_attached_and_ends_the_run() -> Outcome {
+    let scratch = Scratch::new("command");
+    let obj = build(&scratch, "fchmodat")?;
+    let file = scratch.path("victim");
+    fs::write(&file, "x").map_err(|e| e.to_string())?;
+    let command = format!("chmod 600 {}", file.display());
+    let f = run_to_end(&[obj.to_str().expect("utf-8 path"), "-c", &command])?;
+    check(f.status.success(), "beetrace run -c should exit 0", &f)?;
+    let expected = format!(": fchmodat {} 384", file.display());
+    check(
+        f.stdout
+            .lines()
+            .any(|l| l.starts_with("chmod-") && l.ends_with(&expected)),
+        &format!("no line from chmod ending `{expected}`"),
         &f,
     )
 }

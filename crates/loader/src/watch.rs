@@ -48,14 +48,18 @@ pub enum Stop {
     Signal(i32),
     /// `--duration` elapsed.
     Duration,
+    /// The command given to watch (`-c`) exited with this status.
+    Command(std::process::ExitStatus),
 }
 
-/// Watches until a signal or the deadline. SIGINT and SIGTERM are blocked from the call on,
-/// so they end the loop instead of the process (and everything is detached by the caller).
+/// Watches until a signal, the deadline or the exit of `command` (started by the caller once
+/// the programs are attached). SIGINT and SIGTERM are blocked from the call on, so they end
+/// the loop instead of the process (and everything is detached by the caller).
 pub fn watch(
     loaded: &mut Loaded,
     mut printk: Option<&mut PrintkPipe>,
     opts: &WatchOptions,
+    mut command: Option<&mut std::process::Child>,
     on_event: &mut dyn FnMut(Event) -> io::Result<()>,
 ) -> Result<Stop, LoadError> {
     let signals = SignalFd::new().map_err(|e| LoadError::Option(format!("signalfd: {e}")))?;
@@ -188,23 +192,28 @@ pub fn watch(
                 on_event(e).map_err(emit_io)?;
             }
         }
-        if let Some(sig) = signals.read() {
-            // A last read, so lines printed just before the signal are not lost.
+        let stop = if let Some(sig) = signals.read() {
+            Some(Stop::Signal(sig))
+        } else if let Some(status) = command
+            .as_deref_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
+        {
+            Some(Stop::Command(status))
+        } else if deadline.is_some_and(|d| Instant::now() >= d) {
+            Some(Stop::Duration)
+        } else {
+            None
+        };
+        if let Some(stop) = stop {
+            // A last read: the trace buffer hands lines over with a small delay, and lines
+            // printed just before the end belong to the run.
             if let Some(p) = printk.as_deref_mut() {
-                std::thread::sleep(Duration::from_millis(20));
+                std::thread::sleep(Duration::from_millis(50));
                 for line in p.read_lines().unwrap_or_default() {
                     on_event(Event::Printk(line)).map_err(emit_io)?;
                 }
             }
-            return Ok(Stop::Signal(sig));
-        }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            if let Some(p) = printk.as_deref_mut() {
-                for line in p.read_lines().unwrap_or_default() {
-                    on_event(Event::Printk(line)).map_err(emit_io)?;
-                }
-            }
-            return Ok(Stop::Duration);
+            return Ok(stop);
         }
     }
 }
