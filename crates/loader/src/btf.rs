@@ -569,3 +569,62 @@ fn bitfield(bytes: &[u8], bit_offset: u32, bit_size: u32) -> Value {
     }
     Value::Uint(v)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A BTF blob: header, the given type records, then the string table.
+    fn blob(types: &[u32], strings: &[u8]) -> Vec<u8> {
+        let type_bytes: Vec<u8> = types.iter().flat_map(|w| w.to_le_bytes()).collect();
+        let mut b = Vec::new();
+        b.extend_from_slice(&MAGIC.to_le_bytes());
+        b.extend_from_slice(&[1, 0]); // version, flags
+        for w in [
+            24u32,
+            0,
+            type_bytes.len() as u32,
+            type_bytes.len() as u32,
+            strings.len() as u32,
+        ] {
+            b.extend_from_slice(&w.to_le_bytes());
+        }
+        b.extend_from_slice(&type_bytes);
+        b.extend_from_slice(strings);
+        b
+    }
+
+    #[test]
+    fn decodes_structs_arrays_and_enums() {
+        // Strings: 0 "", 1 "int", 5 "ev", 8 "pid", 12 "comm", 17 "char", 22 "kind", 27 "A", 29 "B"
+        let strings = b"\0int\0ev\0pid\0comm\0char\0kind\0A\0B\0";
+        let info = |kind: u32, vlen: u32| (kind << 24) | vlen;
+        #[rustfmt::skip]
+        let types = [
+            // [1] int: signed, 32 bits
+            1, info(kind::INT, 0), 4, (1 << 24) | 32,
+            // [2] char
+            17, info(kind::INT, 0), 1, (2 << 24) | 8,
+            // [3] char[4]
+            0, info(kind::ARRAY, 0), 0, 2, 1, 4,
+            // [4] enum kind { A = 1, B = 2 }
+            22, info(kind::ENUM, 2), 4, 27, 1, 29, 2,
+            // [5] struct ev { int pid; char comm[4]; enum kind kind; }
+            5, info(kind::STRUCT, 3), 12, 8, 1, 0, 12, 3, 32, 22, 4, 64,
+            // [6] const struct ev
+            0, info(kind::CONST, 0), 5,
+        ];
+        let btf = Btf::parse(&blob(&types, strings)).expect("parses");
+        assert_eq!(btf.named_type("struct ev"), Some(5));
+        assert_eq!(btf.size_of(6), 12);
+        assert_eq!(btf.type_name(3), "char[4]");
+        let bytes = [0xfe, 0xff, 0xff, 0xff, b's', b'h', 0, 0, 2, 0, 0, 0];
+        assert_eq!(
+            btf.decode(6, &bytes).text(),
+            "{ .pid = -2, .comm = sh, .kind = B }"
+        );
+        // Too short for the type: raw bytes.
+        assert_eq!(btf.decode(5, &bytes[..3]).text(), "fe ff ff");
+        assert!(Btf::parse(b"not btf at all, no magic here").is_err());
+    }
+}
