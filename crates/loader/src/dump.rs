@@ -93,6 +93,9 @@ pub(crate) fn maps(ebpf: &Ebpf, btf: Option<&Btf>) -> Vec<MapDump> {
             }
             entries.push((decode(key_ty, &key), value));
         }
+        // Hash maps come out of the kernel in bucket order; sorted keys read better and are
+        // the same from run to run.
+        entries.sort_by(|a, b| compare(&a.0, &b.0));
         out.push(MapDump {
             name: name.to_string(),
             kind: format!("{map_type:?}")
@@ -140,6 +143,33 @@ pub(crate) fn globals(ebpf: &Ebpf, scan: &Scan) -> Vec<GlobalDump> {
         }
     }
     out
+}
+
+/// An order on decoded keys: numbers by value, strings and bytes lexicographically, structs
+/// and arrays field by field.
+fn compare(a: &Value, b: &Value) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    match (a, b) {
+        (Value::Int(x), Value::Int(y)) => x.cmp(y),
+        (Value::Uint(x), Value::Uint(y)) | (Value::Pointer(x), Value::Pointer(y)) => x.cmp(y),
+        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+        (Value::Float(x), Value::Float(y)) => x.partial_cmp(y).unwrap_or(Ordering::Equal),
+        (Value::Str(x), Value::Str(y)) => x.cmp(y),
+        (Value::Bytes(x), Value::Bytes(y)) => x.cmp(y),
+        (Value::Array(x), Value::Array(y)) => x
+            .iter()
+            .zip(y)
+            .map(|(p, q)| compare(p, q))
+            .find(|o| o.is_ne())
+            .unwrap_or_else(|| x.len().cmp(&y.len())),
+        (Value::Struct(x), Value::Struct(y)) => x
+            .iter()
+            .zip(y)
+            .map(|((_, p), (_, q))| compare(p, q))
+            .find(|o| o.is_ne())
+            .unwrap_or_else(|| x.len().cmp(&y.len())),
+        _ => a.text().cmp(&b.text()),
+    }
 }
 
 /// The `MapData` inside any kind of [`Map`].
