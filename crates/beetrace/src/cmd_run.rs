@@ -260,7 +260,9 @@ fn real_main(cli: RunCli) -> Result<ExitCode, String> {
     let stop = match stop {
         Ok(s) => s,
         // `beetrace run ... | head` closing the pipe is a normal way to stop.
-        Err(loader::LoadError::Option(m)) if m.contains("Broken pipe") => Stop::Duration,
+        Err(loader::LoadError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+            Stop::Duration
+        }
         Err(e) => return Err(e.to_string()),
     };
     drop(printk);

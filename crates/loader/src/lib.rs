@@ -69,6 +69,9 @@ pub enum LoadError {
     Tail(String),
     #[error("--pin: {0}")]
     Pin(String),
+    /// The caller's event sink failed (stdout closed, disk full).
+    #[error("output: {0}")]
+    Output(#[source] std::io::Error),
 }
 
 /// What the user asked for on the command line.

@@ -105,7 +105,7 @@ pub fn watch(
     }
 
     let deadline = opts.duration.map(|d| Instant::now() + d);
-    let emit_io = |e: io::Error| LoadError::Option(format!("output: {e}"));
+    let emit_io = LoadError::Output;
     loop {
         let mut fds = vec![libc::pollfd {
             fd: signals.fd.as_raw_fd(),
