@@ -68,7 +68,11 @@ fn encode(btf: Option<&Btf>, global: &GlobalSym, text: &str) -> Result<Vec<u8>, 
             signed,
             ..
         } => match values.iter().find(|(n, _)| n == text) {
-            Some((_, v)) => Ok(v.to_le_bytes()[..*s as usize].to_vec()),
+            Some((_, v)) => v
+                .to_le_bytes()
+                .get(..*s as usize)
+                .map(<[u8]>::to_vec)
+                .ok_or_else(|| format!("an enum of {s} bytes cannot be set")),
             None => int_bytes(text, *s as usize, *signed).map_err(|_| {
                 let names: Vec<&str> = values.iter().map(|(n, _)| n.as_str()).collect();
                 format!("'{text}' is not one of {}", names.join(", "))
