@@ -137,8 +137,13 @@ impl Btf {
         let strings = data
             .get(hdr_len + str_off..hdr_len + str_off + str_len)
             .ok_or("string section out of bounds")?;
+        // aya indexes its string table with offsets it checked against the wrong bound, and
+        // looks type ids up with `unwrap`: offsets and ids out of range are refused here.
+        let bad_name = std::cell::Cell::new(false);
+        let mut referenced: Vec<u32> = Vec::new();
         let string = |off: u32| -> String {
-            let Some(rest) = strings.get(off as usize..) else {
+            let Some(rest) = strings.get(off as usize..).filter(|r| !r.is_empty()) else {
+                bad_name.set(true);
                 return String::new();
             };
             let end = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
@@ -233,7 +238,12 @@ impl Btf {
                 }
                 kind::FUNC | kind::FWD => Type::Other { name },
                 kind::FUNC_PROTO => {
-                    p += 8 * vlen;
+                    referenced.push(size_or_type);
+                    for _ in 0..vlen {
+                        let _ = string(u32_at(types, p)?);
+                        referenced.push(u32_at(types, p + 4)?);
+                        p += 8;
+                    }
                     Type::Other { name }
                 }
                 kind::VAR => {
@@ -262,7 +272,23 @@ impl Btf {
                 }
                 other => return Err(format!("unknown BTF kind {other}")),
             };
+            match &ty {
+                Type::Ptr { target } | Type::Alias { target, .. } => referenced.push(*target),
+                Type::Array { elem, .. } => referenced.push(*elem),
+                Type::Struct { members, .. } => referenced.extend(members.iter().map(|m| m.ty)),
+                Type::Var { ty, .. } => referenced.push(*ty),
+                Type::DataSec { vars, .. } => referenced.extend(vars.iter().map(|v| v.ty)),
+                _ => {}
+            }
             out.push(ty);
+        }
+        if bad_name.get() {
+            return Err("a name lies outside the string table".into());
+        }
+        if let Some(id) = referenced.iter().find(|&&id| id as usize >= out.len()) {
+            return Err(format!(
+                "a type refers to type id {id}, which does not exist"
+            ));
         }
         Ok(Btf {
             types: out,

@@ -15,6 +15,10 @@ use crate::LoadError;
 /// `EM_BPF`: the ELF machine of BPF objects.
 const EM_BPF: u16 = 247;
 
+/// The most a `.data`/`.bss`/`.rodata` section may claim (the kernel's limit for one map
+/// value is a few MiB; this only keeps a corrupt header from exhausting memory).
+const MAX_DATA_SECTION: u64 = 1 << 30;
+
 /// One program: a global function in an executable section other than `.text`.
 #[derive(Debug, Clone)]
 pub struct ProgramSym {
@@ -106,6 +110,8 @@ pub fn scan(data: &[u8]) -> Result<Scan, LoadError> {
         }
         None => None,
     };
+
+    preflight(&file)?;
 
     let section_names: BTreeMap<usize, String> = file
         .sections()
@@ -214,6 +220,164 @@ pub fn scan(data: &[u8]) -> Result<Scan, LoadError> {
         }
     }
     Ok(scan)
+}
+
+/// Checks what aya 0.14 reads without bounds checks (and would panic on): function symbols
+/// inside their sections, sections at address 0, calls and code addresses that stay inside
+/// their target section, `.BTF.ext` records inside `.BTF.ext` with names inside the BTF
+/// string table, and BTF strings as UTF-8 (the kernel quotes them in verifier logs, which
+/// aya turns into a `String` with `unwrap`).
+fn preflight(file: &elf::File<'_>) -> Result<(), LoadError> {
+    let bad = |what: String| Err(LoadError::Malformed(what));
+    for sym in file.symbols() {
+        if sym.kind() != elf::SymbolKind::Text {
+            continue;
+        }
+        let Some(index) = sym.section_index() else {
+            continue;
+        };
+        let Ok(section) = file.section_by_index(index) else {
+            continue;
+        };
+        if sym
+            .address()
+            .checked_add(sym.size())
+            .is_none_or(|end| end > section.size())
+        {
+            return bad(format!(
+                "function {} lies outside its section {}",
+                sym.name().unwrap_or("?"),
+                section.name().unwrap_or("?")
+            ));
+        }
+    }
+    for section in file.sections() {
+        if section.address() != 0 {
+            return bad(format!(
+                "section {} has address {:#x}; relocatable objects have 0",
+                section.name().unwrap_or("?"),
+                section.address()
+            ));
+        }
+        // aya allocates a data section's size up front (for .bss that size is only a number
+        // in the header); the kernel takes far less as one map value.
+        let name = section.name().unwrap_or_default();
+        if [".bss", ".data", ".rodata"]
+            .iter()
+            .any(|p| name.starts_with(p))
+            && section.size() > MAX_DATA_SECTION
+        {
+            return bad(format!("section {name} claims {} bytes", section.size()));
+        }
+        if section.kind() != SectionKind::Text {
+            continue;
+        }
+        let code = section.data().unwrap_or_default();
+        for (offset, reloc) in section.relocations() {
+            let RelocationTarget::Symbol(i) = reloc.target() else {
+                continue;
+            };
+            let Ok(sym) = file.symbol_by_index(i) else {
+                return bad(format!(
+                    "a relocation names symbol {} that does not exist",
+                    i.0
+                ));
+            };
+            let Some(target) = sym
+                .section_index()
+                .and_then(|t| file.section_by_index(t).ok())
+                .filter(|t| t.kind() == SectionKind::Text)
+            else {
+                continue;
+            };
+            // A call or code address into a code section: aya computes the target from the
+            // instruction's immediate without checking it.
+            let imm = code
+                .get(offset as usize + 4..offset as usize + 8)
+                .map(|w| i64::from(i32::from_le_bytes([w[0], w[1], w[2], w[3]])));
+            let target_address = match (sym.kind(), imm) {
+                (elf::SymbolKind::Text, Some(_)) => Some(sym.address()),
+                (elf::SymbolKind::Section, Some(imm)) if reloc.size() == 32 => (imm + 1)
+                    .checked_mul(8)
+                    .and_then(|d| u64::try_from(d).ok())
+                    .and_then(|d| sym.address().checked_add(d)),
+                (elf::SymbolKind::Section, Some(imm)) if reloc.size() == 64 => u64::try_from(imm)
+                    .ok()
+                    .and_then(|d| sym.address().checked_add(d)),
+                _ => None,
+            };
+            if target_address.is_none_or(|a| a > target.size()) {
+                return bad(format!(
+                    "a relocation at {offset:#x} in {} points outside {}",
+                    section.name().unwrap_or("?"),
+                    target.name().unwrap_or("?")
+                ));
+            }
+        }
+    }
+    let Some(btf) = file.section_by_name(".BTF") else {
+        return Ok(());
+    };
+    let btf = btf
+        .data()
+        .map_err(|e| LoadError::Malformed(e.to_string()))?;
+    let word = |b: &[u8], at: usize| -> Option<usize> {
+        b.get(at..at + 4)
+            .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]) as usize)
+    };
+    let strings = (|| {
+        let hdr = word(btf, 4)?;
+        let (off, len) = (word(btf, 16)?, word(btf, 20)?);
+        btf.get(hdr.checked_add(off)?..hdr.checked_add(off)?.checked_add(len)?)
+    })();
+    let Some(strings) = strings else {
+        return bad(".BTF: the string table lies outside the section".into());
+    };
+    if std::str::from_utf8(strings).is_err() {
+        return bad(".BTF: the string table is not UTF-8".into());
+    }
+    let Some(ext) = file.section_by_name(".BTF.ext") else {
+        return Ok(());
+    };
+    let ext = ext
+        .data()
+        .map_err(|e| LoadError::Malformed(e.to_string()))?;
+    let Some(hdr) = word(ext, 4) else {
+        return bad(".BTF.ext: truncated header".into());
+    };
+    // func_info, line_info and (with a long enough header) CO-RE relocations.
+    let parts: &[usize] = if hdr >= 32 { &[8, 16, 24] } else { &[8, 16] };
+    for &field in parts {
+        let (Some(off), Some(len)) = (word(ext, field), word(ext, field + 4)) else {
+            return bad(".BTF.ext: truncated header".into());
+        };
+        let Some(data) = hdr
+            .checked_add(off)
+            .and_then(|start| ext.get(start..start.checked_add(len)?))
+        else {
+            return bad(".BTF.ext: a record table lies outside the section".into());
+        };
+        if data.is_empty() {
+            continue;
+        }
+        let Some(rec_size) = word(data, 0).filter(|&r| r > 0) else {
+            return bad(".BTF.ext: bad record size".into());
+        };
+        let data = &data[4..];
+        let mut at = 0;
+        while at + 8 < data.len() {
+            let (Some(name), Some(count)) = (word(data, at), word(data, at + 4)) else {
+                break;
+            };
+            at += 8;
+            let end = count.checked_mul(rec_size).and_then(|n| n.checked_add(at));
+            if name >= strings.len() || end.is_none_or(|end| end > data.len()) {
+                return bad(".BTF.ext: a record runs past the section or names no string".into());
+            }
+            at = end.unwrap_or(data.len());
+        }
+    }
+    Ok(())
 }
 
 fn is_code_section(file: &elf::File<'_>, index: elf::SectionIndex) -> bool {
