@@ -1060,6 +1060,16 @@ fn bad_objects_give_clear_errors() -> Outcome {
     let truncated = scratch.path("truncated.bpf.o");
     let bytes = fs::read(&good).map_err(|e| e.to_string())?;
     fs::write(&truncated, &bytes[..bytes.len() / 3]).map_err(|e| e.to_string())?;
+    // Invalid UTF-8 in the names (BTF and symbol table): aya would panic on the verifier
+    // log quoting them.
+    let bad_names = scratch.path("bad_names.bpf.o");
+    let mut named = bytes.clone();
+    for i in 0..named.len().saturating_sub(11) {
+        if &named[i..i + 11] == b"hello_timer" {
+            named[i] = 0xff;
+        }
+    }
+    fs::write(&bad_names, &named).map_err(|e| e.to_string())?;
     let unknown = build(&scratch, "bad_section")?;
     let host_elf = binary();
     for (path, message) in [
@@ -1069,6 +1079,10 @@ fn bad_objects_give_clear_errors() -> Outcome {
             "ERROR: not a BPF object: ELF machine 62, expected 247 (EM_BPF)".to_string(),
         ),
         (truncated, "ERROR: malformed BPF object: ".to_string()),
+        (
+            bad_names,
+            "ERROR: malformed BPF object: .BTF: the string table is not UTF-8".to_string(),
+        ),
         (
             unknown,
             "ERROR: program lost_program: unknown section 'nonsense/whatever'".to_string(),
