@@ -65,32 +65,14 @@ pub fn watch(
     let signals = SignalFd::new().map_err(|e| LoadError::Option(format!("signalfd: {e}")))?;
 
     let mut rings: Vec<(String, RingBuf<MapData>, Option<u32>)> = Vec::new();
-    let ring_names: Vec<String> = loaded
-        .ebpf
-        .maps()
-        .filter(|(_, m)| matches!(m, Map::RingBuf(_)))
-        .map(|(n, _)| n.to_string())
-        .collect();
-    for name in ring_names {
-        let Some(map) = loaded.ebpf.take_map(&name) else {
-            continue;
-        };
+    for (name, map) in take_maps(loaded, |m| matches!(m, Map::RingBuf(_))) {
         let ring = RingBuf::try_from(map)
             .map_err(|e| LoadError::Option(format!("ring buffer {name}: {e}")))?;
         let ty = record_type(loaded, &name, opts)?;
         rings.push((name, ring, ty));
     }
     let mut perfs: Vec<(String, PerfEventArrayBuffer<MapData>, Option<u32>)> = Vec::new();
-    let perf_names: Vec<String> = loaded
-        .ebpf
-        .maps()
-        .filter(|(_, m)| matches!(m, Map::PerfEventArray(_)))
-        .map(|(n, _)| n.to_string())
-        .collect();
-    for name in perf_names {
-        let Some(map) = loaded.ebpf.take_map(&name) else {
-            continue;
-        };
+    for (name, map) in take_maps(loaded, |m| matches!(m, Map::PerfEventArray(_))) {
         let mut array = PerfEventArray::try_from(map)
             .map_err(|e| LoadError::Option(format!("perf buffer {name}: {e}")))?;
         let ty = record_type(loaded, &name, opts)?;
@@ -216,6 +198,21 @@ pub fn watch(
             return Ok(stop);
         }
     }
+}
+
+/// Takes the maps `which` selects out of the object (the stream readers own them from then on;
+/// the programs keep their own references).
+fn take_maps(loaded: &mut Loaded, which: impl Fn(&Map) -> bool) -> Vec<(String, Map)> {
+    let names: Vec<String> = loaded
+        .ebpf
+        .maps()
+        .filter(|(_, m)| which(m))
+        .map(|(n, _)| n.to_string())
+        .collect();
+    names
+        .into_iter()
+        .filter_map(|n| loaded.ebpf.take_map(&n).map(|m| (n, m)))
+        .collect()
 }
 
 /// Checks `--record MAP=TYPE` options before anything runs: every MAP a ring buffer of the
