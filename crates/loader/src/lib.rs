@@ -113,6 +113,8 @@ pub struct ProgramReport {
 
 /// A loaded object: its programs attached (or not, as [`ProgramReport`] says).
 pub struct Loaded {
+    /// Ring and perf buffers, taken out of `ebpf` and opened before anything was attached.
+    streams: watch::Streams,
     ebpf: Ebpf,
     scan: scan::Scan,
     pub programs: Vec<ProgramReport>,
@@ -187,6 +189,7 @@ pub fn load(data: &[u8], opts: &Options) -> Result<Loaded, LoadError> {
     }
 
     let wired = tail::wire(&mut ebpf, &scan, &opts.tails)?;
+    let streams = watch::open_streams(&mut ebpf)?;
     let mut programs = Vec::with_capacity(scan.programs.len());
     for (p, point) in scan.programs.iter().zip(&points) {
         let slots: Vec<String> = wired
@@ -214,6 +217,7 @@ pub fn load(data: &[u8], opts: &Options) -> Result<Loaded, LoadError> {
         });
     }
     Ok(Loaded {
+        streams,
         ebpf,
         scan,
         programs,
@@ -225,7 +229,8 @@ impl Loaded {
     /// Pins every program at `DIR/progs/NAME` and every map at `DIR/maps/NAME` (data
     /// sections without their leading dot), creating the directories; returns the paths.
     /// Pins outlive the run (links are not pinned, so nothing stays attached); removing the
-    /// files (`rm -r DIR`) frees the objects.
+    /// files (`rm -r DIR`) frees the objects. Ring and perf buffers are not pinned: their
+    /// readers own them from before attaching on.
     pub fn pin(&mut self, dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
         let mut pinned = Vec::new();
         for sub in ["progs", "maps"] {

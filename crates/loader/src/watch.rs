@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use aya::maps::perf::{PerfEvent, PerfEventArray, PerfEventArrayBuffer};
 use aya::maps::{Map, MapData, RingBuf};
+use aya::Ebpf;
 use kernel::trace_pipe::{PrintkLine, PrintkPipe};
 use output::value::Value;
 
@@ -64,27 +65,14 @@ pub fn watch(
 ) -> Result<Stop, LoadError> {
     let signals = SignalFd::new().map_err(|e| LoadError::Option(format!("signalfd: {e}")))?;
 
-    let mut rings: Vec<(String, RingBuf<MapData>, Option<u32>)> = Vec::new();
-    for (name, map) in take_maps(loaded, |m| matches!(m, Map::RingBuf(_))) {
-        let ring = RingBuf::try_from(map)
-            .map_err(|e| LoadError::Option(format!("ring buffer {name}: {e}")))?;
-        let ty = record_type(loaded, &name, opts)?;
-        rings.push((name, ring, ty));
-    }
-    let mut perfs: Vec<(String, PerfEventArrayBuffer<MapData>, Option<u32>)> = Vec::new();
-    for (name, map) in take_maps(loaded, |m| matches!(m, Map::PerfEventArray(_))) {
-        let mut array = PerfEventArray::try_from(map)
-            .map_err(|e| LoadError::Option(format!("perf buffer {name}: {e}")))?;
-        let ty = record_type(loaded, &name, opts)?;
-        let cpus = aya::util::online_cpus()
-            .map_err(|(path, e)| LoadError::Option(format!("cannot read {path}: {e}")))?;
-        for cpu in cpus {
-            let buffer = array
-                .open(cpu, Some(PERF_PAGES))
-                .map_err(|e| LoadError::Option(format!("perf buffer {name}, CPU {cpu}: {e}")))?;
-            perfs.push((name.clone(), buffer, ty));
-        }
-    }
+    let ring_types = (loaded.streams.rings.iter())
+        .map(|(name, _)| record_type(loaded, name, opts))
+        .collect::<Result<Vec<_>, _>>()?;
+    let perf_types = (loaded.streams.perfs.iter())
+        .map(|(name, _)| record_type(loaded, name, opts))
+        .collect::<Result<Vec<_>, _>>()?;
+    let btf = loaded.scan.btf.as_ref();
+    let Streams { rings, perfs } = &mut loaded.streams;
 
     let deadline = opts.duration.map(|d| Instant::now() + d);
     let emit_io = LoadError::Output;
@@ -101,14 +89,14 @@ pub fn watch(
                 revents: 0,
             });
         }
-        for (_, ring, _) in &rings {
+        for (_, ring) in rings.iter() {
             fds.push(libc::pollfd {
                 fd: ring.as_fd().as_raw_fd(),
                 events: libc::POLLIN,
                 revents: 0,
             });
         }
-        for (_, buffer, _) in &perfs {
+        for (_, buffer) in perfs.iter() {
             fds.push(libc::pollfd {
                 fd: buffer.as_fd().as_raw_fd(),
                 events: libc::POLLIN,
@@ -137,9 +125,9 @@ pub fn watch(
                 on_event(Event::Printk(line)).map_err(emit_io)?;
             }
         }
-        for (name, ring, ty) in &mut rings {
+        for ((name, ring), ty) in rings.iter_mut().zip(&ring_types) {
             while let Some(item) = ring.next() {
-                let value = match (*ty, loaded.scan.btf.as_ref()) {
+                let value = match (*ty, btf) {
                     (Some(t), Some(b)) => b.decode(t, &item),
                     _ => Value::Bytes(item.to_vec()),
                 };
@@ -151,12 +139,12 @@ pub fn watch(
                 .map_err(emit_io)?;
             }
         }
-        for (name, buffer, ty) in &mut perfs {
+        for ((name, buffer), ty) in perfs.iter_mut().zip(&perf_types) {
             let mut events = Vec::new();
             buffer.for_each(|e| match e {
                 PerfEvent::Sample { head, tail } => {
                     let bytes = [head, tail].concat();
-                    let value = match (*ty, loaded.scan.btf.as_ref()) {
+                    let value = match (*ty, btf) {
                         (Some(t), Some(b)) => b.decode(t, &bytes),
                         _ => Value::Bytes(bytes),
                     };
@@ -200,18 +188,54 @@ pub fn watch(
     }
 }
 
+/// The object's ring buffers and per-CPU perf buffers. Opened before any program is attached:
+/// a record sent to a perf-event-array slot nobody has opened yet is dropped.
+pub(crate) struct Streams {
+    rings: Vec<(String, RingBuf<MapData>)>,
+    perfs: Vec<(String, PerfEventArrayBuffer<MapData>)>,
+}
+
+impl Streams {
+    fn names(&self) -> impl Iterator<Item = &str> {
+        (self.rings.iter().map(|(n, _)| n.as_str()))
+            .chain(self.perfs.iter().map(|(n, _)| n.as_str()))
+    }
+}
+
+pub(crate) fn open_streams(ebpf: &mut Ebpf) -> Result<Streams, LoadError> {
+    let mut rings = Vec::new();
+    for (name, map) in take_maps(ebpf, |m| matches!(m, Map::RingBuf(_))) {
+        let ring = RingBuf::try_from(map)
+            .map_err(|e| LoadError::Option(format!("ring buffer {name}: {e}")))?;
+        rings.push((name, ring));
+    }
+    let mut perfs = Vec::new();
+    for (name, map) in take_maps(ebpf, |m| matches!(m, Map::PerfEventArray(_))) {
+        let mut array = PerfEventArray::try_from(map)
+            .map_err(|e| LoadError::Option(format!("perf buffer {name}: {e}")))?;
+        let cpus = aya::util::online_cpus()
+            .map_err(|(path, e)| LoadError::Option(format!("cannot read {path}: {e}")))?;
+        for cpu in cpus {
+            let buffer = array
+                .open(cpu, Some(PERF_PAGES))
+                .map_err(|e| LoadError::Option(format!("perf buffer {name}, CPU {cpu}: {e}")))?;
+            perfs.push((name.clone(), buffer));
+        }
+    }
+    Ok(Streams { rings, perfs })
+}
+
 /// Takes the maps `which` selects out of the object (the stream readers own them from then on;
 /// the programs keep their own references).
-fn take_maps(loaded: &mut Loaded, which: impl Fn(&Map) -> bool) -> Vec<(String, Map)> {
-    let names: Vec<String> = loaded
-        .ebpf
+fn take_maps(ebpf: &mut Ebpf, which: impl Fn(&Map) -> bool) -> Vec<(String, Map)> {
+    let names: Vec<String> = ebpf
         .maps()
         .filter(|(_, m)| which(m))
         .map(|(n, _)| n.to_string())
         .collect();
     names
         .into_iter()
-        .filter_map(|n| loaded.ebpf.take_map(&n).map(|m| (n, m)))
+        .filter_map(|n| ebpf.take_map(&n).map(|m| (n, m)))
         .collect()
 }
 
@@ -223,10 +247,7 @@ pub fn check_record_types(loaded: &Loaded, records: &[(String, String)]) -> Resu
         record_types: records.to_vec(),
     };
     for (map, _) in records {
-        if !matches!(
-            loaded.ebpf.map(map),
-            Some(Map::RingBuf(_) | Map::PerfEventArray(_))
-        ) {
+        if !loaded.streams.names().any(|n| n == map) {
             return Err(LoadError::Option(format!(
                 "--record {map}=...: the object has no ring buffer or perf buffer named '{map}'"
             )));
