@@ -657,10 +657,13 @@ fn tail_type_mismatch_and_loops_are_reported() -> Outcome {
 fn globals_core_maps_ring_and_perf_buffers() -> Outcome {
     let scratch = Scratch::new("globals");
     let obj = build(&scratch, "globals")?;
+    let target = format!("target_tgid={}", std::process::id());
     let run = Running::start(&[
         obj.to_str().expect("utf-8 path"),
         "--set",
         "nr=110",
+        "--set",
+        &target,
         "--set",
         "tag=hello",
         "--set",
@@ -709,12 +712,15 @@ fn globals_core_maps_ring_and_perf_buffers() -> Outcome {
 fn json_output_shapes() -> Outcome {
     let scratch = Scratch::new("json");
     let obj = build(&scratch, "globals")?;
+    let target = format!("target_tgid={}", std::process::id());
     let run = Running::start(&[
         obj.to_str().expect("utf-8 path"),
         "-f",
         "json",
         "--set",
         "nr=110",
+        "--set",
+        &target,
         "--set",
         "tag=json\"q",
     ])?;

@@ -84,7 +84,9 @@ impl PrintkPipe {
         let Some(pipe) = self.pipe.as_mut() else {
             return Ok(Vec::new());
         };
-        loop {
+        // At most this much per call, so a flood of lines cannot keep the caller from its
+        // other duties (signals, deadlines).
+        for _ in 0..64 {
             match pipe.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => self.partial.extend_from_slice(&buf[..n]),

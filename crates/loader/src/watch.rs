@@ -15,6 +15,9 @@ use output::value::Value;
 
 use crate::{LoadError, Loaded};
 
+/// Ring-buffer records read per loop iteration before signals and the deadline are checked.
+const MAX_RECORDS_PER_WAKEUP: usize = 4096;
+
 /// Pages of each per-CPU perf buffer (a power of two).
 const PERF_PAGES: usize = 16;
 
@@ -126,7 +129,9 @@ pub fn watch(
             }
         }
         for ((name, ring), ty) in rings.iter_mut().zip(&ring_types) {
-            while let Some(item) = ring.next() {
+            // Bounded, so a flood of records cannot keep the loop from seeing a signal.
+            for _ in 0..MAX_RECORDS_PER_WAKEUP {
+                let Some(item) = ring.next() else { break };
                 let value = match (*ty, btf) {
                     (Some(t), Some(b)) => b.decode(t, &item),
                     _ => Value::Bytes(item.to_vec()),

@@ -3,6 +3,8 @@
 #include "common.h"
 
 const volatile __u32 nr = 39;
+/* 0: every process; else only this one (the machine may run other getppid loops). */
+const volatile __u32 target_tgid = 0;
 const volatile char tag[16] = "default";
 const volatile int magic = 0;
 const volatile __u8 small = 1;
@@ -56,6 +58,8 @@ SEC("raw_tp/sys_enter")
 int on_enter(struct bpf_raw_tracepoint_args *ctx)
 {
 	if (ctx->args[1] != nr)
+		return 0;
+	if (target_tgid && (bpf_get_current_pid_tgid() >> 32) != target_tgid)
 		return 0;
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	int core_tgid = BPF_CORE_READ(task, tgid);
