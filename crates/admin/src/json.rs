@@ -1,6 +1,8 @@
 //! A JSON value and its two printed forms, compact (`-j`) and indented (`-p`): enough for
 //! bpftool's output shapes, without a serialization framework.
 
+use output::value::json_str;
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Json {
     Null,
@@ -62,7 +64,7 @@ impl Json {
             Json::Null => out.push_str("null"),
             Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             Json::Int(n) => out.push_str(&n.to_string()),
-            Json::Str(s) => out.push_str(&string(s)),
+            Json::Str(s) => out.push_str(&json_str(s)),
             Json::Raw(s) => out.push_str(s),
             Json::Arr(items) => {
                 out.push('[');
@@ -84,7 +86,7 @@ impl Json {
                         out.push(',');
                     }
                     newline(out, depth + 1);
-                    out.push_str(&string(k));
+                    out.push_str(&json_str(k));
                     out.push_str(if pretty { ": " } else { ":" });
                     v.write(out, pretty, depth + 1);
                 }
@@ -95,22 +97,6 @@ impl Json {
             }
         }
     }
-}
-
-fn string(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]
