@@ -20,10 +20,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
 pub use builder::BtfBuilder;
+/// The `BTF_KIND_*` numbers, for other readers of BTF blobs (the `run` loader).
+pub use raw::kind;
 
 use crate::KernelError;
 use bytes::Bytes;
-use raw::{kind, word, Head, RawBtf};
+use raw::{word, Head, RawBtf};
 
 /// Where the kernel publishes its BTF.
 pub const BTF_DIR: &str = "/sys/kernel/btf";

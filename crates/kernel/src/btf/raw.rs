@@ -15,7 +15,7 @@ const MAGIC: u16 = 0xeb9f;
 const HEADER_LEN: usize = 24;
 
 /// BTF kind numbers (`BTF_KIND_*`, from the format documentation).
-pub(crate) mod kind {
+pub mod kind {
     pub const INT: u32 = 1;
     pub const PTR: u32 = 2;
     pub const ARRAY: u32 = 3;
