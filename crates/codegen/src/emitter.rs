@@ -19,6 +19,10 @@ pub(crate) struct Emitter {
     /// Instruction index of a jump → its target label.
     fixups: Vec<(usize, Label)>,
     pub(crate) span: Span,
+    /// The register frame slots are addressed from: r10, or for a probe whose frame does not
+    /// fit the 512-byte BPF stack, a register pointing past its per-CPU scratch area (see
+    /// `frame`), so the same negative offsets work in both.
+    pub(crate) base: Reg,
 }
 
 impl Emitter {
@@ -29,6 +33,7 @@ impl Emitter {
             labels: Vec::new(),
             fixups: Vec::new(),
             span: Span::default(),
+            base: Reg::FP,
         }
     }
 
@@ -37,9 +42,9 @@ impl Emitter {
         self.spans.push(self.span);
     }
 
-    /// `dst = r10 + off`: the address of a stack slot.
+    /// `dst = base + off`: the address of a frame slot.
     pub(crate) fn fp_addr(&mut self, dst: Reg, off: i16) {
-        self.emit(Insn::mov64(dst, Reg::FP));
+        self.emit(Insn::mov64(dst, self.base));
         self.emit(Insn::Alu {
             op: AluOp::Add,
             width: Width::W64,
@@ -48,22 +53,22 @@ impl Emitter {
         });
     }
 
-    /// `*(size *)(r10 + off) = src`
+    /// `*(size *)(base + off) = src`
     pub(crate) fn store_fp(&mut self, size: Size, off: i16, src: Src) {
         self.emit(Insn::Store {
             size,
-            dst: Reg::FP,
+            dst: self.base,
             off,
             src,
         });
     }
 
-    /// `dst = *(size *)(r10 + off)`
+    /// `dst = *(size *)(base + off)`
     pub(crate) fn load_fp(&mut self, size: Size, dst: Reg, off: i16) {
         self.emit(Insn::Load {
             size,
             dst,
-            src: Reg::FP,
+            src: self.base,
             off,
         });
     }

@@ -36,6 +36,11 @@ pub const MAP_USER_BASE: u32 = 2;
 /// The array of syscall names `syscall_name()` reads (`sema::SYSCALL_NAME_LEN` bytes per
 /// syscall number), filled by the runtime; right after the script's maps when used.
 pub const SYSCALL_NAMES_MAP: &str = "syscall_names";
+/// The per-CPU array holding the frames of probes too big for the BPF stack, one entry per
+/// such probe; last among the object's maps.
+pub const SCRATCH_MAP: &str = "scratch";
+/// The map index scratch frame lookups carry until `compile` knows where the map goes.
+const MAP_SCRATCH_PLACEHOLDER: u32 = u32::MAX;
 /// Slots in a syscall program array: above every x86-64 syscall number.
 pub const SYSCALL_TABLE_SIZE: u32 = 1024;
 /// Ring buffer size: 1 MiB, a power-of-two number of pages as the kernel requires.
@@ -119,23 +124,38 @@ pub fn compile(analysis: &Analysis) -> Result<Compiled, Vec<Diagnostic>> {
     let mut errors = Vec::new();
     let mut uses_shared_functions = false;
     let mut callbacks: Vec<Function> = Vec::new();
+    // Sizes of the scratch frames of the probes that do not fit the BPF stack.
+    let mut scratch_sizes: Vec<u32> = Vec::new();
     for (index, probe) in analysis.probes.iter().enumerate() {
         let name = program_name(&probe.attach, index);
-        let mut lowering = lower::Lowering::new(
-            probe,
-            &analysis.printfs,
-            &analysis.maps,
-            FIRST_CALLBACK + callbacks.len() as u32,
-            &name,
-        );
-        lowering.probe(probe);
+        let lower = |scratch_entry| {
+            let mut lowering = lower::Lowering::new(
+                probe,
+                &analysis.printfs,
+                &analysis.maps,
+                FIRST_CALLBACK + callbacks.len() as u32,
+                &name,
+                scratch_entry,
+            );
+            lowering.probe(probe);
+            lowering
+        };
+        let mut lowering = lower(None);
+        if lowering.frame.overflow.is_some() {
+            lowering = lower(Some(scratch_sizes.len() as u32));
+            scratch_sizes.push(lowering.scratch_size);
+        }
         if let Some(needed) = lowering.frame.overflow {
             errors.push(
                 Diagnostic::error(
                     probe.span,
-                    format!("this probe needs {needed} bytes of stack; BPF allows 512"),
+                    format!(
+                        "this probe needs {needed} bytes of frame; beetrace allows {} \
+                         (the kernel's limit on a per-CPU scratch value)",
+                        frame::SCRATCH_LIMIT
+                    ),
                 )
-                .with_hint("use fewer or shorter string variables and printf arguments"),
+                .with_hint("use fewer or shorter strings (`str(p, len)`, `max_strlen`)"),
             );
             continue;
         }
@@ -246,6 +266,24 @@ pub fn compile(analysis: &Analysis) -> Result<Compiled, Vec<Diagnostic>> {
         });
     }
     maps.extend(dispatch_maps);
+    if !scratch_sizes.is_empty() {
+        let index = maps.len() as u32;
+        maps.push(MapDef {
+            name: SCRATCH_MAP.into(),
+            map_type: map_type::PERCPU_ARRAY,
+            key_size: 4,
+            value_size: scratch_sizes.iter().copied().max().unwrap_or(8),
+            max_entries: scratch_sizes.len() as u32,
+            flags: 0,
+        });
+        for insn in programs.iter_mut().flat_map(|p| &mut p.insns) {
+            if let Insn::LdMap { map, .. } = insn {
+                if map.0 == MAP_SCRATCH_PLACEHOLDER {
+                    map.0 = index;
+                }
+            }
+        }
+    }
     Ok(Compiled {
         object: ObjectFile {
             license: "GPL".into(),

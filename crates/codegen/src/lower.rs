@@ -8,13 +8,21 @@ use sema::maps::MapInfo;
 use sema::{PrintfArg, PrintfFormat, Type, EXIT_EVENT_ID};
 
 use crate::emitter::{Emitter, Label};
-use crate::frame::{read, Frame};
+use crate::frame::{read, Frame, SCRATCH_BASE};
 use crate::{
     GLOBALS_FAILED_READS, GLOBALS_LOST_EVENTS, GLOBALS_TRUNCATED_STRINGS, MAP_EVENTS, MAP_USER_BASE,
 };
 
 /// The context pointer, saved on entry because r1 is clobbered by calls.
 const CTX: Reg = Reg::R6;
+/// The largest area [`Lowering::zero`] clears with one store per word.
+const ZERO_BY_STORES_MAX: u32 = 64;
+/// In a probe with a scratch frame, the BPF stack slot holding the scratch entry's index
+/// for the lookup on entry.
+const SCRATCH_KEY_SLOT: i16 = -4;
+/// In a probe with a scratch frame, the BPF stack slot through which a `for ($kv : @map)`
+/// callback receives the frame's address.
+const SCRATCH_POINTER_SLOT: i16 = -16;
 
 #[derive(Clone, Copy)]
 struct ForEntry {
@@ -58,6 +66,10 @@ pub(crate) struct Lowering<'a> {
     ctx_used: bool,
     /// The program uses the object's shared functions (loss counter, `len` callback).
     pub(crate) uses_shared_functions: bool,
+    /// Bytes of per-CPU scratch the probe's frame takes (0: it is on the BPF stack).
+    pub(crate) scratch_size: u32,
+    /// The probe's entry in the scratch map, when its frame lives there.
+    scratch_entry: u32,
 }
 
 fn max_record(stmts: &[Stmt], printfs: &[PrintfFormat]) -> u32 {
@@ -88,9 +100,15 @@ impl<'a> Lowering<'a> {
         maps: &'a [MapInfo],
         next_func: u32,
         name_hint: &str,
+        scratch_entry: Option<u32>,
     ) -> Lowering<'a> {
         let mut em = Emitter::new();
-        let mut frame = Frame::new();
+        let mut frame = if scratch_entry.is_some() {
+            em.base = SCRATCH_BASE;
+            Frame::scratch()
+        } else {
+            Frame::new()
+        };
         let var_slots = probe
             .vars
             .iter()
@@ -103,6 +121,7 @@ impl<'a> Lowering<'a> {
             0
         };
         let exit = em.label();
+        let var_base = em.base;
         Lowering {
             em,
             frame,
@@ -115,7 +134,9 @@ impl<'a> Lowering<'a> {
             loops: Vec::new(),
             ctx_used: false,
             uses_shared_functions: false,
-            var_base: Reg::FP,
+            scratch_size: 0,
+            scratch_entry: scratch_entry.unwrap_or(0),
+            var_base,
             stop_used: false,
             next_used: false,
             left_probe: false,
@@ -133,9 +154,17 @@ impl<'a> Lowering<'a> {
         let func = FuncRef(self.next_func + self.callbacks.len() as u32);
         let leave_flag = self.frame.alloc(8);
         let name = format!("{}_for{}", self.name_hint, self.callbacks.len());
+        // A probe with a scratch frame gives its callbacks scratch frames too, placed below
+        // the part of its own frame in use while the loop runs.
+        let scratch = self.em.base != Reg::FP;
+        let parent_used = self.frame.mark();
         let mut cb = Lowering {
             em: Emitter::new(),
-            frame: Frame::new(),
+            frame: if scratch {
+                Frame::scratch()
+            } else {
+                Frame::new()
+            },
             printfs: self.printfs,
             maps: self.maps,
             var_slots: self.var_slots.clone(),
@@ -145,6 +174,8 @@ impl<'a> Lowering<'a> {
             loops: Vec::new(),
             ctx_used: false,
             uses_shared_functions: false,
+            scratch_size: 0,
+            scratch_entry: 0,
             var_base: Reg::R6,
             stop_used: false,
             next_used: false,
@@ -155,6 +186,9 @@ impl<'a> Lowering<'a> {
             name_hint: String::new(),
         };
         cb.em.span = self.em.span;
+        if scratch {
+            cb.em.base = SCRATCH_BASE;
+        }
         // callback(map, key, value, ctx): keep the pointers, ctx is this probe's frame.
         let key_ptr = cb.frame.alloc(8);
         let value_ptr = cb.frame.alloc(8);
@@ -173,7 +207,23 @@ impl<'a> Lowering<'a> {
             next: cb.exit,
             stop,
         });
-        cb.em.emit(Insn::mov64(Reg::R6, Reg::R4));
+        if self.em.base == Reg::FP {
+            cb.em.emit(Insn::mov64(Reg::R6, Reg::R4));
+        } else {
+            // A scratch frame: the probe left its address in its stack's top word.
+            cb.em.emit(Insn::Load {
+                size: Size::DW,
+                dst: Reg::R6,
+                src: Reg::R4,
+                off: SCRATCH_POINTER_SLOT,
+            });
+            cb.em.emit(Insn::mov64(SCRATCH_BASE, Reg::R6));
+            cb.em.emit(Insn::alu64(
+                AluOp::Add,
+                SCRATCH_BASE,
+                Src::Imm(-parent_used),
+            ));
+        }
         cb.em.store_fp(Size::DW, key_ptr, Src::Reg(Reg::R2));
         cb.em.store_fp(Size::DW, value_ptr, Src::Reg(Reg::R3));
         cb.stmts(body);
@@ -196,7 +246,12 @@ impl<'a> Lowering<'a> {
             cb.em.emit(Insn::mov64_imm(Reg::R0, 1));
             cb.em.emit(Insn::Exit);
         }
-        if let Some(needed) = cb.frame.overflow {
+        if scratch {
+            // Reserve the callback's part of the scratch entry.
+            let mark = self.frame.mark();
+            self.frame.alloc(cb.frame.peak as u32);
+            self.frame.release(mark);
+        } else if let Some(needed) = cb.frame.overflow {
             self.frame.overflow.get_or_insert(needed);
         }
         self.uses_shared_functions |= cb.uses_shared_functions;
@@ -216,6 +271,16 @@ impl<'a> Lowering<'a> {
             map: MapRef(MAP_USER_BASE + map as u32),
         });
         self.em.emit(Insn::LdFunc { dst: Reg::R2, func });
+        if self.em.base != Reg::FP {
+            // The callback's context must be stack memory: pass the scratch frame's address
+            // through it.
+            self.em.emit(Insn::Store {
+                size: Size::DW,
+                dst: Reg::FP,
+                off: SCRATCH_POINTER_SLOT,
+                src: Src::Reg(self.em.base),
+            });
+        }
         self.em.emit(Insn::mov64(Reg::R3, Reg::FP));
         self.em.emit(Insn::mov64_imm(Reg::R4, 0));
         self.call(Helper::ForEachMapElem);
@@ -284,9 +349,54 @@ impl<'a> Lowering<'a> {
         self.em.bind(exit);
         self.em.emit(Insn::mov64_imm(Reg::R0, 0));
         self.em.emit(Insn::Exit);
+        if self.em.base != Reg::FP {
+            self.scratch_prologue();
+        }
         if self.ctx_used {
             // Saved on entry only when needed: r1 is clobbered by the first helper call.
             self.em.prepend(Insn::mov64(CTX, Reg::R1));
+        }
+    }
+
+    /// Puts the scratch frame's base in [`SCRATCH_BASE`] before the probe's first
+    /// instruction: `base = lookup(scratch, probe's entry) + frame size`, so frame slots keep
+    /// their negative offsets. The map's index is patched in by `compile`, which places the
+    /// scratch map after all others once it knows that some probe needs it.
+    fn scratch_prologue(&mut self) {
+        let size = (self.frame.peak + 7) / 8 * 8;
+        self.scratch_size = size as u32;
+        let prologue = [
+            Insn::Store {
+                size: Size::W,
+                dst: Reg::FP,
+                off: SCRATCH_KEY_SLOT,
+                src: Src::Imm(self.scratch_entry as i32),
+            },
+            Insn::LdMap {
+                dst: Reg::R1,
+                map: MapRef(crate::MAP_SCRATCH_PLACEHOLDER),
+            },
+            Insn::mov64(Reg::R2, Reg::FP),
+            Insn::alu64(AluOp::Add, Reg::R2, Src::Imm(SCRATCH_KEY_SLOT as i32)),
+            Insn::Call {
+                helper: Helper::MapLookupElem as i32,
+            },
+            // An array lookup of an index inside it cannot fail, but the verifier wants
+            // the NULL case handled.
+            Insn::Jump {
+                op: JmpOp::Jne,
+                width: object::insn::Width::W64,
+                dst: Reg::R0,
+                src: Src::Imm(0),
+                off: 2,
+            },
+            Insn::mov64_imm(Reg::R0, 0),
+            Insn::Exit,
+            Insn::mov64(SCRATCH_BASE, Reg::R0),
+            Insn::alu64(AluOp::Add, SCRATCH_BASE, Src::Imm(size)),
+        ];
+        for insn in prologue.into_iter().rev() {
+            self.em.prepend(insn);
         }
     }
 
@@ -329,7 +439,17 @@ impl<'a> Lowering<'a> {
         }
     }
 
+    /// Clears `size` bytes of the frame at `off`: word stores for small areas; for large
+    /// ones a `bpf_probe_read_kernel` from address 0, which fails and (by its contract)
+    /// zeroes its destination, in 5 instructions whatever the size.
     pub(crate) fn zero(&mut self, off: i16, size: u32) {
+        if size > ZERO_BY_STORES_MAX {
+            self.em.fp_addr(Reg::R1, off);
+            self.em.emit(Insn::mov64_imm(Reg::R2, size as i32));
+            self.em.emit(Insn::mov64_imm(Reg::R3, 0));
+            self.call(Helper::ProbeReadKernel);
+            return;
+        }
         for i in (0..size as i16).step_by(8) {
             self.em.store_fp(Size::DW, off + i, Src::Imm(0));
         }
@@ -393,7 +513,7 @@ impl<'a> Lowering<'a> {
                     t if t.is_buffer() => {
                         let len = t.size();
                         let cap = self.vars[*var].size();
-                        if self.var_base == Reg::FP {
+                        if self.var_base == self.em.base {
                             self.string_into(value, slot, len.min(cap));
                         } else {
                             // In a callback the variable lives in the probe's frame: build
@@ -401,7 +521,7 @@ impl<'a> Lowering<'a> {
                             let tmp = self.frame.alloc(cap);
                             self.zero(tmp, cap.div_ceil(8) * 8);
                             self.string_into(value, tmp, len.min(cap));
-                            self.copy_bytes((Reg::FP, tmp), (self.var_base, slot), cap);
+                            self.copy_bytes((self.em.base, tmp), (self.var_base, slot), cap);
                         }
                     }
                     _ => {
@@ -640,7 +760,11 @@ impl<'a> Lowering<'a> {
             }
             ExprKind::Var(v) => {
                 let len = self.vars[*v].size().min(cap);
-                self.copy_bytes((self.var_base, self.var_slots[*v]), (Reg::FP, dst), len);
+                self.copy_bytes(
+                    (self.var_base, self.var_slots[*v]),
+                    (self.em.base, dst),
+                    len,
+                );
             }
             ExprKind::Str(bytes) => {
                 // NUL-terminated, zero-padded to whole words; longer literals are cut to fit.

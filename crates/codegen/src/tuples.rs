@@ -46,7 +46,7 @@ impl Lowering<'_> {
         }
         let buf = self.frame.alloc(layout.size);
         self.string_into(tuple, buf, layout.size);
-        (Reg::FP, buf + offset)
+        (self.em.base, buf + offset)
     }
 
     /// An integer field of a tuple into a new temporary.
@@ -58,7 +58,7 @@ impl Lowering<'_> {
     /// A string (or tuple) field of a tuple copied to the frame at `dst`.
     pub(crate) fn tuple_field_into(&mut self, tuple: &Expr, index: usize, dst: i16, len: u32) {
         let (base, off) = self.tuple_field_location(tuple, index);
-        self.copy_bytes((base, off), (Reg::FP, dst), len);
+        self.copy_bytes((base, off), (self.em.base, dst), len);
     }
 }
 

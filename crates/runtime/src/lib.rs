@@ -522,7 +522,7 @@ fn report_losses(
             writeln!(
                 err,
                 "WARNING: {truncated} string(s) filled their buffer and were probably cut short; \
-                 raise the limit with config = {{ max_strlen = 200 }} or str(p, n)"
+                 raise the limit with config = {{ max_strlen = 1024 }} or str(p, 1024)"
             )
             .map_err(RuntimeError::Output)?;
         }

@@ -79,11 +79,14 @@ const KNOWN_FUNCTIONS: &[&str] = &[
 
 /// Bytes `str()` reads when no length is given (bpftrace 0.17's default `max_strlen`).
 const DEFAULT_STRLEN: u32 = 64;
-/// The longest `str()` that fits on the BPF stack next to the rest of a probe.
-const MAX_STRLEN: u32 = 200;
+/// The longest `str()`: strings this long no longer fit the 512-byte BPF stack, so the
+/// probe's frame moves to per-CPU scratch memory, itself limited to 32 KiB.
+const MAX_STRLEN: u32 = 4096;
 
-/// Maximum bytes of one printf record; the BPF stack is 512 bytes in all.
-const MAX_RECORD: u32 = 256;
+/// Maximum bytes of one event record (printf, print of a struct). Records are built in the
+/// probe's frame, which moves to per-CPU scratch memory (32 KiB at most) when it outgrows
+/// the BPF stack; half of that leaves room for the values the record is built from.
+const MAX_RECORD: u32 = 16 * 1024;
 
 /// The script-wide tables every probe's checking adds to.
 pub(crate) struct Tables<'a> {
