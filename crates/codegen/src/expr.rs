@@ -205,6 +205,19 @@ impl Lowering<'_> {
                 write(&mut self.em, t, Reg::R0);
                 t
             }
+            ExprKind::StrContains { haystack, needle } => {
+                let t = self.frame.push_temp();
+                let [hay, pin] = [haystack, needle].map(|side| {
+                    let len = side.ty.size();
+                    let buf = self.frame.alloc(len);
+                    self.zero(buf, len.div_ceil(8) * 8);
+                    self.string_into(side, buf, len);
+                    (buf, len)
+                });
+                self.find_substring(hay, pin);
+                write(&mut self.em, t, Reg::R0);
+                t
+            }
             ExprKind::ForKey { map, part } => {
                 let ptr = self.for_entry_ptr(false);
                 let off = self.key_part_offset(*map, *part);

@@ -13,6 +13,7 @@ mod frame;
 mod join;
 mod lower;
 mod maps;
+mod search;
 mod tuples;
 
 use object::insn::Insn;

@@ -22,7 +22,7 @@ const ZERO_BY_STORES_MAX: u32 = 64;
 const SCRATCH_KEY_SLOT: i16 = -4;
 /// In a probe with a scratch frame, the BPF stack slot through which a `for ($kv : @map)`
 /// callback receives the frame's address.
-const SCRATCH_POINTER_SLOT: i16 = -16;
+pub(crate) const SCRATCH_POINTER_SLOT: i16 = -16;
 
 #[derive(Clone, Copy)]
 struct ForEntry {
@@ -55,9 +55,9 @@ pub(crate) struct Lowering<'a> {
     /// The callbacks of `for ($kv : @map)` loops, to become object functions.
     pub(crate) callbacks: Vec<Function>,
     /// The object function index the next callback gets.
-    next_func: u32,
+    pub(crate) next_func: u32,
     /// A prefix for callback names (the program's name).
-    name_hint: String,
+    pub(crate) name_hint: String,
     pub(crate) vars: Vec<Type>,
     /// One reusable buffer for event records, as large as this probe's largest record.
     pub(crate) record: i16,
@@ -182,8 +182,9 @@ impl<'a> Lowering<'a> {
             left_probe: false,
             for_entry: None,
             callbacks: Vec::new(),
-            next_func: 0,
-            name_hint: String::new(),
+            // Functions the callback's body creates (substring searches) come after it.
+            next_func: func.0 + 1,
+            name_hint: name.clone(),
         };
         cb.em.span = self.em.span;
         if scratch {
@@ -262,6 +263,7 @@ impl<'a> Lowering<'a> {
             params: 4,
             insns,
         });
+        self.callbacks.append(&mut cb.callbacks);
 
         if cb_left {
             self.em.store_fp(Size::DW, leave_flag, Src::Imm(0));

@@ -399,6 +399,11 @@ pub enum ExprKind {
         equal: bool,
         limit: Option<u32>,
     },
+    /// `strcontains(haystack, needle)`: true when `needle` occurs in `haystack`.
+    StrContains {
+        haystack: Box<Expr>,
+        needle: Box<Expr>,
+    },
     /// `$kv.0` (or `$kv.0.N` for a multi-part key) inside `for ($kv : @map)`: key part `part`.
     ForKey {
         map: MapId,

@@ -409,7 +409,7 @@ impl Gen {
                     },
                 );
             }
-            // strings: equality and strncmp
+            // strings: equality, strncmp and strcontains
             4 => {
                 let a = *self.rng.pick(WORDS);
                 let b = *self.rng.pick(WORDS);
@@ -428,6 +428,19 @@ impl Gen {
                     out,
                     &format!("strncmp($s{id}, \"{b}\", {n}) == 0"),
                     boolean(prefix(a) == prefix(b)),
+                );
+                // Both directions: a literal needle in a variable, and a variable needle.
+                self.print_int(
+                    body,
+                    out,
+                    &format!("strcontains($s{id}, \"{b}\")"),
+                    boolean(a.contains(b)),
+                );
+                self.print_int(
+                    body,
+                    out,
+                    &format!("strcontains(\"{b}\", $s{id})"),
+                    boolean(b.contains(a)),
                 );
             }
             // tuples: build one and read its fields back

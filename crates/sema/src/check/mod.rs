@@ -1240,14 +1240,7 @@ impl<'a> Checker<'a> {
         let A::Int(n) = &n.kind else {
             return self.error(n.span, "strncmp(): the length must be an integer literal");
         };
-        let a = match &a.kind {
-            A::Str(s) => self.string_literal(s, a.span),
-            _ => self.expr(a),
-        };
-        let b = match &b.kind {
-            A::Str(s) => self.string_literal(s, b.span),
-            _ => self.expr(b),
-        };
+        let (a, b) = (self.expr(a), self.expr(b));
         if !matches!(a.ty, Type::Str { .. }) || !matches!(b.ty, Type::Str { .. }) {
             return self.error(span, "strncmp() compares two strings");
         }
@@ -1257,6 +1250,49 @@ impl<'a> Checker<'a> {
                 rhs: Box::new(b),
                 equal: false,
                 limit: Some((*n).min(u32::MAX as u64) as u32),
+            },
+            ty: Type::Bool,
+            span,
+        }
+    }
+
+    /// `strcontains(haystack, needle)`: whether `needle` occurs in `haystack`.
+    fn strcontains(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        let [haystack, needle] = args else {
+            return self.error(
+                span,
+                "strcontains() takes two strings: strcontains(haystack, needle)",
+            );
+        };
+        let (haystack, needle) = (self.expr(haystack), self.expr(needle));
+        for side in [&haystack, &needle] {
+            if !matches!(side.ty, Type::Str { .. }) && side.ty != Type::None {
+                return self.error(
+                    side.span,
+                    format!("strcontains() searches strings, not {}", side.ty),
+                );
+            }
+        }
+        // Each needle byte is a step the verifier walks with all its branches; beyond this
+        // it gives up ("sequence of jumps is too complex").
+        const MAX_NEEDLE: u32 = 2048;
+        if needle.ty.size() > MAX_NEEDLE {
+            self.push(
+                Diagnostic::error(
+                    needle.span,
+                    format!(
+                        "strcontains(): the needle may hold at most {MAX_NEEDLE} bytes, this one {}",
+                        needle.ty.size()
+                    ),
+                )
+                .with_hint(format!("read a shorter needle, e.g. str(p, {})", MAX_NEEDLE - 1)),
+            );
+            return int(0, Type::Bool, span);
+        }
+        Expr {
+            kind: ExprKind::StrContains {
+                haystack: Box::new(haystack),
+                needle: Box::new(needle),
             },
             ty: Type::Bool,
             span,
@@ -1416,6 +1452,7 @@ impl<'a> Checker<'a> {
             }
             A::Call { name, args, .. } if name == "syscall_name" => self.syscall_name(args, span),
             A::Call { name, args, .. } if name == "strncmp" => self.strncmp(args, span),
+            A::Call { name, args, .. } if name == "strcontains" => self.strcontains(args, span),
             A::Call { name, args, .. } if name == "ntop" => self.ntop(args, span),
             A::Sizeof(of) => self.sizeof(of, span),
             A::Call { name, .. } => {
