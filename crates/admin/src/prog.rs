@@ -217,14 +217,9 @@ pub fn dump_xlated(fd: &OwnedFd, i: &ProgInfo, fmt: Format) -> Result<String, Ad
             }
             // The kernel puts the map id where the loader put a map fd; a map value load
             // keeps its offset in the second half.
-            (Insn::LdMap { .. }, Some((1, imm))) => {
+            (Insn::LdMap { .. } | Insn::LdMapValue { .. }, Some((1 | 2, imm))) => {
                 object::disasm::insn_text(&d.insn, Some(&format!("id:{}", imm as u32)))
             }
-            (Insn::LdMap { .. }, Some((2, imm))) => object::disasm::insn_text(
-                &d.insn,
-                Some(&format!("id:{}", imm as u32)),
-            )
-            .replacen("] ll", &format!("][0]+{} ll", imm >> 32), 1),
             _ => object::disasm::insn_text(&d.insn, None),
         };
         lines.push((d.slot, text));

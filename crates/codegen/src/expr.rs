@@ -3,7 +3,7 @@
 
 use object::helpers::Helper;
 use object::insn::{AluOp, Insn, JmpOp, Size, Src, Width};
-use object::Reg;
+use object::{MapRef, Reg};
 use sema::hir::{Builtin, Expr, ExprKind};
 use sema::Type;
 use syntax::ast::{BinaryOp, UnaryOp};
@@ -11,7 +11,7 @@ use syntax::ast::{BinaryOp, UnaryOp};
 use crate::emitter::Label;
 use crate::frame::{read, write, Temp};
 use crate::lower::Lowering;
-use crate::GLOBALS_START_NS;
+use crate::{GLOBALS_START_NS, MAP_GLOBALS};
 
 impl Lowering<'_> {
     /// Evaluates an integer expression into a new temporary (the caller pops it).
@@ -598,23 +598,20 @@ impl Lowering<'_> {
         }
     }
 
-    /// `ktime_get_ns() - start`, where user space stored the start time in `globals[0]`.
+    /// `ktime_get_ns() - start`, where user space stored the start time in the globals.
     fn elapsed(&mut self) {
-        let time = self.frame.alloc(8);
         self.call(Helper::KtimeGetNs);
-        self.em.store_fp(Size::DW, time, Src::Reg(Reg::R0));
-        self.lookup_globals();
-        let missing = self.em.label();
-        self.em.emit(Insn::mov64_imm(Reg::R1, 0));
-        self.em.jump_if(JmpOp::Jeq, Reg::R0, Src::Imm(0), missing);
+        self.em.emit(Insn::LdMapValue {
+            dst: Reg::R1,
+            map: MapRef(MAP_GLOBALS),
+            off: GLOBALS_START_NS as i32,
+        });
         self.em.emit(Insn::Load {
             size: Size::DW,
             dst: Reg::R1,
-            src: Reg::R0,
-            off: GLOBALS_START_NS,
+            src: Reg::R1,
+            off: 0,
         });
-        self.em.bind(missing);
-        self.em.load_fp(Size::DW, Reg::R0, time);
         self.em
             .emit(Insn::alu64(AluOp::Sub, Reg::R0, Src::Reg(Reg::R1)));
     }

@@ -26,10 +26,8 @@ use syntax::{Diagnostic, Span};
 pub const MAP_EVENTS: u32 = 0;
 /// Index of the one-entry array holding values user space sets before start (start time).
 pub const MAP_GLOBALS: u32 = 1;
-/// Index of the shared loss-counting function in `ObjectFile::functions`.
-pub const FUNC_COUNT_LOSS: u32 = 0;
 /// Index of the callback `len(@m)` passes to `bpf_for_each_map_elem`.
-pub const FUNC_LEN_CALLBACK: u32 = 1;
+pub const FUNC_LEN_CALLBACK: u32 = 0;
 /// Object function index of the first `for ($kv : @map)` callback.
 const FIRST_CALLBACK: u32 = FUNC_LEN_CALLBACK + 1;
 /// Index of the first `@map`; map `i` of the analysis is object map `MAP_USER_BASE + i`.
@@ -293,18 +291,11 @@ pub fn compile(analysis: &Analysis) -> Result<Compiled, Vec<Diagnostic>> {
             functions: if uses_shared_functions || !callbacks.is_empty() {
                 // The shared functions have fixed numbers, so callbacks know theirs before it
                 // is known which shared ones are used; linking drops what is unused.
-                let mut functions = vec![
-                    Function {
-                        name: "beetrace_count_loss".into(),
-                        params: 1,
-                        insns: maps::loss_counter_function(),
-                    },
-                    Function {
-                        name: "beetrace_len_callback".into(),
-                        params: 4,
-                        insns: maps::len_callback_function(),
-                    },
-                ];
+                let mut functions = vec![Function {
+                    name: "beetrace_len_callback".into(),
+                    params: 4,
+                    insns: maps::len_callback_function(),
+                }];
                 functions.append(&mut callbacks);
                 functions
             } else {

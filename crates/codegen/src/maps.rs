@@ -16,8 +16,8 @@ use crate::emitter::{Emitter, Label};
 use crate::frame::read;
 use crate::lower::Lowering;
 use crate::{
-    CMPXCHG_ATTEMPTS, FUNC_COUNT_LOSS, FUNC_LEN_CALLBACK, GLOBALS_CONTENDED, GLOBALS_MAP_FULL,
-    MAP_GLOBALS, MAP_USER_BASE,
+    CMPXCHG_ATTEMPTS, FUNC_LEN_CALLBACK, GLOBALS_CONTENDED, GLOBALS_MAP_FULL, MAP_GLOBALS,
+    MAP_USER_BASE,
 };
 
 /// Bytes of a map command record: id, map index, top, div.
@@ -29,37 +29,6 @@ const BPF_NOEXIST: i32 = 1;
 /// The callback behind `len(@m)`: visit every entry (return 0).
 pub(crate) fn len_callback_function() -> Vec<Insn> {
     vec![Insn::mov64_imm(Reg::R0, 0), Insn::Exit]
-}
-
-/// The function behind [`Lowering::count_in_globals`]: r1 is the offset of the counter in
-/// the globals value. It gets a frame of its own, so it may use r6 and the stack freely.
-pub(crate) fn loss_counter_function() -> Vec<Insn> {
-    let mut em = Emitter::new();
-    let key = -8;
-    em.emit(Insn::mov64(Reg::R6, Reg::R1));
-    em.store_fp(Size::W, key, Src::Imm(0));
-    em.emit(Insn::LdMap {
-        dst: Reg::R1,
-        map: MapRef(MAP_GLOBALS),
-    });
-    em.fp_addr(Reg::R2, key);
-    em.call(Helper::MapLookupElem);
-    let missing = em.label();
-    em.jump_if(JmpOp::Jeq, Reg::R0, Src::Imm(0), missing);
-    em.emit(Insn::alu64(AluOp::Add, Reg::R0, Src::Reg(Reg::R6)));
-    em.emit(Insn::mov64_imm(Reg::R1, 1));
-    em.emit(Insn::Atomic {
-        size: Size::DW,
-        op: AtomicOp::Add,
-        fetch: false,
-        dst: Reg::R0,
-        off: 0,
-        src: Reg::R1,
-    });
-    em.bind(missing);
-    em.emit(Insn::mov64_imm(Reg::R0, 0));
-    em.emit(Insn::Exit);
-    em.finish().0
 }
 
 impl Lowering<'_> {
@@ -119,27 +88,23 @@ impl Lowering<'_> {
         self.em.bind(ok);
     }
 
-    /// `r0 = &globals[0]` (0 if the lookup failed, which the verifier makes us check).
-    pub(crate) fn lookup_globals(&mut self) {
-        let key = self.frame.alloc(8);
-        self.em.store_fp(Size::W, key, Src::Imm(0));
-        self.em.emit(Insn::LdMap {
+    /// `globals[offset] += 1`, atomically: the loss counters user space reports at exit.
+    /// The counter is addressed directly (`BPF_PSEUDO_MAP_VALUE`), so no lookup is needed.
+    pub(crate) fn count_in_globals(&mut self, offset: i16) {
+        self.em.emit(Insn::LdMapValue {
             dst: Reg::R1,
             map: MapRef(MAP_GLOBALS),
+            off: offset as i32,
         });
-        self.em.fp_addr(Reg::R2, key);
-        self.call(Helper::MapLookupElem);
-    }
-
-    /// `globals[offset] += 1`, atomically: the loss counters user space reports at exit.
-    /// A call of the object's shared loss-counting function (two instructions here), since
-    /// losses are rare and call sites many.
-    pub(crate) fn count_in_globals(&mut self, offset: i16) {
-        self.em.emit(Insn::mov64_imm(Reg::R1, offset as i32));
-        self.em.emit(Insn::CallFunc {
-            func: FuncRef(FUNC_COUNT_LOSS),
+        self.em.emit(Insn::mov64_imm(Reg::R2, 1));
+        self.em.emit(Insn::Atomic {
+            size: Size::DW,
+            op: AtomicOp::Add,
+            fetch: false,
+            dst: Reg::R1,
+            off: 0,
+            src: Reg::R2,
         });
-        self.uses_shared_functions = true;
     }
 
     /// Evaluates an integer into a fresh 8-byte stack slot.

@@ -148,7 +148,17 @@ pub(crate) fn object_btf(obj: &ObjectFile) -> ObjectBtf {
         .iter()
         .map(|f| func(&mut w, &f.name, f.params, FUNC_STATIC))
         .collect();
-    maps_types(&mut w, int, index, &obj.maps);
+    let data_maps = obj.data_maps();
+    let (data, maps): (Vec<(usize, &MapDef)>, Vec<(usize, &MapDef)>) = obj
+        .maps
+        .iter()
+        .enumerate()
+        .partition(|(i, _)| data_maps.contains(i));
+    let maps: Vec<MapDef> = maps.into_iter().map(|(_, m)| m.clone()).collect();
+    maps_types(&mut w, int, index, &maps);
+    if let Some((_, data)) = data.first() {
+        data_section_types(&mut w, index, data);
+    }
     ObjectBtf {
         blob: w.finish(),
         prog_types: programs,
@@ -259,6 +269,26 @@ fn maps_types(w: &mut Writer, int: u32, index: u32, maps: &[MapDef]) {
         w.ty(sec_name, KIND_DATASEC, vars.len() as u32, offset, &extra);
     }
 }
+
+/// Describes the `.bss` section holding `map`'s value as clang would a global byte array:
+/// a `VAR` of type `unsigned char[value_size]` in a `DATASEC`.
+fn data_section_types(w: &mut Writer, index: u32, map: &MapDef) {
+    let byte = w.int("unsigned char", 1, false);
+    let array = w.ty(0, KIND_ARRAY, 0, 0, &[byte, index, map.value_size]);
+    let var_name = w.string(&map.name);
+    let var = w.ty(var_name, KIND_VAR, 0, array, &[VAR_GLOBAL_ALLOCATED]);
+    let sec_name = w.string(DATA_SECTION);
+    w.ty(
+        sec_name,
+        KIND_DATASEC,
+        1,
+        map.value_size,
+        &[var, 0, map.value_size],
+    );
+}
+
+/// The ELF section that holds the data map (zero-initialised, like C globals).
+pub(crate) const DATA_SECTION: &str = ".bss";
 
 impl Writer {
     /// The finished blob: header, types, strings.

@@ -64,6 +64,11 @@ pub fn insn_text(insn: &Insn, map_name: Option<&str>) -> String {
             Some(name) => format!("r{} = map[{name}] ll", dst.0),
             None => format!("r{} = map[#{}] ll", dst.0, map.0),
         },
+        // bpftool's spelling: the value of key 0, plus the offset.
+        Insn::LdMapValue { dst, map, off } => match map_name {
+            Some(name) => format!("r{} = map[{name}][0]+{off} ll", dst.0),
+            None => format!("r{} = map[#{}][0]+{off} ll", dst.0, map.0),
+        },
         Insn::Load {
             size,
             dst,

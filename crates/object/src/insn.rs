@@ -308,6 +308,14 @@ pub enum Insn {
         dst: Reg,
         map: MapRef,
     },
+    /// `dst = &value[0] + off ll` of a one-entry array map (`BPF_PSEUDO_MAP_VALUE`): direct
+    /// access to a map value without a lookup call. In an object file the map is a data
+    /// section (`.bss`), as libbpf expects.
+    LdMapValue {
+        dst: Reg,
+        map: MapRef,
+        off: i32,
+    },
     /// `dst = *(size *)(src + off)`
     Load {
         size: Size,
@@ -371,6 +379,7 @@ impl Insn {
         match self {
             Insn::LdImm64 { .. }
             | Insn::LdMap { .. }
+            | Insn::LdMapValue { .. }
             | Insn::LdFunc { .. }
             | Insn::LdFuncPc { .. } => 2,
             _ => 1,
@@ -450,6 +459,12 @@ impl Insn {
                 // BPF_PSEUDO_MAP_FD; the loader puts the map fd in the immediate.
                 raw(0x18, dst, 1, 0, 0);
                 raw(0, Reg(0), 0, 0, 0);
+            }
+            Insn::LdMapValue { dst, off, .. } => {
+                // BPF_PSEUDO_MAP_VALUE: the map fd (put there by the loader), then the offset
+                // into the value.
+                raw(0x18, dst, 2, 0, 0);
+                raw(0, Reg(0), 0, 0, off);
             }
             Insn::Load {
                 size,
@@ -531,8 +546,8 @@ pub struct Decoded {
     pub pseudo: Option<(u8, i64)>,
 }
 
-/// Decodes a program's bytes. Map loads decode as `LdMap` with the map index unknown (0); the
-/// disassembler names them from relocations.
+/// Decodes a program's bytes. Map loads decode as `LdMap`/`LdMapValue` with the map index
+/// unknown (0); the disassembler names them from relocations.
 pub fn decode(bytes: &[u8]) -> Result<Vec<Decoded>, DecodeError> {
     if !bytes.len().is_multiple_of(8) {
         return Err(DecodeError::Length(bytes.len()));
@@ -599,6 +614,13 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Decoded>, DecodeError> {
                 if src == 4 {
                     // BPF_PSEUDO_FUNC: a callback's address, `imm` slots from the next slot.
                     Insn::LdFuncPc { dst, off: imm }
+                } else if src == 2 {
+                    pseudo = Some((src, value));
+                    Insn::LdMapValue {
+                        dst,
+                        map: MapRef(0),
+                        off: hi,
+                    }
                 } else if src != 0 {
                     pseudo = Some((src, value));
                     Insn::LdMap {

@@ -71,6 +71,25 @@ pub struct ObjectFile {
 }
 
 impl ObjectFile {
+    /// The maps instructions address as data (`LdMapValue`) rather than as maps: in the
+    /// ELF file they are the `.bss` section, not entries of `.maps`.
+    pub fn data_maps(&self) -> Vec<usize> {
+        let mut found: Vec<usize> = Vec::new();
+        let insns = self
+            .programs
+            .iter()
+            .flat_map(|p| &p.insns)
+            .chain(self.functions.iter().flat_map(|f| &f.insns));
+        for insn in insns {
+            if let Insn::LdMapValue { map, .. } = insn {
+                if !found.contains(&(map.0 as usize)) {
+                    found.push(map.0 as usize);
+                }
+            }
+        }
+        found
+    }
+
     /// The ELF bytes of this object.
     pub fn to_elf(&self) -> Result<Vec<u8>, WriteError> {
         elf::write(self)
@@ -152,7 +171,9 @@ impl ObjectFile {
             let mut slot = 0;
             for insn in insns.iter() {
                 let name = match insn {
-                    Insn::LdMap { map, .. } => self.maps.get(map.0 as usize).map(|m| &m.name),
+                    Insn::LdMap { map, .. } | Insn::LdMapValue { map, .. } => {
+                        self.maps.get(map.0 as usize).map(|m| &m.name)
+                    }
                     Insn::CallFunc { func } | Insn::LdFunc { func, .. } => {
                         self.functions.get(func.0 as usize).map(|f| &f.name)
                     }

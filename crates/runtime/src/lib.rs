@@ -639,7 +639,7 @@ fn load(
     for insn in insns {
         let at = bytes.len();
         insn.encode(&mut bytes);
-        if let Insn::LdMap { map, .. } = insn {
+        if let Insn::LdMap { map, .. } | Insn::LdMapValue { map, .. } = insn {
             let fd = maps
                 .get(map.0 as usize)
                 .ok_or_else(|| {
