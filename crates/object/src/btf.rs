@@ -149,14 +149,12 @@ pub(crate) fn object_btf(obj: &ObjectFile) -> ObjectBtf {
         .map(|f| func(&mut w, &f.name, f.params, FUNC_STATIC))
         .collect();
     let data_maps = obj.data_maps();
-    let (data, maps): (Vec<(usize, &MapDef)>, Vec<(usize, &MapDef)>) = obj
-        .maps
-        .iter()
-        .enumerate()
-        .partition(|(i, _)| data_maps.contains(i));
-    let maps: Vec<MapDef> = maps.into_iter().map(|(_, m)| m.clone()).collect();
+    let maps: Vec<MapDef> = (obj.maps.iter().enumerate())
+        .filter(|(i, _)| !data_maps.contains(i))
+        .map(|(_, m)| m.clone())
+        .collect();
     maps_types(&mut w, int, index, &maps);
-    if let Some((_, data)) = data.first() {
+    if let Some(data) = data_maps.first().and_then(|&i| obj.maps.get(i)) {
         data_section_types(&mut w, index, data);
     }
     ObjectBtf {
