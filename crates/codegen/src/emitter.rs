@@ -100,6 +100,28 @@ impl Emitter {
         });
     }
 
+    /// If the last instruction is `reg = src` (a register move) and nothing jumps to the
+    /// point after it, removes it and returns `src`, which then holds the value `reg` would
+    /// have: lets a value be used where it was computed instead of being copied first.
+    pub(crate) fn forward_last_move(&mut self, reg: Reg) -> Option<Reg> {
+        let Some(&Insn::Alu {
+            op: AluOp::Mov,
+            width: Width::W64,
+            dst,
+            src: Src::Reg(src),
+        }) = self.insns.last()
+        else {
+            return None;
+        };
+        let end = self.insns.len();
+        if dst != reg || self.labels.contains(&Some(end)) {
+            return None;
+        }
+        self.insns.pop();
+        self.spans.pop();
+        Some(src)
+    }
+
     /// Inserts `insn` before everything emitted so far (labels and jumps move with it).
     pub(crate) fn prepend(&mut self, insn: Insn) {
         self.insns.insert(0, insn);

@@ -189,10 +189,11 @@ impl Lowering<'_> {
             } => {
                 let t = self.frame.push_temp();
                 let mut buffers = Vec::new();
+                // No zeroing: every string fills its own type's size, and the comparison
+                // stops at the first NUL, so what lies after it does not matter.
                 for side in [lhs, rhs] {
                     let len = side.ty.size();
                     let buf = self.frame.alloc(len);
-                    self.zero(buf, len.div_ceil(8) * 8);
                     self.string_into(side, buf, len);
                     buffers.push(buf);
                 }
@@ -207,10 +208,10 @@ impl Lowering<'_> {
             }
             ExprKind::StrContains { haystack, needle } => {
                 let t = self.frame.push_temp();
+                // As for comparisons, the search stops at NULs: no zeroing needed.
                 let [hay, pin] = [haystack, needle].map(|side| {
                     let len = side.ty.size();
                     let buf = self.frame.alloc(len);
-                    self.zero(buf, len.div_ceil(8) * 8);
                     self.string_into(side, buf, len);
                     (buf, len)
                 });
@@ -358,7 +359,10 @@ impl Lowering<'_> {
             }
             self.em
                 .jump_if(JmpOp::Jne, Reg::R1, Src::Reg(Reg::R2), differ);
-            self.em.jump_if(JmpOp::Jeq, Reg::R1, Src::Imm(0), same);
+            // After the last byte "same" is next anyway.
+            if i + 1 < n as i16 {
+                self.em.jump_if(JmpOp::Jeq, Reg::R1, Src::Imm(0), same);
+            }
         }
         self.em.bind(same);
         self.em.emit(Insn::mov64_imm(Reg::R0, equal as i32));
@@ -381,11 +385,26 @@ impl Lowering<'_> {
         t
     }
 
-    fn load_const(&mut self, r: Reg, v: i64) {
+    pub(crate) fn load_const(&mut self, r: Reg, v: i64) {
         if let Ok(small) = i32::try_from(v) {
             self.em.emit(Insn::mov64_imm(r, small));
         } else {
             self.em.emit(Insn::LdImm64 { dst: r, imm: v });
+        }
+    }
+
+    /// `v` as an instruction operand: an immediate when it fits 32 bits (sign-extended by
+    /// the CPU), else loaded into `scratch`.
+    pub(crate) fn const_operand(&mut self, v: i64, scratch: Reg) -> Src {
+        match i32::try_from(v) {
+            Ok(small) => Src::Imm(small),
+            Err(_) => {
+                self.em.emit(Insn::LdImm64 {
+                    dst: scratch,
+                    imm: v,
+                });
+                Src::Reg(scratch)
+            }
         }
     }
 
@@ -520,9 +539,7 @@ impl Lowering<'_> {
     }
 
     fn branch_on_value(&mut self, cond: &Expr, when: bool, label: Label) {
-        let t = self.expr(cond);
-        let r = read(&mut self.em, t, Reg::R0);
-        self.frame.pop_temp();
+        let r = self.expr_value(cond, Reg::R0);
         let jmp = if when { JmpOp::Jne } else { JmpOp::Jeq };
         self.em.jump_if(jmp, r, Src::Imm(0), label);
     }

@@ -11,17 +11,14 @@ use object::{MapRef, Reg};
 use sema::hir::Expr;
 use sema::{JOIN_ARG_SIZE, JOIN_MAX_ARGS, JOIN_RECORD_SIZE};
 
-use crate::frame::read;
 use crate::lower::Lowering;
 use crate::{GLOBALS_FAILED_READS, GLOBALS_LOST_EVENTS, GLOBALS_TRUNCATED_STRINGS, MAP_EVENTS};
 
 impl Lowering<'_> {
     pub(crate) fn join(&mut self, id: usize, array: &Expr, user: bool) {
         let [array_slot, element, record, truncated, failed] = [(); 5].map(|_| self.frame.alloc(8));
-        let t = self.expr(array);
-        let r = read(&mut self.em, t, Reg::R0);
+        let r = self.expr_value(array, Reg::R0);
         self.em.store_fp(Size::DW, array_slot, Src::Reg(r));
-        self.frame.pop_temp();
         self.em.store_fp(Size::DW, truncated, Src::Imm(0));
         self.em.store_fp(Size::DW, failed, Src::Imm(0));
 

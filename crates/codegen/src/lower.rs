@@ -8,7 +8,7 @@ use sema::maps::MapInfo;
 use sema::{PrintfArg, PrintfFormat, Type, EXIT_EVENT_ID};
 
 use crate::emitter::{Emitter, Label};
-use crate::frame::{read, Frame, SCRATCH_BASE};
+use crate::frame::{read, Frame, Temp, SCRATCH_BASE};
 use crate::{
     GLOBALS_FAILED_READS, GLOBALS_LOST_EVENTS, GLOBALS_TRUNCATED_STRINGS, MAP_EVENTS, MAP_USER_BASE,
 };
@@ -527,8 +527,7 @@ impl<'a> Lowering<'a> {
                         }
                     }
                     _ => {
-                        let t = self.expr(value);
-                        let r = read(&mut self.em, t, Reg::R0);
+                        let r = self.expr_value(value, Reg::R0);
                         let r = self.normalize(r, value.ty, self.vars[*var]);
                         self.em.emit(Insn::Store {
                             size: Size::DW,
@@ -536,7 +535,6 @@ impl<'a> Lowering<'a> {
                             off: slot,
                             src: Src::Reg(r),
                         });
-                        self.frame.pop_temp();
                     }
                 }
             }
@@ -592,12 +590,7 @@ impl<'a> Lowering<'a> {
             StmtKind::Exit { code } => {
                 let rec = self.record;
                 let code_reg = match code {
-                    Some(c) => {
-                        let t = self.expr(c);
-                        let r = read(&mut self.em, t, Reg::R0);
-                        self.frame.pop_temp();
-                        r
-                    }
+                    Some(c) => self.expr_value(c, Reg::R0),
                     None => {
                         self.em.emit(Insn::mov64_imm(Reg::R0, 0));
                         Reg::R0
@@ -660,7 +653,16 @@ impl<'a> Lowering<'a> {
             })
             .collect();
         let rec = self.record;
-        self.zero(rec, size);
+        // Integers fill their words; strings may end early, and what follows their NUL
+        // must not be stale stack (the verifier insists, and it would leak to user space).
+        let buffers = fields.iter().filter(|(ty, _)| ty.is_buffer());
+        let start = buffers.clone().map(|&(_, off)| off).min();
+        let end = buffers
+            .map(|&(ty, off)| off + ty.size().div_ceil(8) * 8)
+            .max();
+        if let (Some(start), Some(end)) = (start, end) {
+            self.zero(rec + start as i16, end - start);
+        }
         self.em.store_fp(Size::DW, rec, Src::Imm(id as i32));
         for (arg, (ty, offset)) in args.iter().zip(fields) {
             let dst = rec + offset as i16;
@@ -668,10 +670,8 @@ impl<'a> Lowering<'a> {
             match ty {
                 t if t.is_buffer() => self.string_into(arg, dst, t.size()),
                 _ => {
-                    let t = self.expr(arg);
-                    let r = read(&mut self.em, t, Reg::R0);
+                    let r = self.expr_value(arg, Reg::R0);
                     self.em.store_fp(Size::DW, dst, Src::Reg(r));
-                    self.frame.pop_temp();
                 }
             }
         }
@@ -681,12 +681,23 @@ impl<'a> Lowering<'a> {
     /// Evaluates the integer `e` into register `dst` (for a helper argument), its temporary
     /// released.
     pub(crate) fn expr_into(&mut self, e: &Expr, dst: Reg) {
-        let t = self.expr(e);
-        let r = read(&mut self.em, t, dst);
+        let r = self.expr_value(e, dst);
         if r != dst {
             self.em.emit(Insn::mov64(dst, r));
         }
+    }
+
+    /// Evaluates the integer `e` and releases its temporary; returns the register holding
+    /// the value (`scratch` for a spilled one), valid until the next instruction that
+    /// writes it. The copy into the temporary is skipped when it was the last instruction.
+    pub(crate) fn expr_value(&mut self, e: &Expr, scratch: Reg) -> Reg {
+        let t = self.expr(e);
+        let r = match t {
+            Temp::Reg(r) => self.em.forward_last_move(r).unwrap_or(r),
+            Temp::Slot(_) => read(&mut self.em, t, scratch),
+        };
         self.frame.pop_temp();
+        r
     }
 
     /// Writes the string value of `e` (at most `cap` bytes) to the frame at `dst`.
@@ -737,10 +748,8 @@ impl<'a> Lowering<'a> {
                 // names[nr], or zeroes: bpf_probe_read_kernel from the NULL of a failed
                 // lookup clears its buffer.
                 let key = self.frame.alloc(8);
-                let t = self.expr(nr);
-                let r = read(&mut self.em, t, Reg::R0);
+                let r = self.expr_value(nr, Reg::R0);
                 self.em.store_fp(Size::W, key, Src::Reg(r));
-                self.frame.pop_temp();
                 self.em.emit(Insn::LdMap {
                     dst: Reg::R1,
                     map: MapRef(crate::MAP_USER_BASE + self.maps.len() as u32),
@@ -781,10 +790,8 @@ impl<'a> Lowering<'a> {
             }
             ExprKind::MapRead { map, key } => self.map_read_string(*map, key, dst, cap),
             ExprKind::CgroupPath { id, filter } => {
-                let t = self.expr(id);
-                let r = read(&mut self.em, t, Reg::R0);
+                let r = self.expr_value(id, Reg::R0);
                 self.em.store_fp(Size::DW, dst, Src::Reg(r));
-                self.frame.pop_temp();
                 self.em
                     .store_fp(Size::DW, dst + 8, Src::Imm(*filter as i32));
             }

@@ -7,7 +7,7 @@
 use object::helpers::Helper;
 use object::insn::{AluOp, AtomicOp, Insn, JmpOp, Size, Src};
 use object::{FuncRef, MapRef, Reg};
-use sema::hir::{AggFunc, AtomicUpdate, Expr, MapCommand, MapId};
+use sema::hir::{AggFunc, AtomicUpdate, Builtin, Expr, ExprKind, MapCommand, MapId};
 use sema::maps::MapValue;
 use sema::{CLEAR_MAP_EVENT_ID, PRINT_MAP_EVENT_ID, ZERO_MAP_EVENT_ID};
 use syntax::ast::BinaryOp;
@@ -52,16 +52,35 @@ impl Lowering<'_> {
         let size = info.key_size();
         let types = info.key.clone();
         let buf = self.frame.alloc(size);
-        self.zero(buf, size);
+        // Integer parts fill their words; everything else (string padding, the bucket, the
+        // key of a scalar map) starts as zeroes.
+        let mut covered = vec![false; size.div_ceil(8) as usize];
+        let mut at = 0;
+        for (part, ty) in parts.iter().zip(&types) {
+            let words = ty.size().div_ceil(8) as usize;
+            // bpf_get_current_comm pads the name with zeroes itself.
+            let padded_comm =
+                matches!(part.kind, ExprKind::Builtin(Builtin::Comm)) && ty.size() == 16;
+            if !ty.is_buffer() || padded_comm {
+                covered[at..at + words].fill(true);
+            }
+            at += words;
+        }
+        let mut word = 0;
+        while word < covered.len() {
+            let run = covered[word..].iter().take_while(|&&c| !c).count();
+            if run > 0 {
+                self.zero(buf + 8 * word as i16, 8 * run as u32);
+            }
+            word += run.max(1);
+        }
         let mut off = 0i16;
         for (part, ty) in parts.iter().zip(types) {
             match ty {
                 t if t.is_buffer() => self.string_into(part, buf + off, t.size()),
                 _ => {
-                    let t = self.expr(part);
-                    let r = read(&mut self.em, t, Reg::R0);
+                    let r = self.expr_value(part, Reg::R0);
                     self.em.store_fp(Size::DW, buf + off, Src::Reg(r));
-                    self.frame.pop_temp();
                 }
             }
             off += (ty.size().div_ceil(8) * 8) as i16;
@@ -109,11 +128,9 @@ impl Lowering<'_> {
 
     /// Evaluates an integer into a fresh 8-byte stack slot.
     fn int_slot(&mut self, e: &Expr) -> i16 {
-        let t = self.expr(e);
+        let r = self.expr_value(e, Reg::R0);
         let slot = self.frame.alloc(8);
-        let r = read(&mut self.em, t, Reg::R0);
         self.em.store_fp(Size::DW, slot, Src::Reg(r));
-        self.frame.pop_temp();
         slot
     }
 
@@ -299,24 +316,25 @@ impl Lowering<'_> {
         value: Option<&Expr>,
     ) {
         let key_off = self.build_key(map, key);
-        // count() and the histograms add a constant 1; the others need the value.
-        let v = value
-            .filter(|_| func != AggFunc::Count)
-            .map(|e| self.int_slot(e));
         let bucket = key_off + self.maps[map].key_size() as i16 - 8;
-        match (func, v) {
-            (AggFunc::Hist { bits }, Some(v)) => self.hist_bucket(v, bits, bucket),
-            (AggFunc::Lhist { min, max, step }, Some(v)) => {
-                self.lhist_bucket(v, min, max, step, bucket)
+        // count() and the histograms add a constant 1; the others need the value, kept in
+        // a temporary (a callee-saved register, usually) across the lookup.
+        let mut v = None;
+        match (func, value) {
+            (AggFunc::Count, _) | (_, None) => {}
+            (AggFunc::Hist { bits }, Some(e)) => {
+                self.expr_into(e, Reg::R1);
+                self.hist_bucket(bits, bucket);
             }
-            _ => {}
+            (AggFunc::Lhist { min, max, step }, Some(e)) => {
+                self.expr_into(e, Reg::R1);
+                self.lhist_bucket(min, max, step, bucket);
+            }
+            (_, Some(e)) => v = Some(self.expr(e)),
         }
         let value_reg = |me: &mut Self| match v {
-            Some(slot) if !matches!(func, AggFunc::Hist { .. } | AggFunc::Lhist { .. }) => {
-                me.em.load_fp(Size::DW, Reg::R1, slot);
-                Src::Reg(Reg::R1)
-            }
-            _ => Src::Imm(1),
+            Some(t) => Src::Reg(read(&mut me.em, t, Reg::R1)),
+            None => Src::Imm(1),
         };
         let insert = self.em.label();
         let done = self.em.label();
@@ -354,7 +372,10 @@ impl Lowering<'_> {
                     (false, true) => JmpOp::Jsgt,
                     (false, false) => JmpOp::Jgt,
                 };
-                self.em.jump_if(better, Reg::R1, Src::Reg(Reg::R2), replace);
+                let Src::Reg(value) = src else {
+                    unreachable!("min() and max() always have a value")
+                };
+                self.em.jump_if(better, value, Src::Reg(Reg::R2), replace);
                 self.em.goto(done);
                 self.em.bind(replace);
                 for (off, src) in [(0, src), (8, Src::Imm(1))] {
@@ -386,6 +407,9 @@ impl Lowering<'_> {
         }
         self.update(map, key_off, initial, BPF_ANY);
         self.em.bind(done);
+        if v.is_some() {
+            self.frame.pop_temp();
+        }
     }
 
     /// `*(u64 *)(base + off) += src` (not atomic: for per-CPU values).
@@ -405,15 +429,14 @@ impl Lowering<'_> {
         });
     }
 
-    /// The `hist(v, k)` bucket of the value at `v`, stored at `dst`, in the encoding
+    /// The `hist(v, k)` bucket of the value in r1, stored at `dst`, in the encoding
     /// `output::hist_bucket` documents (bpftrace's): with n = 2^k, 0 for negative values,
     /// v + 1 below n, else `((p - k + 1) << k) + ((v >> (p - k)) & (n - 1)) + 1` where
     /// p = floor(log2 v).
-    fn hist_bucket(&mut self, v: i16, bits: u8, dst: i16) {
+    fn hist_bucket(&mut self, bits: u8, dst: i16) {
         let done = self.em.label();
         let (x, r) = (Reg::R1, Reg::R2);
         let n = 1i32 << bits;
-        self.em.load_fp(Size::DW, x, v);
         self.em.emit(Insn::mov64_imm(r, 0));
         self.em.jump_if(JmpOp::Jslt, x, Src::Imm(0), done);
         self.em.emit(Insn::mov64(r, x));
@@ -451,38 +474,26 @@ impl Lowering<'_> {
         self.em.store_fp(Size::DW, dst, Src::Reg(r));
     }
 
-    /// The linear bucket: 0 below `min`, 1 + (v - min) / step inside, the last one at or
-    /// above `max`.
-    fn lhist_bucket(&mut self, v: i16, min: i64, max: i64, step: i64, dst: i16) {
+    /// The linear bucket of the value in r1: 0 below `min`, 1 + (v - min) / step inside,
+    /// the last one at or above `max`.
+    fn lhist_bucket(&mut self, min: i64, max: i64, step: i64, dst: i16) {
         let done = self.em.label();
         let (x, r) = (Reg::R1, Reg::R2);
-        self.em.load_fp(Size::DW, x, v);
-        self.em.emit(Insn::LdImm64 {
-            dst: Reg::R3,
-            imm: min,
-        });
         self.em.emit(Insn::mov64_imm(r, 0));
-        self.em.jump_if(JmpOp::Jslt, x, Src::Reg(Reg::R3), done);
-        self.em.emit(Insn::LdImm64 {
-            dst: r,
-            imm: (max - min) / step + 1,
-        });
-        self.em.emit(Insn::LdImm64 {
-            dst: Reg::R3,
-            imm: max,
-        });
-        self.em.jump_if(JmpOp::Jsge, x, Src::Reg(Reg::R3), done);
+        let below = self.const_operand(min, Reg::R3);
+        self.em.jump_if(JmpOp::Jslt, x, below, done);
+        self.load_const(r, (max - min) / step + 1);
+        let above = self.const_operand(max, Reg::R3);
+        self.em.jump_if(JmpOp::Jsge, x, above, done);
         self.em.emit(Insn::mov64(r, x));
-        self.em.emit(Insn::LdImm64 {
-            dst: Reg::R3,
-            imm: min,
-        });
-        self.em.emit(Insn::alu64(AluOp::Sub, r, Src::Reg(Reg::R3)));
-        self.em.emit(Insn::LdImm64 {
-            dst: Reg::R3,
-            imm: step,
-        });
-        self.em.emit(Insn::alu64(AluOp::Div, r, Src::Reg(Reg::R3)));
+        if min != 0 {
+            let min = self.const_operand(min, Reg::R3);
+            self.em.emit(Insn::alu64(AluOp::Sub, r, min));
+        }
+        if step != 1 {
+            let step = self.const_operand(step, Reg::R3);
+            self.em.emit(Insn::alu64(AluOp::Div, r, step));
+        }
         self.em.emit(Insn::alu64(AluOp::Add, r, Src::Imm(1)));
         self.em.bind(done);
         self.em.store_fp(Size::DW, dst, Src::Reg(r));

@@ -7,7 +7,7 @@ use object::Reg;
 use sema::hir::{Expr, ExprKind, NtopAddr};
 use sema::Type;
 
-use crate::frame::{read, Temp};
+use crate::frame::Temp;
 use crate::lower::Lowering;
 
 impl Lowering<'_> {
@@ -26,10 +26,8 @@ impl Lowering<'_> {
             if field.is_buffer() {
                 self.string_into(item, at, field.size().min(cap - offset));
             } else {
-                let t = self.expr(item);
-                let r = read(&mut self.em, t, Reg::R0);
+                let r = self.expr_value(item, Reg::R0);
                 self.em.store_fp(Size::DW, at, Src::Reg(r));
-                self.frame.pop_temp();
             }
         }
     }
@@ -66,16 +64,12 @@ impl Lowering<'_> {
     /// `ntop()`: the family as a u64, then the address bytes.
     pub(crate) fn ntop_into(&mut self, family: &Expr, addr: &NtopAddr, dst: i16, cap: u32) {
         self.zero(dst, cap.div_ceil(8) * 8);
-        let t = self.expr(family);
-        let r = read(&mut self.em, t, Reg::R0);
+        let r = self.expr_value(family, Reg::R0);
         self.em.store_fp(Size::DW, dst, Src::Reg(r));
-        self.frame.pop_temp();
         match addr {
             NtopAddr::Int(e) => {
-                let t = self.expr(e);
-                let r = read(&mut self.em, t, Reg::R0);
+                let r = self.expr_value(e, Reg::R0);
                 self.em.store_fp(Size::W, dst + 8, Src::Reg(r));
-                self.frame.pop_temp();
             }
             NtopAddr::TracepointBytes { offset, len } => {
                 let ctx = self.ctx();
