@@ -146,6 +146,9 @@ pub struct Token {
 pub struct Lexer<'a> {
     src: &'a str,
     pos: usize,
+    /// Every comment skipped as trivia, in the order met. Look-ahead can lex a stretch
+    /// twice, so the same comment may appear more than once (see [`Lexer::take_comments`]).
+    comments: Vec<Span>,
 }
 
 pub fn is_ident_start(c: u8) -> bool {
@@ -163,7 +166,19 @@ impl<'a> Lexer<'a> {
         if src.starts_with("#!") {
             pos = src.find('\n').map_or(src.len(), |i| i + 1);
         }
-        Lexer { src, pos }
+        Lexer {
+            src,
+            pos,
+            comments: Vec::new(),
+        }
+    }
+
+    /// The comments skipped so far, sorted and each once; the formatter keeps them.
+    pub fn take_comments(&mut self) -> Vec<Span> {
+        let mut comments = std::mem::take(&mut self.comments);
+        comments.sort();
+        comments.dedup();
+        comments
     }
 
     pub fn pos(&self) -> usize {
@@ -190,12 +205,18 @@ impl<'a> Lexer<'a> {
             if c.is_ascii_whitespace() {
                 self.pos += 1;
             } else if c == b'/' && self.byte(self.pos + 1) == b'/' {
+                let start = self.pos;
                 self.pos = self.src[self.pos..]
                     .find('\n')
                     .map_or(self.src.len(), |i| self.pos + i);
+                self.comments.push(Span::new(start, self.pos));
             } else if c == b'/' && self.byte(self.pos + 1) == b'*' {
                 match self.src[self.pos + 2..].find("*/") {
-                    Some(i) => self.pos += 2 + i + 2,
+                    Some(i) => {
+                        let start = self.pos;
+                        self.pos += 2 + i + 2;
+                        self.comments.push(Span::new(start, self.pos));
+                    }
                     None => {
                         errors.push(Diagnostic::error(
                             Span::new(self.pos, self.pos + 2),

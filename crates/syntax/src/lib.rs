@@ -6,6 +6,7 @@
 pub mod ast;
 mod diagnostic;
 pub mod dump;
+pub mod format;
 mod lexer;
 mod parser;
 mod span;
@@ -16,5 +17,23 @@ pub use span::Span;
 /// Parses a whole script. Errors are collected, not returned early: several can be reported
 /// at once.
 pub fn parse(source: &str) -> (ast::Script, Vec<Diagnostic>) {
+    let parsed = parser::parse(source);
+    (parsed.script, parsed.diagnostics)
+}
+
+/// Parses a whole script and also reports where its comments are (the formatter keeps them;
+/// the tree itself has no place for them).
+pub fn parse_with_comments(source: &str) -> Parsed {
     parser::parse(source)
+}
+
+/// Everything the parser found in one script.
+#[derive(Clone, Debug)]
+pub struct Parsed {
+    pub script: ast::Script,
+    pub diagnostics: Vec<Diagnostic>,
+    /// `//` and `/* */` comments between tokens, sorted, each once. Comments inside text the
+    /// parser keeps verbatim (preprocessor lines, C definitions) are part of that text and
+    /// may or may not be listed.
+    pub comments: Vec<Span>,
 }

@@ -34,10 +34,14 @@ pub const MAX_DEPTH: usize = 256;
 /// recursive, so this keeps those walks within a thread's stack.
 pub const MAX_TREE_DEPTH: usize = 4096;
 
-pub fn parse(source: &str) -> (Script, Vec<Diagnostic>) {
+pub fn parse(source: &str) -> crate::Parsed {
     let mut parser = Parser::new(source);
     let items = parser.parse_items();
-    (Script { items }, parser.diags)
+    crate::Parsed {
+        script: Script { items },
+        diagnostics: parser.diags,
+        comments: parser.lexer.take_comments(),
+    }
 }
 
 pub(crate) struct Parser<'a> {
