@@ -14,11 +14,25 @@ pub mod printf;
 mod probes;
 pub mod types;
 
+use std::collections::BTreeMap;
+
 use kernel::KernelInfo;
 use syntax::ast;
 use syntax::Diagnostic;
 
 pub use types::Type;
+
+/// Every probe type of the language as (full name, short name or "", whether beetrace
+/// attaches it yet): what an editor offers at the start of an attach point.
+pub fn probe_types() -> &'static [(&'static str, &'static str, bool)] {
+    probes::PROVIDERS
+}
+
+/// Whether `name` is a function of bpftrace's standard library (compiled by beetrace or
+/// not yet).
+pub fn is_known_function(name: &str) -> bool {
+    check::KNOWN_FUNCTIONS.contains(&name)
+}
 
 /// Bytes of one `syscall_name()` string (and of each entry of the runtime's name table):
 /// the longest x86-64 name has 22 characters.
@@ -95,6 +109,18 @@ pub struct Analysis {
     pub maps: Vec<maps::MapInfo>,
     /// The hierarchy filters of `cgroup_path()` calls, each once (`"*"` when none is given).
     pub cgroup_filters: Vec<String>,
+    /// The type of every expression checked, by its span: only with
+    /// [`Options::record_types`] (editors show them; compiling needs none).
+    pub expr_types: BTreeMap<syntax::Span, ExprType>,
+}
+
+/// The type of one expression of the script, as an editor shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExprType {
+    pub ty: Type,
+    /// The type in words: C's spelling for kernel values (`char[16]`,
+    /// `struct task_struct *`), beetrace's for the others (`uint32`, `string[16]`).
+    pub spelled: String,
 }
 
 /// Options that change how a script is understood.
@@ -112,6 +138,8 @@ pub struct Options {
     /// `--no-syscall-dispatch`: attach every syscall tracepoint on its own instead of one
     /// dispatcher program per direction.
     pub no_syscall_dispatch: bool,
+    /// Fill [`Analysis::expr_types`] (for the language server's hover and completion).
+    pub record_types: bool,
 }
 
 /// Analyzes a parsed script. On errors the analysis is partial and must not be compiled.
@@ -177,6 +205,8 @@ pub fn analyze(
                     printfs: &mut printfs,
                     maps: &mut maps,
                     cgroup_filters: &mut cgroup_filters,
+                    expr_types: (final_pass && options.record_types)
+                        .then_some(&mut analysis.expr_types),
                 },
                 options,
                 kernel,

@@ -10,7 +10,7 @@ use crate::hir::{Attach, Sample};
 
 /// Every probe type of the language, by full and short name, and whether beetrace attaches
 /// it yet.
-const PROVIDERS: &[(&str, &str, bool)] = &[
+pub(crate) const PROVIDERS: &[(&str, &str, bool)] = &[
     ("begin", "", true),
     ("end", "", true),
     ("tracepoint", "t", true),

@@ -278,6 +278,8 @@ impl<'a> Checker<'a> {
                         format!("{} cannot be read as a string: beetrace reads char arrays of 1 to {MAX_STRLEN} bytes", btf.c_spelling(ty)),
                     );
                 }
+                // A string to the program, but `char[16]` to the reader of the script.
+                self.note_type(span, Type::Str { len }, Some(btf.c_spelling(ty)));
                 Expr {
                     kind: ExprKind::KernelChars {
                         addr: Box::new(addr),

@@ -9,6 +9,8 @@ mod tuples;
 
 pub(crate) use maps::{MapTable, DEFAULT_MAX_ENTRIES};
 
+use std::collections::BTreeMap;
+
 use kernel::{FieldKind, KernelInfo, TracepointFormat};
 use syntax::ast::{self, BinaryOp, ExprKind as A, StmtKind as S, UnaryOp};
 use syntax::{Diagnostic, Span};
@@ -17,11 +19,11 @@ use crate::hir::{Attach, Builtin, Expr, ExprKind, Stmt, StmtKind, Var, VarId};
 use crate::maps::MapValue;
 use crate::printf::{self, Piece};
 use crate::types::Type;
-use crate::{FormatKind, Options, PrintfArg, PrintfFormat};
+use crate::{ExprType, FormatKind, Options, PrintfArg, PrintfFormat};
 
 /// Functions of bpftrace's standard library that beetrace does not compile yet: calling one is
 /// a clear "not yet", not "unknown".
-const KNOWN_FUNCTIONS: &[&str] = &[
+pub(crate) const KNOWN_FUNCTIONS: &[&str] = &[
     "print",
     "count",
     "sum",
@@ -93,6 +95,8 @@ pub(crate) struct Tables<'a> {
     pub(crate) printfs: &'a mut Vec<PrintfFormat>,
     pub(crate) maps: &'a mut MapTable,
     pub(crate) cgroup_filters: &'a mut Vec<String>,
+    /// Where to note each expression's type, when asked to (see `Options::record_types`).
+    pub(crate) expr_types: Option<&'a mut BTreeMap<Span, ExprType>>,
 }
 
 pub(crate) struct Checker<'a> {
@@ -101,6 +105,7 @@ pub(crate) struct Checker<'a> {
     printfs: &'a mut Vec<PrintfFormat>,
     maps: &'a mut MapTable,
     cgroup_filters: &'a mut Vec<String>,
+    expr_types: Option<&'a mut BTreeMap<Span, ExprType>>,
     options: &'a Options,
     kernel: &'a dyn KernelInfo,
     /// False while inferring map types from a first walk over all probes.
@@ -159,6 +164,7 @@ impl<'a> Checker<'a> {
             printfs,
             maps,
             cgroup_filters,
+            expr_types,
         } = tables;
         Checker {
             attach,
@@ -166,6 +172,7 @@ impl<'a> Checker<'a> {
             printfs,
             maps,
             cgroup_filters,
+            expr_types,
             options,
             kernel,
             final_pass,
@@ -1402,7 +1409,35 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// Types and lowers one expression, noting its type for editors when asked to.
     pub(crate) fn expr(&mut self, e: &ast::Expr) -> Expr {
+        let errors = self.errors.len();
+        let out = self.expr_inner(e);
+        // A stand-in for an expression with errors has no type worth showing.
+        if self.errors.len() == errors {
+            self.note_type(e.span, out.ty, None);
+        }
+        out
+    }
+
+    /// Records the type of the expression at `span` unless one is known already (the
+    /// first word wins: a kernel read notes its C type before the generic spelling, and
+    /// the first attach point of a wildcard probe before the others).
+    pub(super) fn note_type(&mut self, span: Span, ty: Type, spelled: Option<String>) {
+        if self
+            .expr_types
+            .as_ref()
+            .is_none_or(|types| types.contains_key(&span))
+        {
+            return;
+        }
+        let spelled = spelled.unwrap_or_else(|| self.spell(ty));
+        if let Some(types) = self.expr_types.as_mut() {
+            types.insert(span, ExprType { ty, spelled });
+        }
+    }
+
+    fn expr_inner(&mut self, e: &ast::Expr) -> Expr {
         let span = e.span;
         match &e.kind {
             A::Int(v) => int(*v as i64, literal_type(*v), span),
@@ -1763,7 +1798,8 @@ impl<'a> Checker<'a> {
             self.push(diag);
             return int(0, Type::I64, span);
         };
-        match field.kind {
+        let errors = self.errors.len();
+        let out = match field.kind {
             FieldKind::Int | FieldKind::Pointer
                 if field.size <= 8
                     && field.size.is_power_of_two()
@@ -1828,7 +1864,12 @@ impl<'a> Checker<'a> {
                     field.c_type
                 ),
             ),
+        };
+        if self.errors.len() == errors {
+            // Editors show the field's C type, as the format file declares it.
+            self.note_type(span, out.ty, Some(field.c_type.clone()));
         }
+        out
     }
 }
 
