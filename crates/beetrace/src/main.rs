@@ -7,6 +7,8 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+mod cmd_fmt;
+mod cmd_lsp;
 mod cmd_map;
 mod cmd_prog;
 mod cmd_run;
@@ -17,6 +19,8 @@ fn main() -> ExitCode {
     let first = subcommand_name();
     match first.as_deref() {
         // Subcommands are added here, one arm each, each in its own module.
+        Some("fmt") => cmd_fmt::main(),
+        Some("lsp") => cmd_lsp::main(),
         Some("map") => cmd_map::main(),
         Some("prog") => cmd_prog::main(),
         Some("run") => cmd_run::main(),
