@@ -9,7 +9,7 @@ use crate::document::Document;
 /// Expressions longer than this are shortened in the hover text.
 const MAX_SHOWN: usize = 60;
 
-pub fn hover(doc: &Document, offset: usize) -> Option<Hover> {
+pub fn hover(doc: &Document, kernel: &dyn kernel::KernelInfo, offset: usize) -> Option<Hover> {
     let text = &doc.text;
     let typed = doc
         .analysis
@@ -36,7 +36,7 @@ pub fn hover(doc: &Document, offset: usize) -> Option<Hover> {
         if shown.chars().count() > MAX_SHOWN {
             shown = shown.chars().take(MAX_SHOWN).collect::<String>() + "…";
         }
-        parts.push(format!("```bpftrace\n{shown}: {}\n```", t.spelled));
+        parts.push(format!("```bpftrace\n{shown}: {}\n```", t.spell(kernel)));
         range = Some(doc.index.range(text, *span));
     }
     if let Some(b) = builtin {

@@ -71,6 +71,14 @@ pub struct Kernel {
 }
 
 impl Kernel {
+    pub fn new(info: Box<dyn KernelInfo>) -> Kernel {
+        Kernel {
+            info,
+            tracepoints: OnceCell::new(),
+            raw_tracepoints: OnceCell::new(),
+        }
+    }
+
     pub fn info(&self) -> &dyn KernelInfo {
         self.info.as_ref()
     }
@@ -122,11 +130,7 @@ pub fn serve(connection: &Connection, kernel: Box<dyn KernelInfo>) -> Result<(),
         .initialize(caps)
         .map_err(|e| format!("initialize: {e}"))?;
     let mut server = Server {
-        kernel: Kernel {
-            info: kernel,
-            tracepoints: OnceCell::new(),
-            raw_tracepoints: OnceCell::new(),
-        },
+        kernel: Kernel::new(kernel),
         docs: HashMap::new(),
     };
     for msg in &connection.receiver {
@@ -219,8 +223,9 @@ impl Server {
                 let items = completion::complete(doc, &s.kernel, offset);
                 Some(CompletionResponse::Array(items))
             }),
-            HoverRequest::METHOD => self
-                .with_position::<HoverRequest>(req, |_, _, doc, offset| hover::hover(doc, offset)),
+            HoverRequest::METHOD => self.with_position::<HoverRequest>(req, |s, _, doc, offset| {
+                hover::hover(doc, s.kernel.info(), offset)
+            }),
             GotoDefinition::METHOD => {
                 self.with_position::<GotoDefinition>(req, |_, uri, doc, offset| {
                     let span = navigate::definition(doc, offset)?;

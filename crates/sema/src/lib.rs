@@ -114,13 +114,37 @@ pub struct Analysis {
     pub expr_types: BTreeMap<syntax::Span, ExprType>,
 }
 
-/// The type of one expression of the script, as an editor shows it.
+/// The type of one expression of the script, as an editor shows it. Spelling it costs BTF
+/// look-ups, so it is done only for the expressions shown ([`ExprType::spell`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExprType {
     pub ty: Type,
+    /// What the script's reader knows the value as, when that is not `ty`.
+    pub noted_as: NotedAs,
+}
+
+/// The type a value has in the kernel or the tracepoint it is read from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NotedAs {
+    /// Nothing more than its [`Type`].
+    Value,
+    /// A kernel value of this BTF type (a `char[16]` member read as a string).
+    Kernel(kernel::btf::TypeRef),
+    /// A tracepoint field, as its format file declares it (`const char *`).
+    Declared(String),
+}
+
+impl ExprType {
     /// The type in words: C's spelling for kernel values (`char[16]`,
     /// `struct task_struct *`), beetrace's for the others (`uint32`, `string[16]`).
-    pub spelled: String,
+    pub fn spell(&self, kernel: &dyn KernelInfo) -> String {
+        let btf = kernel.btf().ok();
+        match (&self.noted_as, btf) {
+            (NotedAs::Declared(c), _) => c.clone(),
+            (NotedAs::Kernel(r), Some(btf)) => btf.c_spelling(*r),
+            _ => self.ty.spell(btf),
+        }
+    }
 }
 
 /// Options that change how a script is understood.

@@ -210,6 +210,16 @@ fn raw_tracepoints(
     pattern: &str,
 ) -> Result<Vec<String>, kernel::KernelError> {
     let module = module.filter(|m| *m != "vmlinux" && *m != "*");
+    // A plain name BTF describes exists: no need to read and match the whole tracefs list
+    // (thousands of lines; editors re-check a script on every keystroke).
+    if module.is_none() && !wildcard::has_wildcard(pattern) {
+        if let Ok(Some(_)) = kernel
+            .btf()
+            .and_then(|btf| btf.raw_tracepoint(None, pattern))
+        {
+            return Ok(vec![pattern.to_string()]);
+        }
+    }
     let mut found: Vec<String> = Vec::new();
     if module.is_none() {
         found.extend(

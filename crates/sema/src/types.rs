@@ -186,6 +186,25 @@ impl Type {
     }
 }
 
+impl Type {
+    /// The type in words, as messages and editors show it: kernel pointers and structs by
+    /// their C spelling when the kernel's BTF is at hand.
+    pub fn spell(self, btf: Option<&kernel::btf::KernelBtf>) -> String {
+        match (self, btf) {
+            (Type::Ptr { to }, Some(btf)) => {
+                let s = btf.c_spelling(to);
+                if s.ends_with('*') {
+                    format!("{s}*")
+                } else {
+                    format!("{s} *")
+                }
+            }
+            (Type::Object { ty }, Some(btf)) => btf.c_spelling(ty),
+            _ => self.to_string(),
+        }
+    }
+}
+
 impl fmt::Display for Type {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

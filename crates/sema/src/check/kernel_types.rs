@@ -16,6 +16,7 @@ use syntax::{Diagnostic, Span};
 use super::{int, Checker, MAX_STRLEN};
 use crate::hir::{Expr, ExprKind};
 use crate::types::Type;
+use crate::NotedAs;
 
 /// Suggestions listed when a field is unknown and none is close.
 const MAX_LISTED_FIELDS: usize = 12;
@@ -38,19 +39,7 @@ impl<'a> Checker<'a> {
 
     /// The C spelling of a type for messages: kernel types by their BTF names.
     pub(super) fn spell(&self, ty: Type) -> String {
-        let btf = self.kernel.btf().ok();
-        match (ty, btf) {
-            (Type::Ptr { to }, Some(btf)) => {
-                let s = btf.c_spelling(to);
-                if s.ends_with('*') {
-                    format!("{s}*")
-                } else {
-                    format!("{s} *")
-                }
-            }
-            (Type::Object { ty }, Some(btf)) => btf.c_spelling(ty),
-            _ => ty.to_string(),
-        }
+        ty.spell(self.kernel.btf().ok())
     }
 
     /// `args.<name>` in `rawtracepoint:<tp>`: the argument typed from the tracepoint's BTF
@@ -279,7 +268,7 @@ impl<'a> Checker<'a> {
                     );
                 }
                 // A string to the program, but `char[16]` to the reader of the script.
-                self.note_type(span, Type::Str { len }, Some(btf.c_spelling(ty)));
+                self.note_type(span, Type::Str { len }, NotedAs::Kernel(ty));
                 Expr {
                     kind: ExprKind::KernelChars {
                         addr: Box::new(addr),

@@ -19,7 +19,7 @@ use crate::hir::{Attach, Builtin, Expr, ExprKind, Stmt, StmtKind, Var, VarId};
 use crate::maps::MapValue;
 use crate::printf::{self, Piece};
 use crate::types::Type;
-use crate::{ExprType, FormatKind, Options, PrintfArg, PrintfFormat};
+use crate::{ExprType, FormatKind, NotedAs, Options, PrintfArg, PrintfFormat};
 
 /// Functions of bpftrace's standard library that beetrace does not compile yet: calling one is
 /// a clear "not yet", not "unknown".
@@ -1415,25 +1415,17 @@ impl<'a> Checker<'a> {
         let out = self.expr_inner(e);
         // A stand-in for an expression with errors has no type worth showing.
         if self.errors.len() == errors {
-            self.note_type(e.span, out.ty, None);
+            self.note_type(e.span, out.ty, NotedAs::Value);
         }
         out
     }
 
     /// Records the type of the expression at `span` unless one is known already (the
-    /// first word wins: a kernel read notes its C type before the generic spelling, and
-    /// the first attach point of a wildcard probe before the others).
-    pub(super) fn note_type(&mut self, span: Span, ty: Type, spelled: Option<String>) {
-        if self
-            .expr_types
-            .as_ref()
-            .is_none_or(|types| types.contains_key(&span))
-        {
-            return;
-        }
-        let spelled = spelled.unwrap_or_else(|| self.spell(ty));
+    /// first word wins: a kernel read notes its C type before the generic one, and the
+    /// first attach point of a wildcard probe before the others).
+    pub(super) fn note_type(&mut self, span: Span, ty: Type, noted_as: NotedAs) {
         if let Some(types) = self.expr_types.as_mut() {
-            types.insert(span, ExprType { ty, spelled });
+            types.entry(span).or_insert(ExprType { ty, noted_as });
         }
     }
 
@@ -1867,7 +1859,7 @@ impl<'a> Checker<'a> {
         };
         if self.errors.len() == errors {
             // Editors show the field's C type, as the format file declares it.
-            self.note_type(span, out.ty, Some(field.c_type.clone()));
+            self.note_type(span, out.ty, NotedAs::Declared(field.c_type.clone()));
         }
         out
     }
