@@ -191,6 +191,10 @@ pub struct KernelBtf {
     modules: Vec<Module>,
     /// Name lookups already answered.
     found: Mutex<HashMap<(String, NameKind), Option<TypeRef>>>,
+    /// Member lookups already answered: each decodes its whole struct (`task_struct` has
+    /// hundreds of members), and scripts, and editors re-checking them, ask the same ones
+    /// again and again.
+    members: Mutex<HashMap<(TypeRef, String), Option<Member>>>,
 }
 
 impl std::fmt::Debug for KernelBtf {
@@ -241,6 +245,7 @@ impl KernelBtf {
             vmlinux,
             modules,
             found: Mutex::new(HashMap::new()),
+            members: Mutex::new(HashMap::new()),
         })
     }
 
@@ -268,6 +273,7 @@ impl KernelBtf {
             vmlinux,
             modules,
             found: Mutex::new(HashMap::new()),
+            members: Mutex::new(HashMap::new()),
         })
     }
 
@@ -550,7 +556,14 @@ impl KernelBtf {
     /// The member `name` of struct or union `r` (typedefs stripped), looking inside
     /// anonymous struct and union members as C does. `bit_offset` is from the start of `r`.
     pub fn member(&self, r: TypeRef, name: &str) -> Result<Option<Member>, KernelError> {
-        self.member_at_depth(r, name, 0, &mut { MAX_VISITS })
+        let key = (r, name.to_string());
+        let cache = || self.members.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(known) = cache().get(&key) {
+            return Ok(known.clone());
+        }
+        let found = self.member_at_depth(r, name, 0, &mut { MAX_VISITS })?;
+        cache().insert(key, found.clone());
+        Ok(found)
     }
 
     fn member_at_depth(
