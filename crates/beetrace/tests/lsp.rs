@@ -344,6 +344,22 @@ fn hover_definition_symbols_and_formatting() {
         "{hover}"
     );
 
+    // Assignment targets: the variable's type, the map's layout.
+    let hover = c.at("textDocument/hover", text, "    $");
+    assert!(
+        hover["contents"]["value"]
+            .as_str()
+            .unwrap()
+            .contains("$x: int64"),
+        "{hover}"
+    );
+    let hover = c.at("textDocument/hover", text, "    @se");
+    let value = hover["contents"]["value"].as_str().unwrap();
+    assert!(value.contains("@seen[uint64]: int64"), "{value}");
+
+    // From the `$` itself as from the name.
+    let def = c.at("textDocument/definition", text, "printf(\"%d\\n\", ");
+    assert_eq!(def["range"]["start"], json!({"line": 2, "character": 4}));
     let def = c.at("textDocument/definition", text, "printf(\"%d\\n\", $");
     assert_eq!(def["uri"], URI);
     assert_eq!(def["range"]["start"], json!({"line": 2, "character": 4}));

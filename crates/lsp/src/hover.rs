@@ -11,6 +11,8 @@ const MAX_SHOWN: usize = 60;
 
 pub fn hover(doc: &Document, kernel: &dyn kernel::KernelInfo, offset: usize) -> Option<Hover> {
     let text = &doc.text;
+    // On a sigil, the name after it is meant.
+    let offset = on_sigil(text, offset);
     let typed = doc
         .analysis
         .expr_types
@@ -46,6 +48,11 @@ pub fn hover(doc: &Document, kernel: &dyn kernel::KernelInfo, offset: usize) -> 
             range = Some(doc.index.range(text, syntax::Span::new(start, end)));
         }
     }
+    if typed.is_none() {
+        if let Some(map) = map_at(doc, offset) {
+            parts.push(map);
+        }
+    }
     if parts.is_empty() {
         return None;
     }
@@ -72,4 +79,28 @@ pub fn word_at(text: &str, offset: usize) -> Option<(usize, usize)> {
         end += 1;
     }
     (end > start).then_some((start, end))
+}
+
+/// `offset` moved past a `$` or `@` it points at.
+pub fn on_sigil(text: &str, offset: usize) -> usize {
+    match text.as_bytes().get(offset) {
+        Some(b'$' | b'@') => offset + 1,
+        _ => offset,
+    }
+}
+
+/// `@name[key types]: value type` for the map named under the cursor (an assignment's
+/// target has no expression type of its own).
+fn map_at(doc: &Document, offset: usize) -> Option<String> {
+    let text = &doc.text;
+    let (start, end) = word_at(text, offset).unwrap_or((offset, offset));
+    if start == 0 || text.as_bytes()[start - 1] != b'@' {
+        return None;
+    }
+    let name = &text[start..end];
+    let map = doc.analysis.maps.iter().find(|m| m.name == name)?;
+    Some(format!(
+        "```bpftrace\n@{name}{}\n```",
+        crate::navigate::map_detail(map)
+    ))
 }

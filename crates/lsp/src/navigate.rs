@@ -13,13 +13,12 @@ pub fn definition(doc: &Document, offset: usize) -> Option<Span> {
     let text = &doc.text;
     let script = &doc.parsed.script;
     let bytes = text.as_bytes();
+    let offset = crate::hover::on_sigil(text, offset);
     let (start, end) = word_at(text, offset).unwrap_or((offset, offset));
     let name = &text[start..end];
     let sigil = if start > 0 { bytes[start - 1] } else { 0 };
-    // The anonymous map `@`: the cursor is on the `@` itself.
-    let on_at = bytes.get(offset) == Some(&b'@') && name.is_empty();
-    if sigil == b'@' || on_at {
-        let name = if on_at { "" } else { name };
+    // The anonymous map `@` has the empty name.
+    if sigil == b'@' {
         return scope::maps(script)
             .into_iter()
             .find(|(n, _)| n == name)
@@ -85,7 +84,7 @@ pub fn symbols(doc: &Document) -> Vec<DocumentSymbol> {
             .maps
             .iter()
             .find(|m| m.name == name)
-            .map(map_detail);
+            .map(|m| map_detail(m).trim_start_matches(": ").to_string());
         out.push(symbol(
             format!("@{name}"),
             detail,
@@ -97,8 +96,8 @@ pub fn symbols(doc: &Document) -> Vec<DocumentSymbol> {
     out
 }
 
-/// `@m[uint32, string[16]]: count` style description of a map's layout.
-fn map_detail(m: &sema::maps::MapInfo) -> String {
+/// `[uint32, string[16]]: count` style description of a map's layout.
+pub fn map_detail(m: &sema::maps::MapInfo) -> String {
     let keys: Vec<String> = m.key.iter().map(|k| k.to_string()).collect();
     let value = match &m.value {
         sema::maps::MapValue::Plain(t) => t.to_string(),
@@ -109,8 +108,8 @@ fn map_detail(m: &sema::maps::MapInfo) -> String {
             .to_lowercase(),
     };
     if keys.is_empty() {
-        value
+        format!(": {value}")
     } else {
-        format!("[{}] → {value}", keys.join(", "))
+        format!("[{}]: {value}", keys.join(", "))
     }
 }

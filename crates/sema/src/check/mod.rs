@@ -534,6 +534,11 @@ impl<'a> Checker<'a> {
                     }
                 };
                 self.assign(name, value, span, out);
+                // The variable's type after the assignment, for editors hovering on `$x =`.
+                if let Some(id) = self.var_id(name) {
+                    let ty = self.vars[id].ty;
+                    self.note_type(target.span, ty, NotedAs::Value);
+                }
             }
             A::Map { .. } => self.assign_map(target, op, value, span, out),
             _ => self.push(Diagnostic::error(
