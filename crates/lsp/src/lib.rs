@@ -145,6 +145,10 @@ pub fn serve(connection: &Connection, kernel: Box<dyn KernelInfo>) -> Result<(),
                 let response = server.request(req);
                 send(connection, response.into())?;
             }
+            Message::Notification(n) if n.method == "exit" => {
+                // `exit` without `shutdown` first: the protocol asks for status 1.
+                return Err("exit without shutdown".to_string());
+            }
             Message::Notification(n) => {
                 for out in server.notification(n) {
                     send(connection, out.into())?;
