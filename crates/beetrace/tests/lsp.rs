@@ -425,3 +425,31 @@ fn hover_definition_symbols_and_formatting() {
 fn exit_without_shutdown_is_status_1() {
     Client::start().exit_abruptly();
 }
+
+#[test]
+fn macros_are_found_and_listed() {
+    let mut c = Client::start();
+    let text = "macro twice(x) { x * 2 }\nBEGIN { @ = twice(3); $y = twice(@); }\n";
+    c.open(text);
+    let def = c.at("textDocument/definition", text, "@ = twi");
+    assert_eq!(
+        def["range"],
+        json!({"start": {"line": 0, "character": 6}, "end": {"line": 0, "character": 11}})
+    );
+    // The anonymous map is defined by its first assignment.
+    let def = c.at("textDocument/definition", text, "$y = twice(");
+    assert_eq!(def["range"]["start"], json!({"line": 1, "character": 8}));
+    let symbols = c.request(
+        "textDocument/documentSymbol",
+        json!({"textDocument": {"uri": URI}}),
+    );
+    let names: Vec<(&str, i64)> = symbols
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap(), s["kind"].as_i64().unwrap()))
+        .collect();
+    // LSP symbol kinds: 12 function, 24 event, 13 variable.
+    assert_eq!(names, vec![("twice", 12), ("BEGIN", 24), ("@", 13)]);
+    c.shutdown();
+}

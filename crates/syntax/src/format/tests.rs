@@ -192,3 +192,17 @@ fn empty_and_comment_only_scripts() {
     check("", "");
     check("\n\n// nothing yet\n\n", "// nothing yet\n");
 }
+
+#[test]
+fn operators_that_would_run_together_are_kept_apart() {
+    check(
+        "BEGIN { $a = - -1; $b = -(--$a); $c = 4 / ({ 2 }); $d = $a - -1; }",
+        r#"BEGIN {
+    $a = -(-1);
+    $b = -(--$a);
+    $c = 4 / ({ 2 });
+    $d = $a - -1;
+}
+"#,
+    );
+}
