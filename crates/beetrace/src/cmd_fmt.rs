@@ -14,7 +14,7 @@ struct Cli {
     /// Scripts to format; `-` reads standard input.
     #[arg(value_name = "FILE", required = true)]
     files: Vec<PathBuf>,
-    /// Print nothing; exit 1 if any script is not formatted yet.
+    /// Do not print the scripts: name those not formatted yet (on stderr) and exit 1 if any.
     #[arg(long, conflicts_with = "write")]
     check: bool,
     /// Rewrite the files in place (only those that change).

@@ -16,7 +16,7 @@ use syntax::Diagnostic;
     name = "beetrace",
     version,
     about,
-    after_help = "EXAMPLES:\n    beetrace -e 'BEGIN { printf(\"hello\\n\"); exit(); }'\n    beetrace -l 'tracepoint:sched:*'\n    beetrace -e 'tracepoint:syscalls:sys_enter_openat { printf(\"%s %d\\n\", comm, args.dfd); }'\n    beetrace script.bt"
+    after_help = "EXAMPLES:\n    beetrace -e 'BEGIN { printf(\"hello\\n\"); exit(); }'\n    beetrace -l 'tracepoint:sched:*'\n    beetrace -e 'tracepoint:syscalls:sys_enter_openat { printf(\"%s %d\\n\", comm, args.dfd); }'\n    beetrace script.bt\n\nSUBCOMMANDS (each with its own --help):\n    run OBJECT        load and run a ready-made BPF object\n    map, prog         bpftool's map and prog commands\n    unpin PATH        remove what --pin left\n    fmt FILE...       print scripts in the canonical layout (--check, -w)\n    lsp               language server on stdin/stdout for editors"
 )]
 struct Cli {
     /// The program to run, given on the command line.
