@@ -16,7 +16,13 @@ pub fn main() -> ExitCode {
     match lsp::run_stdio() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("beetrace lsp: {e}");
+            let mut message = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(cause) = source {
+                message.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            eprintln!("beetrace lsp: {message}");
             ExitCode::from(1)
         }
     }

@@ -42,12 +42,29 @@ use lsp_types::{
 
 use document::Document;
 
+/// Why a session ended other than by `shutdown` and `exit`.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("the initialize handshake failed")]
+    Initialize(#[source] lsp_server::ProtocolError),
+    #[error("the shutdown handshake failed")]
+    Shutdown(#[source] lsp_server::ProtocolError),
+    #[error("exit without shutdown")]
+    ExitWithoutShutdown,
+    #[error("the client closed the connection without shutdown")]
+    Closed,
+    #[error("the client went away")]
+    Disconnected,
+    #[error("closing stdio")]
+    Io(#[source] std::io::Error),
+}
+
 /// Serves one client on stdin/stdout until it sends `shutdown` and `exit`.
-pub fn run_stdio() -> Result<(), String> {
+pub fn run_stdio() -> Result<(), ServerError> {
     let (connection, io_threads) = Connection::stdio();
     serve(&connection, open_kernel())?;
     drop(connection);
-    io_threads.join().map_err(|e| format!("closing stdio: {e}"))
+    io_threads.join().map_err(ServerError::Io)
 }
 
 /// The running kernel's tracefs (found, or mounted as the command line does). When there is
@@ -124,11 +141,11 @@ fn capabilities() -> ServerCapabilities {
 
 /// The session: the `initialize` handshake, then requests and notifications until
 /// `shutdown`.
-pub fn serve(connection: &Connection, kernel: Box<dyn KernelInfo>) -> Result<(), String> {
-    let caps = serde_json::to_value(capabilities()).map_err(|e| e.to_string())?;
+pub fn serve(connection: &Connection, kernel: Box<dyn KernelInfo>) -> Result<(), ServerError> {
+    let caps = serde_json::to_value(capabilities()).expect("capabilities serialize to JSON");
     connection
         .initialize(caps)
-        .map_err(|e| format!("initialize: {e}"))?;
+        .map_err(ServerError::Initialize)?;
     let mut server = Server {
         kernel: Kernel::new(kernel),
         docs: HashMap::new(),
@@ -138,7 +155,7 @@ pub fn serve(connection: &Connection, kernel: Box<dyn KernelInfo>) -> Result<(),
             Message::Request(req) => {
                 if connection
                     .handle_shutdown(&req)
-                    .map_err(|e| format!("shutdown: {e}"))?
+                    .map_err(ServerError::Shutdown)?
                 {
                     return Ok(());
                 }
@@ -147,7 +164,7 @@ pub fn serve(connection: &Connection, kernel: Box<dyn KernelInfo>) -> Result<(),
             }
             Message::Notification(n) if n.method == "exit" => {
                 // `exit` without `shutdown` first: the protocol asks for status 1.
-                return Err("exit without shutdown".to_string());
+                return Err(ServerError::ExitWithoutShutdown);
             }
             Message::Notification(n) => {
                 for out in server.notification(n) {
@@ -157,14 +174,14 @@ pub fn serve(connection: &Connection, kernel: Box<dyn KernelInfo>) -> Result<(),
             Message::Response(_) => {}
         }
     }
-    Err("the client closed the connection without shutdown".to_string())
+    Err(ServerError::Closed)
 }
 
-fn send(connection: &Connection, msg: Message) -> Result<(), String> {
+fn send(connection: &Connection, msg: Message) -> Result<(), ServerError> {
     connection
         .sender
         .send(msg)
-        .map_err(|_| "the client went away".to_string())
+        .map_err(|_| ServerError::Disconnected)
 }
 
 struct Server {
