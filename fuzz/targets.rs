@@ -29,6 +29,32 @@ pub fn compile(text: &str) {
     }
 }
 
+/// What the language server does with every half-typed state of a script: parse with
+/// comments, type the partial tree (sema runs even after syntax errors, recording and
+/// spelling every expression's type), and format; formatting what was formatted must
+/// change nothing.
+pub fn editor(text: &str) {
+    let parsed = syntax::parse_with_comments(text);
+    let kernel = kernel::FakeKernel::new().with_samples();
+    let options = sema::Options {
+        record_types: true,
+        ..sema::Options::default()
+    };
+    let (analysis, diags) = sema::analyze(&parsed.script, &kernel, &options);
+    let _ = syntax::render_all(&diags, "fuzz", text);
+    for t in analysis.expr_types.values() {
+        let _ = t.spell(&kernel);
+    }
+    if let Ok(formatted) = syntax::format::format(text) {
+        let again = syntax::format::format(&formatted);
+        assert_eq!(
+            again.as_deref().ok(),
+            Some(formatted.as_str()),
+            "formatting is not idempotent"
+        );
+    }
+}
+
 /// The instruction decoder (used on programs read back from the kernel) on any bytes.
 pub fn decode(bytes: &[u8]) {
     let _ = object::insn::decode(bytes);

@@ -45,6 +45,11 @@ fn compile() {
 }
 
 #[test]
+fn editor() {
+    replay_text("editor", targets::editor);
+}
+
+#[test]
 fn tracepoint_format() {
     replay_text("tracepoint_format", targets::tracepoint_format);
 }
