@@ -45,6 +45,37 @@ impl Lowering<'_> {
         t
     }
 
+    /// The address of a per-CPU kernel variable's copy: `ld_imm64` of its BTF id, then
+    /// `bpf_this_cpu_ptr`, or `bpf_per_cpu_ptr` for a given CPU. The latter returns NULL for
+    /// a CPU that does not exist, and the verifier allows no arithmetic on a pointer that
+    /// may be NULL: the explicit test leaves a plain 0 on that path (reads from it give 0).
+    fn percpu_var(&mut self, btf_id: u32, cpu: Option<&Expr>) -> Temp {
+        let t = self.frame.push_temp();
+        match cpu {
+            Some(cpu) => {
+                self.expr_into(cpu, Reg::R2);
+                self.em.emit(Insn::LdBtfVar {
+                    dst: Reg::R1,
+                    btf_id,
+                });
+                self.call(Helper::PerCpuPtr);
+                let found = self.em.label();
+                self.em.jump_if(JmpOp::Jne, Reg::R0, Src::Imm(0), found);
+                self.em.emit(Insn::mov64_imm(Reg::R0, 0));
+                self.em.bind(found);
+            }
+            None => {
+                self.em.emit(Insn::LdBtfVar {
+                    dst: Reg::R1,
+                    btf_id,
+                });
+                self.call(Helper::ThisCpuPtr);
+            }
+        }
+        write(&mut self.em, t, Reg::R0);
+        t
+    }
+
     fn expr_inner(&mut self, e: &Expr) -> Temp {
         match &e.kind {
             ExprKind::Int(v) => {
@@ -153,6 +184,7 @@ impl Lowering<'_> {
                 t
             }
             ExprKind::KernelRead { addr, size, signed } => self.kernel_read(addr, *size, *signed),
+            ExprKind::PercpuVar { btf_id, cpu } => self.percpu_var(*btf_id, cpu.as_deref()),
             ExprKind::SyscallRet => {
                 let ctx = self.ctx();
                 self.load_to_temp(ctx, 8)

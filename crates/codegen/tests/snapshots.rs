@@ -13,7 +13,11 @@ fn compile(source: &str) -> String {
         diags.iter().all(|d| !d.is_error()),
         "parse errors: {diags:?}"
     );
-    let kernel = FakeKernel::new().with_samples();
+    // kallsyms lists the sample BTF's per-CPU variable, as on a CONFIG_KALLSYMS_ALL kernel.
+    let kernel = FakeKernel::new()
+        .with_samples()
+        .with_symbol("init_task", 0xffff_ffff_8300_0000)
+        .with_symbol("runqueues", 0xffff_ffff_8340_0000);
     let (analysis, diags) = sema::analyze(&script, &kernel, &sema::Options::default());
     assert!(
         diags.iter().all(|d| !d.is_error()),

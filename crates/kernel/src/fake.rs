@@ -21,6 +21,8 @@ pub struct FakeKernel {
     /// (category, name) -> format text; None = listed but format unreadable.
     tracepoints: BTreeMap<(String, String), Option<String>>,
     btf: Option<Arc<KernelBtf>>,
+    /// The kallsyms of this kernel: name -> address (empty unless a test adds some).
+    symbols: BTreeMap<String, u64>,
 }
 
 impl FakeKernel {
@@ -70,6 +72,12 @@ impl FakeKernel {
         self
     }
 
+    /// Adds `name` at `address` to this kernel's kallsyms.
+    pub fn with_symbol(mut self, name: &str, address: u64) -> FakeKernel {
+        self.symbols.insert(name.to_string(), address);
+        self
+    }
+
     /// In-place form of [`FakeKernel::with_tracepoint`].
     pub fn add_tracepoint(&mut self, category: &str, name: &str, format: &str) {
         self.tracepoints.insert(
@@ -87,6 +95,18 @@ impl KernelInfo for FakeKernel {
     /// Always 4, so programs compiled in tests do not depend on the machine.
     fn possible_cpu_ids(&self) -> Result<u32, KernelError> {
         Ok(4)
+    }
+
+    /// Only the symbols a test added, so tests never depend on the machine's kallsyms.
+    fn kernel_symbol(&self, name: &str) -> Result<Option<u64>, KernelError> {
+        Ok(self.symbols.get(name).copied())
+    }
+
+    /// Like a kernel built with CONFIG_KALLSYMS_ALL exactly when `init_task` was added.
+    fn kallsyms_lists_variables(&self) -> Result<bool, KernelError> {
+        Ok(self
+            .symbols
+            .contains_key(crate::kallsyms::ALWAYS_A_VARIABLE))
     }
 
     fn btf(&self) -> Result<&KernelBtf, KernelError> {

@@ -5,9 +5,13 @@ use std::{fs, io};
 
 use crate::KernelError;
 
+/// A variable every kernel has (the first task): listed in kallsyms exactly when the kernel
+/// was built with CONFIG_KALLSYMS_ALL, i.e. lists variables and not only functions.
+pub const ALWAYS_A_VARIABLE: &str = "init_task";
+
 /// The address of the first symbol called `name`. Addresses read as 0 without root
 /// (kptr_restrict), which is reported as an error rather than returned as a wrong value.
-pub(crate) fn lookup(path: &Path, name: &str) -> Result<Option<u64>, KernelError> {
+pub fn lookup(path: &Path, name: &str) -> Result<Option<u64>, KernelError> {
     let text = fs::read_to_string(path).map_err(|source| KernelError::Io {
         path: path.to_path_buf(),
         source,

@@ -13,7 +13,7 @@ pub mod btf;
 pub mod cpus;
 mod fake;
 mod format;
-mod kallsyms;
+pub mod kallsyms;
 pub mod listing;
 pub mod perf_events;
 pub mod samples;
@@ -45,6 +45,13 @@ pub trait KernelInfo {
     /// `None` when there is no such symbol.
     fn kernel_symbol(&self, name: &str) -> Result<Option<u64>, KernelError> {
         kallsyms::lookup(std::path::Path::new("/proc/kallsyms"), name)
+    }
+
+    /// Whether kallsyms lists variables as well as functions: kernels built without
+    /// CONFIG_KALLSYMS_ALL list only functions, so `kaddr("jiffies")` cannot be resolved.
+    fn kallsyms_lists_variables(&self) -> Result<bool, KernelError> {
+        self.kernel_symbol(kallsyms::ALWAYS_A_VARIABLE)
+            .map(|found| found.is_some())
     }
 
     /// How many CPU ids per-CPU map lookups accept (highest possible CPU + 1).

@@ -263,5 +263,22 @@ pub fn vmlinux_btf() -> Vec<u8> {
     );
     b.raw_tracepoint("sys_enter", &[("regs", pt_regs_ptr), ("id", long)]);
     b.raw_tracepoint("sys_exit", &[("regs", pt_regs_ptr), ("ret", long)]);
+    // Per-CPU variables, as the kernel describes them: a `struct rq` and an int, listed in
+    // `.data..percpu`; `not_percpu` is a VAR outside it (what a kernel describing every
+    // global would add).
+    let rq = b.structure(
+        "rq",
+        3328,
+        &[("nr_running", uint, 32), ("clock", u64_, 3072)],
+    );
+    let runqueues = b.var("runqueues", rq);
+    let active = b.var("bpf_prog_active", int);
+    b.datasec(
+        ".data..percpu",
+        8192,
+        &[(runqueues, 0, 3328), (active, 4096, 4)],
+    );
+    let other = b.var("not_percpu", ulong);
+    b.datasec(".data", 8, &[(other, 0, 8)]);
     b.build()
 }

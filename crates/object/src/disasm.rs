@@ -60,6 +60,10 @@ pub fn insn_text(insn: &Insn, map_name: Option<&str>) -> String {
             Some(name) => format!("r{} = {name} ll", dst.0),
             None => format!("r{} = pc{off:+} ll", dst.0),
         },
+        Insn::LdBtfVar { dst, btf_id } => match map_name {
+            Some(name) => format!("r{} = ksym[{name}] ll", dst.0),
+            None => format!("r{} = ksym[btf_id:{btf_id}] ll", dst.0),
+        },
         Insn::LdMap { dst, map } => match map_name {
             Some(name) => format!("r{} = map[{name}] ll", dst.0),
             None => format!("r{} = map[#{}] ll", dst.0, map.0),

@@ -36,6 +36,8 @@ pub enum Helper {
     RingbufDiscard = 133,
     GetFuncIp = 173,
     GetCurrentTaskBtf = 158,
+    PerCpuPtr = 153,
+    ThisCpuPtr = 154,
     Loop = 181,
     ForEachMapElem = 164,
     Strncmp = 182,

@@ -316,6 +316,14 @@ pub enum Insn {
         map: MapRef,
         off: i32,
     },
+    /// `dst = &variable ll` for a kernel variable that vmlinux BTF describes (`VAR` record
+    /// `btf_id`): `ld_imm64` with `BPF_PSEUDO_BTF_ID`, two slots. The verifier types the
+    /// register from BTF; a per-CPU variable must then go through `bpf_this_cpu_ptr` or
+    /// `bpf_per_cpu_ptr`.
+    LdBtfVar {
+        dst: Reg,
+        btf_id: u32,
+    },
     /// `dst = *(size *)(src + off)`
     Load {
         size: Size,
@@ -373,6 +381,9 @@ pub enum Insn {
     Exit,
 }
 
+/// The `src_reg` of an `ld_imm64` whose immediate is a kernel BTF id (`BPF_PSEUDO_BTF_ID`).
+pub const PSEUDO_BTF_ID: u8 = 3;
+
 impl Insn {
     /// How many 8-byte slots the instruction takes.
     pub fn slots(&self) -> usize {
@@ -380,6 +391,7 @@ impl Insn {
             Insn::LdImm64 { .. }
             | Insn::LdMap { .. }
             | Insn::LdMapValue { .. }
+            | Insn::LdBtfVar { .. }
             | Insn::LdFunc { .. }
             | Insn::LdFuncPc { .. } => 2,
             _ => 1,
@@ -453,6 +465,11 @@ impl Insn {
             }
             Insn::LdFuncPc { dst, off } => {
                 raw(0x18, dst, 4, 0, off);
+                raw(0, Reg(0), 0, 0, 0);
+            }
+            // BPF_PSEUDO_BTF_ID; a second immediate of 0 means vmlinux (not a module's BTF).
+            Insn::LdBtfVar { dst, btf_id } => {
+                raw(0x18, dst, PSEUDO_BTF_ID, 0, btf_id as i32);
                 raw(0, Reg(0), 0, 0, 0);
             }
             Insn::LdMap { dst, .. } => {
@@ -611,7 +628,12 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Decoded>, DecodeError> {
                 }
                 let (_, _, _, _, hi) = slot_at(i + 1);
                 let value = (imm as u32 as i64) | ((hi as i64) << 32);
-                if src == 4 {
+                if src == PSEUDO_BTF_ID && hi == 0 {
+                    Insn::LdBtfVar {
+                        dst,
+                        btf_id: imm as u32,
+                    }
+                } else if src == 4 {
                     // BPF_PSEUDO_FUNC: a callback's address, `imm` slots from the next slot.
                     Insn::LdFuncPc { dst, off: imm }
                 } else if src == 2 {

@@ -65,6 +65,14 @@ fn table() -> Vec<(Insn, &'static str, &'static str)> {
             "r1 = 4294967298 ll",
         ),
         (
+            Insn::LdBtfVar {
+                dst: Reg::R1,
+                btf_id: 0x1_2345,
+            },
+            "18 31 00 00 45 23 01 00 00 00 00 00 00 00 00 00",
+            "r1 = ksym[btf_id:74565] ll",
+        ),
+        (
             Insn::Load {
                 size: Size::W,
                 dst: Reg::R0,

@@ -324,6 +324,13 @@ pub enum ExprKind {
         size: u8,
         signed: bool,
     },
+    /// `percpu_kaddr("var"[, cpu])`: the address of this CPU's copy (no `cpu`) or CPU
+    /// `cpu`'s copy of the per-CPU kernel variable whose vmlinux BTF `VAR` is `btf_id`
+    /// (`bpf_this_cpu_ptr` / `bpf_per_cpu_ptr`); 0 for a CPU that does not exist.
+    PercpuVar {
+        btf_id: u32,
+        cpu: Option<Box<Expr>>,
+    },
     /// `syscall_name(nr)`: the name of system call `nr` (x86-64 numbering), "" when unknown;
     /// looked up in a table the runtime fills.
     SyscallName {

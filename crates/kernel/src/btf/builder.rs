@@ -152,6 +152,22 @@ impl BtfBuilder {
         self.head(name, kind::FUNC, 0, false, proto)
     }
 
+    /// A global variable (`VAR`, global linkage).
+    pub fn var(&mut self, name: &str, ty: u32) -> u32 {
+        let id = self.head(name, kind::VAR, 0, false, ty);
+        self.words(&[1]);
+        id
+    }
+
+    /// A data section listing variables as (VAR id, offset, size).
+    pub fn datasec(&mut self, name: &str, size: u32, vars: &[(u32, u32, u32)]) -> u32 {
+        let id = self.head(name, kind::DATASEC, vars.len() as u32, false, size);
+        for &(var, offset, size) in vars {
+            self.words(&[var, offset, size]);
+        }
+        id
+    }
+
     /// What the kernel emits for a tracepoint: `typedef void (*btf_trace_<name>)(void *,
     /// args...)` with unnamed parameters, and `__traceiter_<name>` naming them.
     pub fn raw_tracepoint(&mut self, name: &str, args: &[(&str, u32)]) {

@@ -144,6 +144,26 @@ pub enum NameKind {
     Base,
     /// Functions (`FUNC` records).
     Func,
+    /// Global variables (`VAR` records): the per-CPU ones, on kernels that describe only
+    /// those.
+    Var,
+}
+
+/// The section whose `VAR`s are per-CPU: their address is an offset into each CPU's area.
+const PERCPU_SECTION: &str = ".data..percpu";
+
+/// A kernel global variable that BTF describes (`VAR`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelVar {
+    /// The `VAR` record's id: what `ld_imm64` with `BPF_PSEUDO_BTF_ID` names.
+    pub btf_id: u32,
+    /// The variable's type.
+    pub ty: TypeRef,
+    /// Listed in `.data..percpu`: one copy per CPU, reached through `bpf_per_cpu_ptr` or
+    /// `bpf_this_cpu_ptr`.
+    pub percpu: bool,
+    /// The module that defines it, `None` for vmlinux.
+    pub module: Option<String>,
 }
 
 /// A raw tracepoint as BTF describes it: `typedef void (*btf_trace_<name>)(void *, args...)`.
@@ -531,6 +551,7 @@ impl KernelBtf {
             NameKind::Typedef => h.kind == kind::TYPEDEF,
             NameKind::Base => h.kind == kind::INT || h.kind == kind::FLOAT,
             NameKind::Func => h.kind == kind::FUNC,
+            NameKind::Var => h.kind == kind::VAR,
         };
         let target = name.as_bytes();
         for (id, head) in raw.heads().map_err(|e| self.err(e))? {
@@ -646,6 +667,48 @@ impl KernelBtf {
             }
         }
         Ok(None)
+    }
+
+    /// The global variable `name` (vmlinux first, then modules), and whether it is per-CPU.
+    pub fn variable(&self, name: &str) -> Result<Option<KernelVar>, KernelError> {
+        let Some(r) = self.find(name, NameKind::Var)? else {
+            return Ok(None);
+        };
+        let raw = self.raw(r.blob)?;
+        let (head, _) = raw
+            .record(r.id)
+            .map_err(|e| self.err(e))?
+            .ok_or_else(|| self.err(format!("type id {} does not exist", r.id)))?;
+        let base_end = self.vmlinux.end_id().map_err(|e| self.err(e))?;
+        let ty_id = head.size_or_type;
+        let ty = TypeRef {
+            blob: if ty_id < base_end { 0 } else { r.blob },
+            id: ty_id,
+        };
+        let mut percpu = false;
+        for (id, head) in raw.heads().map_err(|e| self.err(e))? {
+            if head.kind != kind::DATASEC
+                || self.name_bytes(raw, r.blob, head.name_off) != Some(PERCPU_SECTION.as_bytes())
+            {
+                continue;
+            }
+            let (_, tail) = raw
+                .record(id)
+                .map_err(|e| self.err(e))?
+                .ok_or_else(|| self.err(format!("type id {id} does not exist")))?;
+            percpu = (0..head.vlen as usize).any(|i| word(tail, 3 * i) == r.id);
+            break;
+        }
+        let module = match r.blob {
+            0 => None,
+            b => Some(self.modules[b as usize - 1].name.clone()),
+        };
+        Ok(Some(KernelVar {
+            btf_id: r.id,
+            ty,
+            percpu,
+            module,
+        }))
     }
 
     /// The raw tracepoint `name` (in `module`, or in vmlinux and then any module), with its

@@ -204,3 +204,25 @@ fn cyclic_types_are_errors_not_hangs() {
         .c_spelling(at(4))
         .ends_with("...[2][2][2][2][2][2][2][2][2][2][2][2][2][2][2][2][2]"));
 }
+
+#[test]
+fn variables_and_whether_they_are_per_cpu() {
+    let btf = sample();
+    let rq = btf.variable("runqueues").unwrap().unwrap();
+    assert!(rq.percpu);
+    assert_eq!(rq.module, None);
+    assert_eq!(btf.c_spelling(rq.ty), "struct rq");
+    assert_eq!(
+        btf.get(TypeRef {
+            blob: 0,
+            id: rq.btf_id
+        })
+        .unwrap(),
+        BtfType::Other { kind: kind::VAR }
+    );
+    assert!(btf.variable("bpf_prog_active").unwrap().unwrap().percpu);
+    assert!(!btf.variable("not_percpu").unwrap().unwrap().percpu);
+    assert_eq!(btf.variable("jiffies").unwrap(), None);
+    // A struct of that name is not a variable.
+    assert_eq!(btf.variable("task_struct").unwrap(), None);
+}

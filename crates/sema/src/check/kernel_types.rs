@@ -534,7 +534,12 @@ impl<'a> Checker<'a> {
                 };
                 (name.as_str(), kind, format!("{word} {name}"))
             }
-            ast::TypeKind::Named(name) => (name.as_str(), NameKind::Typedef, name.clone()),
+            ast::TypeKind::Named(name) => {
+                // `(uint64 *)kaddr("jiffies")`: bpftrace's integer names are the kernel's
+                // fixed-width typedefs.
+                let kernel_name = kernel_int_name(name).unwrap_or(name.as_str());
+                (kernel_name, NameKind::Typedef, name.clone())
+            }
             _ => {
                 self.push(Diagnostic::error(
                     t.span,
@@ -719,6 +724,21 @@ fn char_at(addr: Expr, span: Span) -> Expr {
         },
         span,
     }
+}
+
+/// The kernel typedef of one of bpftrace's integer type names (`uint64` is `u64`).
+fn kernel_int_name(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "uint8" => "u8",
+        "uint16" => "u16",
+        "uint32" => "u32",
+        "uint64" => "u64",
+        "int8" => "s8",
+        "int16" => "s16",
+        "int32" => "s32",
+        "int64" => "s64",
+        _ => return None,
+    })
 }
 
 /// `base + offset` as an address; offsets into the same object fold into one constant

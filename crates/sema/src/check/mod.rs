@@ -1,6 +1,7 @@
 //! Types one probe body for one attach point and lowers it to HIR.
 
 mod kernel_types;
+mod kernel_vars;
 mod maps;
 mod ntop;
 mod print_struct;
@@ -1225,22 +1226,6 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// `kaddr("symbol")`: the symbol's address, resolved now from /proc/kallsyms.
-    fn kaddr(&mut self, args: &[ast::Expr], span: Span) -> Expr {
-        let [ast::Expr {
-            kind: A::Str(name), ..
-        }] = args
-        else {
-            return self.error(span, "kaddr() takes a symbol name as a string literal");
-        };
-        let name = String::from_utf8_lossy(name).into_owned();
-        match self.kernel.kernel_symbol(&name) {
-            Ok(Some(addr)) => int(addr as i64, Type::U64, span),
-            Ok(None) => self.error(span, format!("kaddr(): no kernel symbol named '{name}'")),
-            Err(e) => self.error(span, format!("kaddr(): {e}")),
-        }
-    }
-
     /// `strncmp(a, b, n)`: 0 when the first `n` bytes are equal, as in bpftrace.
     fn strncmp(&mut self, args: &[ast::Expr], span: Span) -> Expr {
         let [a, b, n] = args else {
@@ -1479,6 +1464,9 @@ impl<'a> Checker<'a> {
             A::Call { name, args, .. } if name == "cgroup_path" => self.cgroup_path(args, span),
             A::Call { name, args, .. } if name == "str" => self.str_call(args, span),
             A::Call { name, args, .. } if name == "kaddr" => self.kaddr(args, span),
+            A::Call { name, args, .. } if name == "percpu_kaddr" => {
+                self.percpu_kaddr(args, span)
+            }
             A::Call { name, args, .. } if name == "uptr" || name == "kptr" => {
                 self.address_space(name, args, span).0
             }
