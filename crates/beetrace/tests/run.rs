@@ -85,6 +85,36 @@ const TESTS: &[(&str, Test)] = &[
         "verifier_rejection_shows_the_failing_instruction",
         verifier_rejection_shows_the_failing_instruction,
     ),
+    (
+        "kconfig_and_ksym_externs_resolve_like_libbpf",
+        kconfig_and_ksym_externs_resolve_like_libbpf,
+    ),
+    (
+        "ksym_externs_read_per_cpu_and_plain_kernel_globals",
+        ksym_externs_read_per_cpu_and_plain_kernel_globals,
+    ),
+    (
+        "ksym_extern_kallsyms_lacks_is_named",
+        ksym_extern_kallsyms_lacks_is_named,
+    ),
+];
+
+/// Why a test cannot run on this kernel, if it cannot.
+type WhyNot = fn() -> Option<String>;
+
+/// Tests that need something of this particular kernel, with the check that says why not.
+const REQUIREMENTS: &[(&str, WhyNot)] = &[
+    ("ksym_externs_read_per_cpu_and_plain_kernel_globals", || {
+        (!kallsyms_lists_variables()).then(|| {
+            "needs a kernel whose /proc/kallsyms lists variables (CONFIG_KALLSYMS_ALL): \
+                 the verifier resolves __ksym variables through it"
+                .to_string()
+        })
+    }),
+    ("ksym_extern_kallsyms_lacks_is_named", || {
+        kallsyms_lists_variables()
+            .then(|| "this kernel's /proc/kallsyms lists variables: nothing is missing".into())
+    }),
 ];
 
 fn main() {
@@ -96,7 +126,12 @@ fn main() {
     let trials = TESTS
         .iter()
         .map(|&(name, f)| {
-            let skip = skip.clone();
+            let skip = skip.clone().or_else(|| {
+                REQUIREMENTS
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .and_then(|(_, why_not)| why_not())
+            });
             Trial::ignorable_test(name, move || match skip {
                 Some(reason) => Ok(Completion::ignored_with(reason)),
                 None => f().map(|()| Completion::Completed),
@@ -1143,4 +1178,171 @@ fn core_relocation_failure_is_explained() -> Outcome {
     f.expect_stderr(
         "hint: the call to helper 195896080 (0xbad2310) is a CO-RE relocation that failed",
     )
+}
+
+// ---------------------------------------------------------------------------------------
+// Externs: __kconfig and __ksym
+
+/// Whether kallsyms lists variables as well as functions (`jiffies` is one every kernel has).
+fn kallsyms_lists_variables() -> bool {
+    kallsyms_address("jiffies").is_some()
+}
+
+/// The address of `name` in /proc/kallsyms.
+fn kallsyms_address(name: &str) -> Option<u64> {
+    let text = fs::read_to_string("/proc/kallsyms").ok()?;
+    text.lines().find_map(|l| {
+        let mut f = l.split_whitespace();
+        let (addr, _, sym) = (f.next()?, f.next()?, f.next()?);
+        (sym == name).then(|| u64::from_str_radix(addr, 16).ok())?
+    })
+}
+
+/// The running kernel's config, from where libbpf reads it.
+fn kernel_config() -> Result<String, Failed> {
+    let out = Command::new("sh")
+        .args([
+            "-c",
+            "cat /boot/config-$(uname -r) 2>/dev/null || zcat /proc/config.gz",
+        ])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if text.contains("CONFIG_HZ=") {
+        Ok(text)
+    } else {
+        Err("cannot read the kernel's config".into())
+    }
+}
+
+fn config_value<'a>(config: &'a str, name: &str) -> Result<&'a str, Failed> {
+    let prefix = format!("{name}=");
+    config
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .ok_or_else(|| format!("{name} is not in the kernel's config").into())
+}
+
+/// `KERNEL_VERSION(a, b, c)` of `uname -r`, the sublevel capped at 255.
+fn kernel_version_code() -> Result<u32, Failed> {
+    let out = Command::new("uname")
+        .arg("-r")
+        .output()
+        .map_err(|e| e.to_string())?;
+    let release = String::from_utf8_lossy(&out.stdout).into_owned();
+    let numbers: Vec<u32> = release
+        .trim()
+        .split(['.', '-', '+'])
+        .take(3)
+        .map(|p| p.parse().unwrap_or(0))
+        .collect();
+    match numbers[..] {
+        [a, b, c] => Ok((a << 16) | (b << 8) | c.min(255)),
+        _ => Err(format!("cannot read a version from {release}").into()),
+    }
+}
+
+/// `__kconfig` values of every C shape (integers, bool, tristate, char array), the kernel
+/// version, a typeless `__ksym` of a function, kfunc calls, and `__weak` externs that do not
+/// exist (0): the values the programs print are those of the kernel's config and kallsyms.
+fn kconfig_and_ksym_externs_resolve_like_libbpf() -> Outcome {
+    let scratch = Scratch::new("kconfig");
+    let obj = build(&scratch, "kconfig")?;
+    let config = kernel_config()?;
+    let tristate = match config_value(&config, "CONFIG_BPF_EVENTS")? {
+        "y" => 1,
+        "m" => 2,
+        _ => 0,
+    };
+    let expected = [
+        format!(
+            "version {} hz {} cpus {}",
+            kernel_version_code()?,
+            config_value(&config, "CONFIG_HZ")?,
+            config_value(&config, "CONFIG_NR_CPUS")?
+        ),
+        format!(
+            "bpf 1 events {tristate} hostname {}",
+            config_value(&config, "CONFIG_DEFAULT_HOSTNAME")?.trim_matches('"')
+        ),
+        format!(
+            "text {:x} missing 0 0 0",
+            kallsyms_address("_text").ok_or("no _text in /proc/kallsyms")?
+        ),
+        format!("kfunc pid {} missing 0", tid()),
+    ];
+    let run = Running::start(&[obj.to_str().expect("utf-8 path")])?;
+    getppid();
+    let me = tid();
+    run.wait_for(|out| messages_of(out, me).len() >= expected.len());
+    let f = run.stop(Some("INT"), &[])?;
+    // The two programs print in either order.
+    let mut seen = messages_of(&f.stdout, me);
+    seen.sort();
+    let mut want = expected.to_vec();
+    want.sort();
+    check(
+        seen == want,
+        &format!("expected the lines {want:?}, got {seen:?}"),
+        &f,
+    )
+}
+
+/// The issue's object on a kernel that lists variables in kallsyms: CPU 0's `nr_running`
+/// (typed `__ksym`, per-CPU) is a small number, and `jiffies` (typeless) read 100 ms apart
+/// advances by about HZ/10.
+fn ksym_externs_read_per_cpu_and_plain_kernel_globals() -> Outcome {
+    let scratch = Scratch::new("ksym");
+    let obj = build(&scratch, "ksym")?;
+    let hz: f64 = config_value(&kernel_config()?, "CONFIG_HZ")?
+        .parse()
+        .map_err(|_| "CONFIG_HZ is not a number")?;
+    let run = Running::start(&[obj.to_str().expect("utf-8 path")])?;
+    let start = Instant::now();
+    getppid();
+    thread::sleep(Duration::from_millis(100));
+    getppid();
+    let elapsed = start.elapsed().as_secs_f64();
+    let me = tid();
+    run.wait_for(|out| messages_of(out, me).len() >= 2);
+    let f = run.stop(Some("INT"), &[])?;
+    let values: Vec<(u64, u64)> = messages_of(&f.stdout, me)
+        .iter()
+        .filter_map(|m| {
+            let mut w = m.split_whitespace();
+            match (w.next(), w.next(), w.next(), w.next()) {
+                (Some("nr_running"), Some(n), Some("jiffies"), Some(j)) => {
+                    Some((n.parse().ok()?, j.parse().ok()?))
+                }
+                _ => None,
+            }
+        })
+        .collect();
+    let [(nr, j0), (_, j1)] = values[..] else {
+        return Err(format!("expected two lines, got {values:?}\n{}", f.context()).into());
+    };
+    check(
+        nr < 10_000,
+        &format!("nr_running {nr} is not plausible"),
+        &f,
+    )?;
+    let ticks = j1.saturating_sub(j0) as f64;
+    let expected = hz * elapsed;
+    check(
+        (ticks - expected).abs() <= expected * 0.3 + 2.0,
+        &format!("jiffies advanced {ticks} in {elapsed:.3} s, expected about {expected:.1}"),
+        &f,
+    )
+}
+
+/// Where kallsyms lists no variables, the verifier cannot resolve `__ksym` variables: the
+/// run stops before loading anything and names the extern and the reason.
+fn ksym_extern_kallsyms_lacks_is_named() -> Outcome {
+    let scratch = Scratch::new("ksym_missing");
+    let obj = build(&scratch, "ksym")?;
+    let f = run_to_end(&[obj.to_str().expect("utf-8 path")])?;
+    f.expect_failure()?;
+    f.expect_stderr("ERROR: extern jiffies: /proc/kallsyms has no symbol 'jiffies'")?;
+    f.expect_stderr("built without CONFIG_KALLSYMS_ALL")?;
+    check(!f.stderr.contains("panicked"), "beetrace panicked", &f)
 }

@@ -25,6 +25,7 @@ const BPF_PROG_LOAD: libc::c_long = 5;
 const BPF_PROG_TEST_RUN: libc::c_long = 10;
 const BPF_RAW_TRACEPOINT_OPEN: libc::c_long = 17;
 const BPF_BTF_LOAD: libc::c_long = 18;
+const BPF_MAP_FREEZE: libc::c_long = 22;
 
 /// `union bpf_attr` is a union of per-command structs; 128 bytes covers every field we set.
 #[repr(C, align(8))]
@@ -133,6 +134,14 @@ pub fn map_create_with_btf(
             .u32(56, btf.value_type_id);
     }
     bpf(BPF_MAP_CREATE, &mut attr).map(owned)
+}
+
+/// Makes a map read-only for user space from now on; with `BPF_F_RDONLY_PROG` the verifier
+/// then treats its contents as constants.
+pub fn map_freeze(map: &OwnedFd) -> io::Result<()> {
+    let mut attr = Attr::new();
+    attr.u32(0, map.as_raw_fd() as u32);
+    bpf(BPF_MAP_FREEZE, &mut attr).map(|_| ())
 }
 
 /// `BPF_ANY`, `BPF_NOEXIST`, `BPF_EXIST`: whether an update may create or replace.

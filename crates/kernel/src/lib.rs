@@ -14,6 +14,7 @@ pub mod cpus;
 mod fake;
 mod format;
 pub mod kallsyms;
+pub mod kconfig;
 pub mod listing;
 pub mod perf_events;
 pub mod samples;

@@ -52,10 +52,19 @@ pub enum Type {
     Var {
         name: String,
         ty: TypeId,
+        /// Byte offset of the record in the BTF blob (for [`crate::externs`]' patches).
+        record: usize,
     },
     DataSec {
         name: String,
         vars: Vec<SecVar>,
+        /// Byte offset of the record in the BTF blob.
+        record: usize,
+    },
+    /// A function (`FUNC`); `record` as for `Var`.
+    Func {
+        name: String,
+        record: usize,
     },
     Float {
         size: u32,
@@ -214,7 +223,8 @@ impl Btf {
                         target: size_or_type,
                     }
                 }
-                kind::FUNC | kind::FWD => Type::Other { name },
+                kind::FUNC => Type::Func { name, record },
+                kind::FWD => Type::Other { name },
                 kind::FUNC_PROTO => {
                     referenced.push(size_or_type);
                     for _ in 0..vlen {
@@ -229,6 +239,7 @@ impl Btf {
                     Type::Var {
                         name,
                         ty: size_or_type,
+                        record,
                     }
                 }
                 kind::DATASEC => {
@@ -241,7 +252,7 @@ impl Btf {
                         });
                         p += 12;
                     }
-                    Type::DataSec { name, vars }
+                    Type::DataSec { name, vars, record }
                 }
                 kind::FLOAT => Type::Float { size: size_or_type },
                 kind::DECL_TAG => {
@@ -289,6 +300,11 @@ impl Btf {
         id
     }
 
+    /// Every type with its id (0, `void`, first).
+    pub fn types(&self) -> impl Iterator<Item = (TypeId, &Type)> {
+        self.types.iter().enumerate().map(|(i, t)| (i as TypeId, t))
+    }
+
     /// The size in bytes of a value of type `id`.
     pub fn size_of(&self, id: TypeId) -> u64 {
         match self.get(self.resolve(id)) {
@@ -316,9 +332,10 @@ impl Btf {
             Type::Alias { name, target } if name.is_empty() => self.type_name(*target),
             Type::Alias { name, .. } => name.clone(),
             Type::Float { size } => format!("float{}", size * 8),
-            Type::Var { name, .. } | Type::DataSec { name, .. } | Type::Other { name } => {
-                name.clone()
-            }
+            Type::Var { name, .. }
+            | Type::DataSec { name, .. }
+            | Type::Func { name, .. }
+            | Type::Other { name } => name.clone(),
         }
     }
 
@@ -352,7 +369,7 @@ impl Btf {
         };
         vars.iter()
             .filter_map(|v| match self.get(v.ty) {
-                Type::Var { name, ty } => Some((name.clone(), *ty, v.offset, v.size)),
+                Type::Var { name, ty, .. } => Some((name.clone(), *ty, v.offset, v.size)),
                 _ => None,
             })
             .collect()

@@ -15,6 +15,7 @@
 mod attach;
 pub mod btf;
 mod dump;
+mod externs;
 mod globals;
 mod scan;
 pub mod section;
@@ -50,6 +51,8 @@ pub enum LoadError {
     Section { program: String, reason: String },
     #[error("--set {name}: {reason}")]
     Set { name: String, reason: String },
+    #[error("extern {name}: {reason}")]
+    Extern { name: String, reason: String },
     #[error("{0}")]
     Option(String),
     #[error("{0}")]
@@ -165,8 +168,9 @@ pub fn load(data: &[u8], opts: &Options) -> Result<Loaded, LoadError> {
     if let Some(dir) = &opts.pin_maps_dir {
         loader.default_map_pin_directory(dir);
     }
+    let externs = externs::resolve(data, &scan)?;
     let mut for_aya = data.to_vec();
-    for (at, bytes) in &scan.aya_patches {
+    for (at, bytes) in scan.aya_patches.iter().chain(&externs.patches) {
         if let Some(target) = for_aya.get_mut(*at..*at + bytes.len()) {
             target.copy_from_slice(bytes);
         }
@@ -188,6 +192,8 @@ pub fn load(data: &[u8], opts: &Options) -> Result<Loaded, LoadError> {
         }
     }
 
+    // The programs hold their own references to the kconfig map now.
+    drop(externs.kconfig_map);
     let wired = tail::wire(&mut ebpf, &scan, &opts.tails)?;
     let streams = watch::open_streams(&mut ebpf)?;
     let mut programs = Vec::with_capacity(scan.programs.len());

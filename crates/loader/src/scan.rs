@@ -63,6 +63,17 @@ pub struct DeclaredSlot {
     pub program: String,
 }
 
+/// One instruction that refers to an `extern` (a symbol the object does not define: `__ksym`,
+/// `__kconfig`), which [`crate::externs`] patches before aya sees the object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternUse {
+    pub name: String,
+    /// Declared `__weak`: may be absent from the kernel (then it is 0).
+    pub weak: bool,
+    /// File offset of the instruction (an `ld_imm64`, or a `call` of a kernel function).
+    pub insn_at: usize,
+}
+
 /// The scanned object.
 #[derive(Debug, Default)]
 pub struct Scan {
@@ -73,6 +84,10 @@ pub struct Scan {
     /// (file offset, bytes) to write into the copy of the object given to aya (see
     /// [`Btf::aya_prog_array_patches`]).
     pub aya_patches: Vec<(usize, Vec<u8>)>,
+    /// Instructions that use externs.
+    pub extern_uses: Vec<ExternUse>,
+    /// File offset of the `.BTF` section's bytes.
+    pub btf_at: Option<usize>,
 }
 
 impl Scan {
@@ -94,6 +109,10 @@ pub fn scan(data: &[u8]) -> Result<Scan, LoadError> {
     let file = elf::File::parse(data).map_err(|e| LoadError::Malformed(e.to_string()))?;
 
     let mut aya_patches = Vec::new();
+    let btf_at = file
+        .section_by_name(".BTF")
+        .and_then(|s| s.file_range())
+        .map(|(start, _)| start as usize);
     let btf = match file.section_by_name(".BTF") {
         Some(s) => {
             let bytes = s.data().map_err(|e| LoadError::Malformed(e.to_string()))?;
@@ -121,6 +140,7 @@ pub fn scan(data: &[u8]) -> Result<Scan, LoadError> {
 
     let mut scan = Scan {
         btf,
+        btf_at,
         aya_patches,
         ..Scan::default()
     };
@@ -180,6 +200,9 @@ pub fn scan(data: &[u8]) -> Result<Scan, LoadError> {
     };
     for section in file.sections() {
         let index = section.index().0;
+        if is_code_section(&file, section.index()) {
+            scan.extern_uses.extend(extern_uses(&file, &section)?);
+        }
         for (offset, reloc) in section.relocations() {
             let Some((target, target_section)) = symbol_name(reloc.target()) else {
                 continue;
@@ -220,6 +243,40 @@ pub fn scan(data: &[u8]) -> Result<Scan, LoadError> {
         }
     }
     Ok(scan)
+}
+
+/// The instructions of code section `section` that refer to undefined symbols.
+fn extern_uses(
+    file: &elf::File<'_>,
+    section: &elf::Section<'_, '_>,
+) -> Result<Vec<ExternUse>, LoadError> {
+    let mut out = Vec::new();
+    let Some((start, size)) = section.file_range() else {
+        return Ok(out);
+    };
+    for (offset, reloc) in section.relocations() {
+        let RelocationTarget::Symbol(i) = reloc.target() else {
+            continue;
+        };
+        let Ok(sym) = file.symbol_by_index(i) else {
+            continue;
+        };
+        let name = sym.name().unwrap_or_default();
+        if !sym.is_undefined() || name.is_empty() {
+            continue;
+        }
+        if offset % 8 != 0 || offset.saturating_add(8) > size {
+            return Err(LoadError::Malformed(format!(
+                "a relocation of extern '{name}' lies outside its section"
+            )));
+        }
+        out.push(ExternUse {
+            name: name.to_string(),
+            weak: sym.is_weak(),
+            insn_at: (start + offset) as usize,
+        });
+    }
+    Ok(out)
 }
 
 /// Checks what aya 0.14 reads without bounds checks (and would panic on): function symbols

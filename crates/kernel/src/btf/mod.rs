@@ -669,6 +669,14 @@ impl KernelBtf {
         Ok(None)
     }
 
+    /// The module that defines `r`, `None` for vmlinux.
+    pub fn module_of(&self, r: TypeRef) -> Option<&str> {
+        match r.blob {
+            0 => None,
+            b => self.modules.get(b as usize - 1).map(|m| m.name.as_str()),
+        }
+    }
+
     /// The global variable `name` (vmlinux first, then modules), and whether it is per-CPU.
     pub fn variable(&self, name: &str) -> Result<Option<KernelVar>, KernelError> {
         let Some(r) = self.find(name, NameKind::Var)? else {
