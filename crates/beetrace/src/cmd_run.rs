@@ -19,11 +19,12 @@ use output::value::json_str;
     about = "Load and run a ready-made libbpf-style BPF object (built with clang -target bpf)",
     after_help = "Programs attach by section name (tp/CAT/NAME, tracepoint/CAT/NAME, raw_tp/NAME,\n\
 raw_tracepoint/NAME, tp_btf/NAME, uprobe/PATH:FUNC[+OFF], uretprobe/..., perf_event,\n\
-kprobe/FUNC, fentry/FUNC). Programs placed in a program array (by --tail or by the\n\
+kprobe/FUNC, fentry/FUNC, and with --cgroup PATH: cgroup/connect4, cgroup/sock_create,\n\
+cgroup/getsockopt, cgroup_skb/egress, sockops, ...). Programs placed in a program array (by --tail or by the\n\
 object's own .values initialisation) are tail-call targets and are not attached.\n\
 A program that cannot be attached is reported and the others keep running (--strict\n\
 stops instead).\n\n\
-EXAMPLES:\n    beetrace run fchmodat.bpf.o\n    beetrace run tail.bpf.o --tail syscall:59=hello_exec --tail syscall:222-226=hello_timer\n    beetrace run prog.bpf.o --set target_pid=1234 --duration 5s -f json\n    beetrace run fchmodat.bpf.o -c 'chmod 600 /tmp/x'"
+EXAMPLES:\n    beetrace run fchmodat.bpf.o\n    beetrace run tail.bpf.o --tail syscall:59=hello_exec --tail syscall:222-226=hello_timer\n    beetrace run prog.bpf.o --set target_pid=1234 --duration 5s -f json\n    beetrace run fchmodat.bpf.o -c 'chmod 600 /tmp/x'\n    beetrace run mark.bpf.o --cgroup /sys/fs/cgroup/test --cgroup-flags multi"
 )]
 struct RunCli {
     /// The BPF object file.
@@ -59,6 +60,16 @@ struct RunCli {
     /// Directory for maps marked LIBBPF_PIN_BY_NAME (default /sys/fs/bpf, as libbpf).
     #[arg(long = "pin-maps-dir", value_name = "DIR")]
     pin_maps_dir: Option<PathBuf>,
+
+    /// Attach cgroup programs (cgroup/connect4, cgroup_skb/egress, sockops, ...) to this
+    /// cgroup v2 directory.
+    #[arg(long = "cgroup", value_name = "PATH")]
+    cgroup: Option<PathBuf>,
+
+    /// Attach cgroup programs with BPF_PROG_ATTACH and BPF_F_ALLOW_MULTI or
+    /// BPF_F_ALLOW_OVERRIDE instead of a BPF link; detached at exit.
+    #[arg(long = "cgroup-flags", value_name = "multi|override")]
+    cgroup_flags: Option<loader::CgroupFlags>,
 
     /// Decode the records of ring buffer MAP as BTF type TYPE (e.g. events="struct event").
     #[arg(long = "record", value_name = "MAP=TYPE", value_parser = parse_set)]
@@ -169,6 +180,8 @@ fn real_main(cli: RunCli) -> Result<ExitCode, String> {
         no_attach: cli.no_attach,
         perf_event: cli.perf_event,
         pin_maps_dir: cli.pin_maps_dir,
+        cgroup: cli.cgroup,
+        cgroup_flags: cli.cgroup_flags,
     };
     let mut loaded = loader::load_file(&cli.object, &options).map_err(|e| e.to_string())?;
     loader::check_record_types(&loaded, &cli.records).map_err(|e| e.to_string())?;

@@ -97,6 +97,10 @@ const TESTS: &[(&str, Test)] = &[
         "ksym_extern_kallsyms_lacks_is_named",
         ksym_extern_kallsyms_lacks_is_named,
     ),
+    (
+        "cgroup_programs_set_socket_options_in_their_cgroup",
+        cgroup_programs_set_socket_options_in_their_cgroup,
+    ),
 ];
 
 /// Why a test cannot run on this kernel, if it cannot.
@@ -111,6 +115,11 @@ const REQUIREMENTS: &[(&str, WhyNot)] = &[
                 .to_string()
         })
     }),
+    ("cgroup_programs_set_socket_options_in_their_cgroup", || {
+        cgroup2_root()
+            .is_none()
+            .then(|| "needs a cgroup v2 file system (none in /proc/mounts)".into())
+    }),
     ("ksym_extern_kallsyms_lacks_is_named", || {
         kallsyms_lists_variables()
             .then(|| "this kernel's /proc/kallsyms lists variables: nothing is missing".into())
@@ -118,6 +127,11 @@ const REQUIREMENTS: &[(&str, WhyNot)] = &[
 ];
 
 fn main() {
+    // The cgroup test runs this binary again as its client (see `connect_client`).
+    if let Ok(addr) = std::env::var(CLIENT_ADDR_VAR) {
+        connect_client(&addr);
+        return;
+    }
     let mut args = Arguments::from_args();
     if args.test_threads.is_none() {
         args.test_threads = Some(DEFAULT_THREADS);
@@ -1345,4 +1359,181 @@ fn ksym_extern_kallsyms_lacks_is_named() -> Outcome {
     f.expect_stderr("ERROR: extern jiffies: /proc/kallsyms has no symbol 'jiffies'")?;
     f.expect_stderr("built without CONFIG_KALLSYMS_ALL")?;
     check(!f.stderr.contains("panicked"), "beetrace panicked", &f)
+}
+
+// ---------------------------------------------------------------------------------------
+// Cgroup programs
+
+/// Set (to `127.0.0.1:PORT`) when this binary runs as the cgroup test's client.
+const CLIENT_ADDR_VAR: &str = "BEETRACE_RUN_TEST_CONNECT";
+/// The cgroup the client moves itself into before connecting.
+const CLIENT_CGROUP_VAR: &str = "BEETRACE_RUN_TEST_CGROUP";
+/// What mark.bpf.c sets.
+const MARK: i32 = 0xbee;
+const PRIORITY: i32 = 6;
+
+/// Where the cgroup v2 file system is mounted.
+fn cgroup2_root() -> Option<PathBuf> {
+    let mounts = fs::read_to_string("/proc/mounts").ok()?;
+    mounts.lines().find_map(|l| {
+        let mut f = l.split_whitespace();
+        let (_, dir, kind) = (f.next()?, f.next()?, f.next()?);
+        (kind == "cgroup2").then(|| PathBuf::from(dir))
+    })
+}
+
+/// A cgroup made for one test, removed when dropped (its processes have exited by then).
+struct TestCgroup(PathBuf);
+
+impl TestCgroup {
+    fn create(name: &str) -> Result<TestCgroup, Failed> {
+        let root = cgroup2_root().ok_or("no cgroup v2 file system")?;
+        let path = root.join(format!("beetrace-test-{name}-{}", std::process::id()));
+        fs::create_dir(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        Ok(TestCgroup(path))
+    }
+}
+
+impl Drop for TestCgroup {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir(&self.0);
+    }
+}
+
+/// SO_MARK and SO_PRIORITY of a connected socket.
+fn socket_mark_and_priority(fd: std::os::fd::RawFd) -> (i32, i32) {
+    let get = |opt| {
+        let mut value: libc::c_int = -1;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: value and len are valid for the duration of the call.
+        unsafe {
+            libc::getsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                opt,
+                (&mut value as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        value
+    };
+    (get(libc::SO_MARK), get(libc::SO_PRIORITY))
+}
+
+/// The client: joins the cgroup, connects, prints `mark M priority P` as it sees them.
+fn connect_client(addr: &str) {
+    use std::os::fd::AsRawFd;
+    if let Ok(cgroup) = std::env::var(CLIENT_CGROUP_VAR) {
+        if let Err(e) = fs::write(Path::new(&cgroup).join("cgroup.procs"), "0") {
+            eprintln!("cannot join {cgroup}: {e}");
+            std::process::exit(2);
+        }
+    }
+    match std::net::TcpStream::connect(addr) {
+        Ok(s) => {
+            let (mark, priority) = socket_mark_and_priority(s.as_raw_fd());
+            println!("mark {mark} priority {priority}");
+        }
+        Err(e) => {
+            eprintln!("cannot connect to {addr}: {e}");
+            std::process::exit(3);
+        }
+    }
+}
+
+/// `bpftool cgroup show DIR`.
+fn cgroup_programs(cgroup: &Path) -> Result<String, Failed> {
+    let out = Command::new("bpftool")
+        .arg("cgroup")
+        .arg("show")
+        .arg(cgroup)
+        .output()
+        .map_err(|e| e.to_string())?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// A `cgroup/connect4` program sets SO_MARK and SO_PRIORITY with bpf_setsockopt: a client in
+/// the cgroup sees them on its socket, this process (outside) does not; `cgroup/sock_create`
+/// counts the client's one socket. With a BPF link (no flags), `--cgroup-flags multi` and
+/// `override`, bpftool shows the programs with those flags while the run lasts and none after.
+/// Without `--cgroup` the run is refused, naming the option.
+fn cgroup_programs_set_socket_options_in_their_cgroup() -> Outcome {
+    use std::os::fd::AsRawFd;
+    let scratch = Scratch::new("cgroup");
+    let obj = build(&scratch, "mark")?;
+    let obj = obj.to_str().expect("utf-8 path");
+
+    let f = run_to_end(&[obj])?;
+    f.expect_failure()?;
+    f.expect_stderr("attaches to a cgroup: name one with --cgroup PATH")?;
+
+    let cgroup = TestCgroup::create("mark")?;
+    let cgroup_path = cgroup.0.to_str().expect("utf-8 path");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| e.to_string())?
+        .to_string();
+    for (flags, shown) in [
+        (None, "multi"),
+        (Some("multi"), "multi"),
+        (Some("override"), "override"),
+    ] {
+        let mut args = vec![obj, "--cgroup", cgroup_path];
+        args.extend(flags.iter().flat_map(|f| ["--cgroup-flags", *f]));
+        let run = Running::start(&args)?;
+        let attached = cgroup_programs(&cgroup.0)?;
+        let client = Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
+            .env(CLIENT_ADDR_VAR, &addr)
+            .env(CLIENT_CGROUP_VAR, &cgroup.0)
+            .output()
+            .map_err(|e| format!("cannot start the client: {e}"))?;
+        let outside = std::net::TcpStream::connect(&addr).map_err(|e| e.to_string())?;
+        let outside = socket_mark_and_priority(outside.as_raw_fd());
+        run.wait_for(|out| out.contains("connect4 mark bee"));
+        let f = run.stop(Some("INT"), &[])?;
+        let what = format!("with --cgroup-flags {flags:?}");
+        let inside = String::from_utf8_lossy(&client.stdout).into_owned();
+        check(
+            inside.trim() == format!("mark {MARK} priority {PRIORITY}"),
+            &format!(
+                "{what}: the client in the cgroup saw `{}` (stderr: {})",
+                inside.trim(),
+                String::from_utf8_lossy(&client.stderr).trim()
+            ),
+            &f,
+        )?;
+        check(
+            outside == (0, 0),
+            &format!("{what}: a socket outside the cgroup got mark and priority {outside:?}"),
+            &f,
+        )?;
+        check(
+            f.stdout.contains(": connect4 mark bee"),
+            &format!("{what}: no printk line with the mark read back"),
+            &f,
+        )?;
+        check(
+            f.stdout.lines().any(|l| l == "sockets_created = 1"),
+            &format!("{what}: the client's one socket was not counted"),
+            &f,
+        )?;
+        for name in ["mark_connect", "count_sockets"] {
+            let line = attached.lines().find(|l| l.contains(name));
+            check(
+                line.is_some_and(|l| l.split_whitespace().any(|w| w == shown)),
+                &format!(
+                    "{what}: bpftool cgroup show lacks {name} with flags {shown}:\n{attached}"
+                ),
+                &f,
+            )?;
+        }
+        let after = cgroup_programs(&cgroup.0)?;
+        check(
+            !after.contains("mark_connect") && !after.contains("count_sockets"),
+            &format!("{what}: programs still attached after exit:\n{after}"),
+            &f,
+        )?;
+    }
+    Ok(())
 }

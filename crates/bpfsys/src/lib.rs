@@ -14,7 +14,7 @@ pub use obj::{MapInfo, ObjKind, ProgInfo};
 
 use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 const BPF_MAP_CREATE: libc::c_long = 0;
 const BPF_MAP_LOOKUP_ELEM: libc::c_long = 1;
@@ -25,6 +25,8 @@ const BPF_PROG_LOAD: libc::c_long = 5;
 const BPF_PROG_TEST_RUN: libc::c_long = 10;
 const BPF_RAW_TRACEPOINT_OPEN: libc::c_long = 17;
 const BPF_BTF_LOAD: libc::c_long = 18;
+const BPF_PROG_ATTACH: libc::c_long = 8;
+const BPF_PROG_DETACH: libc::c_long = 9;
 const BPF_MAP_FREEZE: libc::c_long = 22;
 
 /// `union bpf_attr` is a union of per-command structs; 128 bytes covers every field we set.
@@ -410,6 +412,37 @@ pub fn test_run(prog: &OwnedFd) -> io::Result<u32> {
     attr.u32(0, prog.as_raw_fd() as u32);
     bpf(BPF_PROG_TEST_RUN, &mut attr)?;
     Ok(attr.read_u32(4))
+}
+
+/// Attaches program `prog` to `target` (a cgroup) at `attach_type` with `BPF_F_ALLOW_*`
+/// `flags`, the way that predates BPF links: the attachment outlives every fd and lasts until
+/// [`prog_detach`].
+pub fn prog_attach(
+    target: BorrowedFd<'_>,
+    prog: BorrowedFd<'_>,
+    attach_type: u32,
+    flags: u32,
+) -> io::Result<()> {
+    let mut attr = Attr::new();
+    attr.u32(0, target.as_raw_fd() as u32)
+        .u32(4, prog.as_raw_fd() as u32)
+        .u32(8, attach_type)
+        .u32(12, flags);
+    bpf(BPF_PROG_ATTACH, &mut attr).map(|_| ())
+}
+
+/// Undoes [`prog_attach`] of `prog` (naming the program is what lets several attached with
+/// `BPF_F_ALLOW_MULTI` be told apart).
+pub fn prog_detach(
+    target: BorrowedFd<'_>,
+    prog: BorrowedFd<'_>,
+    attach_type: u32,
+) -> io::Result<()> {
+    let mut attr = Attr::new();
+    attr.u32(0, target.as_raw_fd() as u32)
+        .u32(4, prog.as_raw_fd() as u32)
+        .u32(8, attach_type);
+    bpf(BPF_PROG_DETACH, &mut attr).map(|_| ())
 }
 
 /// Attaches a raw tracepoint program to tracepoint `name`; detached when the fd closes.

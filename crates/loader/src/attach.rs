@@ -10,6 +10,7 @@ use aya::programs::uprobe::{UProbeAttachLocation, UProbeScope};
 use aya::programs::{Program, ProgramError};
 use aya::{Btf, Ebpf};
 
+use crate::cgroup::{self, CgroupTarget, ProgAttachment};
 use crate::scan::ProgramSym;
 use crate::section::AttachPoint;
 use crate::{chain, LoadError, ProgramState};
@@ -111,6 +112,11 @@ pub(crate) fn load_program(
         (Program::UProbe(x), _) => x.load(),
         (Program::KProbe(x), _) => x.load(),
         (Program::PerfEvent(x), _) => x.load(),
+        (Program::CgroupSockAddr(x), _) => x.load(),
+        (Program::CgroupSock(x), _) => x.load(),
+        (Program::CgroupSockopt(x), _) => x.load(),
+        (Program::CgroupSkb(x), _) => x.load(),
+        (Program::SockOps(x), _) => x.load(),
         (Program::BtfTracePoint(x), AttachPoint::BtfTracepoint { name }) => {
             x.load(name, need_btf("tp_btf")?)
         }
@@ -208,18 +214,40 @@ fn load_error(p: &ProgramSym, e: ProgramError) -> LoadError {
     }
 }
 
-/// Attaches program `p` at `point`; the state says where, or why not.
+/// Where programs attach besides their section: `--perf-event` and `--cgroup`.
+pub(crate) struct Targets<'a> {
+    pub perf_event: Option<&'a PerfEventSpec>,
+    pub cgroup: Option<&'a CgroupTarget>,
+}
+
+/// Attaches program `p` at `point`; the state says where, or why not. A `BPF_PROG_ATTACH`
+/// attachment to a cgroup (`--cgroup-flags`) goes to `kept`, to be detached at exit.
 pub(crate) fn attach(
     ebpf: &mut Ebpf,
     p: &ProgramSym,
     point: &AttachPoint,
-    perf_event: Option<&PerfEventSpec>,
+    targets: &Targets<'_>,
+    kept: &mut Vec<ProgAttachment>,
 ) -> ProgramState {
     let Some(prog) = ebpf.program_mut(&p.name) else {
         return ProgramState::NotAttached("not a loadable program".into());
     };
     let failed = |e: ProgramError| ProgramState::Failed(chain(&e));
+    let perf_event = targets.perf_event;
     match (prog, point) {
+        (prog, AttachPoint::Cgroup { hook, attach_type }) => {
+            let Some(target) = targets.cgroup else {
+                // `load` refuses this before loading anything.
+                return ProgramState::NotAttached("no --cgroup given".into());
+            };
+            match cgroup::attach(prog, hook, *attach_type, target) {
+                Ok((at, attachment)) => {
+                    kept.extend(attachment);
+                    ProgramState::Attached(at)
+                }
+                Err(e) => ProgramState::Failed(e),
+            }
+        }
         (_, AttachPoint::Manual) => ProgramState::NotAttached(format!(
             "section '{}' names no attach point; loaded only",
             p.section

@@ -14,6 +14,7 @@
 
 mod attach;
 pub mod btf;
+mod cgroup;
 mod dump;
 mod externs;
 mod globals;
@@ -27,6 +28,7 @@ use std::path::{Path, PathBuf};
 use aya::{Ebpf, EbpfLoader};
 
 pub use attach::PerfEventSpec;
+pub use cgroup::CgroupFlags;
 pub use dump::{GlobalDump, MapDump};
 pub use section::AttachPoint;
 pub use tail::TailSpec;
@@ -92,6 +94,10 @@ pub struct Options {
     pub perf_event: Option<PerfEventSpec>,
     /// Where `LIBBPF_PIN_BY_NAME` maps are pinned (libbpf's default is /sys/fs/bpf).
     pub pin_maps_dir: Option<PathBuf>,
+    /// `--cgroup`: the cgroup (v2 directory) cgroup programs attach to.
+    pub cgroup: Option<PathBuf>,
+    /// `--cgroup-flags`: attach with `BPF_PROG_ATTACH` and this flag instead of a BPF link.
+    pub cgroup_flags: Option<CgroupFlags>,
 }
 
 /// What became of one program.
@@ -116,6 +122,8 @@ pub struct ProgramReport {
 
 /// A loaded object: its programs attached (or not, as [`ProgramReport`] says).
 pub struct Loaded {
+    /// `--cgroup-flags` attachments, detached when dropped (each holds its own fds).
+    _cgroup_attachments: Vec<cgroup::ProgAttachment>,
     /// Ring and perf buffers, taken out of `ebpf` and opened before anything was attached.
     streams: watch::Streams,
     ebpf: Ebpf,
@@ -160,6 +168,7 @@ pub fn load(data: &[u8], opts: &Options) -> Result<Loaded, LoadError> {
         }
     }
     let sets = globals::encode_all(&scan, &opts.sets)?;
+    let cgroup = cgroup_target(&scan, &points, opts)?;
 
     let mut loader = EbpfLoader::new();
     for (name, bytes) in &sets {
@@ -197,6 +206,11 @@ pub fn load(data: &[u8], opts: &Options) -> Result<Loaded, LoadError> {
     let wired = tail::wire(&mut ebpf, &scan, &opts.tails)?;
     let streams = watch::open_streams(&mut ebpf)?;
     let mut programs = Vec::with_capacity(scan.programs.len());
+    let mut cgroup_attachments = Vec::new();
+    let targets = attach::Targets {
+        perf_event: opts.perf_event.as_ref(),
+        cgroup: cgroup.as_ref(),
+    };
     for (p, point) in scan.programs.iter().zip(&points) {
         let slots: Vec<String> = wired
             .slots
@@ -214,7 +228,7 @@ pub fn load(data: &[u8], opts: &Options) -> Result<Loaded, LoadError> {
         } else if !slots.is_empty() && !opts.only.contains(&p.name) {
             ProgramState::TailTarget(slots)
         } else {
-            attach::attach(&mut ebpf, p, point, opts.perf_event.as_ref())
+            attach::attach(&mut ebpf, p, point, &targets, &mut cgroup_attachments)
         };
         programs.push(ProgramReport {
             name: p.name.clone(),
@@ -223,6 +237,7 @@ pub fn load(data: &[u8], opts: &Options) -> Result<Loaded, LoadError> {
         });
     }
     Ok(Loaded {
+        _cgroup_attachments: cgroup_attachments,
         streams,
         ebpf,
         scan,
@@ -277,6 +292,34 @@ impl Loaded {
             .iter()
             .filter(|p| matches!(p.state, ProgramState::Attached(_)))
             .count()
+    }
+}
+
+/// The cgroup of `--cgroup`, opened, when the object has cgroup programs to attach; an
+/// error naming the option when it has them and none was given.
+fn cgroup_target(
+    scan: &scan::Scan,
+    points: &[AttachPoint],
+    opts: &Options,
+) -> Result<Option<cgroup::CgroupTarget>, LoadError> {
+    let wanted = scan.programs.iter().zip(points).find(|(p, point)| {
+        matches!(point, AttachPoint::Cgroup { .. })
+            && (opts.only.is_empty() || opts.only.contains(&p.name))
+            && !opts.no_attach.contains(&p.name)
+    });
+    match (&opts.cgroup, wanted) {
+        (Some(path), _) => cgroup::CgroupTarget::open(path, opts.cgroup_flags)
+            .map(Some)
+            .map_err(LoadError::Option),
+        (None, Some((p, _))) => Err(LoadError::Option(format!(
+            "program {} (section {}) attaches to a cgroup: name one with --cgroup PATH \
+             (a cgroup v2 directory), or leave it out with --no-attach {}",
+            p.name, p.section, p.name
+        ))),
+        (None, None) if opts.cgroup_flags.is_some() => Err(LoadError::Option(
+            "--cgroup-flags needs --cgroup PATH".into(),
+        )),
+        (None, None) => Ok(None),
     }
 }
 

@@ -28,13 +28,49 @@ pub enum AttachPoint {
     },
     /// `fentry/FUNC`, `fexit/FUNC`.
     Fentry { exit: bool, func: String },
+    /// A cgroup hook (`cgroup/connect4`, `cgroup_skb/egress`, `sockops`, ...), attached to
+    /// the cgroup given with `--cgroup`. `attach_type` is the kernel's `enum bpf_attach_type`.
+    Cgroup {
+        hook: &'static str,
+        attach_type: u32,
+    },
     /// A known kind whose section names no target (`raw_tp`, `kprobe`, `uprobe`,
     /// `fentry` alone): loaded, usable as a tail-call target, never auto-attached.
     Manual,
 }
 
+/// The cgroup hooks by section name, with their `enum bpf_attach_type` value (uapi, fixed).
+/// aya gives the programs the same expected attach type at load time.
+const CGROUP_HOOKS: &[(&str, u32)] = &[
+    ("cgroup_skb/ingress", 0),
+    ("cgroup_skb/egress", 1),
+    ("cgroup/sock_create", 2),
+    ("cgroup/sock", 2),
+    ("sockops", 3),
+    ("cgroup/bind4", 8),
+    ("cgroup/bind6", 9),
+    ("cgroup/connect4", 10),
+    ("cgroup/connect6", 11),
+    ("cgroup/post_bind4", 12),
+    ("cgroup/post_bind6", 13),
+    ("cgroup/sendmsg4", 14),
+    ("cgroup/sendmsg6", 15),
+    ("cgroup/recvmsg4", 19),
+    ("cgroup/recvmsg6", 20),
+    ("cgroup/getsockopt", 21),
+    ("cgroup/setsockopt", 22),
+    ("cgroup/getpeername4", 29),
+    ("cgroup/getpeername6", 30),
+    ("cgroup/getsockname4", 31),
+    ("cgroup/getsockname6", 32),
+    ("cgroup/sock_release", 34),
+];
+
 /// The section kinds `run` knows. Anything else is rejected before loading.
 pub fn parse(section: &str) -> Result<AttachPoint, String> {
+    if let Some(&(hook, attach_type)) = CGROUP_HOOKS.iter().find(|(s, _)| *s == section) {
+        return Ok(AttachPoint::Cgroup { hook, attach_type });
+    }
     let (kind, rest) = match section.split_once('/') {
         Some((k, r)) => (k, Some(r).filter(|r| !r.is_empty())),
         None => (section, None),
@@ -96,7 +132,10 @@ fn unknown(section: &str) -> String {
     format!(
         "unknown section '{section}': beetrace run knows tp/, tracepoint/, raw_tp/, \
          raw_tracepoint/, tp_btf/, uprobe/, uretprobe/, perf_event, kprobe/, kretprobe/, \
-         fentry/ and fexit/"
+         fentry/, fexit/, sockops, cgroup_skb/ingress|egress and cgroup/HOOK (connect4, \
+         connect6, bind4, bind6, post_bind4, post_bind6, sendmsg4, sendmsg6, recvmsg4, \
+         recvmsg6, sock_create, sock_release, getsockopt, setsockopt, getpeername4, \
+         getpeername6, getsockname4, getsockname6)"
     )
 }
 
@@ -154,6 +193,28 @@ mod tests {
             })
         );
         assert_eq!(parse("perf_event"), Ok(AttachPoint::PerfEvent));
+        assert_eq!(
+            parse("cgroup/connect4"),
+            Ok(AttachPoint::Cgroup {
+                hook: "cgroup/connect4",
+                attach_type: 10
+            })
+        );
+        assert_eq!(
+            parse("cgroup/sock_release"),
+            Ok(AttachPoint::Cgroup {
+                hook: "cgroup/sock_release",
+                attach_type: 34
+            })
+        );
+        assert_eq!(
+            parse("sockops"),
+            Ok(AttachPoint::Cgroup {
+                hook: "sockops",
+                attach_type: 3
+            })
+        );
+        assert!(parse("cgroup/nope").unwrap_err().contains("cgroup/HOOK"));
         assert!(parse("tp/onlycategory").is_err());
         assert!(parse("xdp_nope/x")
             .unwrap_err()
