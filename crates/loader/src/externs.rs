@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
-use kernel::btf::{KernelBtf, NameKind};
+use kernel::btf::{BtfType, KernelBtf, NameKind};
 use kernel::kconfig::Kconfig;
 
 use crate::btf::{Btf, Type, TypeId};
@@ -57,8 +57,8 @@ pub(crate) struct Externs {
 enum Decl {
     /// A `.kconfig` variable of type `ty`.
     Kconfig { ty: TypeId },
-    /// A `.ksyms` variable with a type.
-    TypedKsym,
+    /// A `.ksyms` variable of type `ty`.
+    TypedKsym { ty: TypeId },
     /// A `.ksyms` variable of type `void`.
     TypelessKsym,
     /// A kernel function.
@@ -129,8 +129,8 @@ pub(crate) fn resolve(data: &[u8], scan: &Scan) -> Result<Externs, LoadError> {
                     kconfig_uses.push((u.insn_at, offset));
                 }
             }
-            Decl::TypedKsym => {
-                let found = typed_ksym(name, &mut kernel).map_err(err)?;
+            Decl::TypedKsym { ty } => {
+                let found = typed_ksym(btf, ty, name, &mut kernel).map_err(err)?;
                 for u in uses {
                     expect_opcode(data, u, OPCODE_LD_IMM64).map_err(err)?;
                     match found {
@@ -234,7 +234,7 @@ fn declaration(btf: &Btf, name: &str) -> Option<Decl> {
                         ".ksyms" if matches!(btf.get(btf.resolve(*ty)), Type::Void) => {
                             Some(Decl::TypelessKsym)
                         }
-                        ".ksyms" => Some(Decl::TypedKsym),
+                        ".ksyms" => Some(Decl::TypedKsym { ty: *ty }),
                         _ => None,
                     }
                 }
@@ -249,11 +249,25 @@ fn declaration(btf: &Btf, name: &str) -> Option<Decl> {
         .then_some(Decl::Kfunc)
 }
 
-/// The vmlinux BTF id of variable `name`; `None` when BTF has no such variable.
-fn typed_ksym(name: &str, kernel: &mut Kernel) -> Result<Option<u32>, String> {
-    let Some(var) = kernel.btf()?.variable(name).map_err(|e| e.to_string())? else {
+/// The vmlinux BTF id of variable `name`, declared with type `ty`; `None` when BTF has no
+/// such variable.
+fn typed_ksym(
+    btf: &Btf,
+    ty: TypeId,
+    name: &str,
+    kernel: &mut Kernel,
+) -> Result<Option<u32>, String> {
+    let kernel_btf = kernel.btf()?;
+    let Some(var) = kernel_btf.variable(name).map_err(|e| e.to_string())? else {
         return Ok(None);
     };
+    let (_, kernel_ty) = kernel_btf.resolve(var.ty).map_err(|e| e.to_string())?;
+    compatible(btf, ty, &kernel_ty).map_err(|declared| {
+        format!(
+            "declared as {declared}, but the kernel's is {}",
+            kernel_btf.c_spelling(var.ty)
+        )
+    })?;
     if let Some(module) = var.module {
         return Err(format!(
             "a variable of module {module}; only vmlinux variables are supported"
@@ -268,6 +282,29 @@ fn typed_ksym(name: &str, kernel: &mut Kernel) -> Result<Option<u32>, String> {
         ));
     }
     Ok(Some(var.btf_id))
+}
+
+/// Whether the object's type `ty` can stand for the kernel's type, as far as libbpf's check
+/// goes for variables: structs and unions by name (their fields are CO-RE's business),
+/// integers and enums by size. Other shapes are accepted. The error is the declared type.
+fn compatible(btf: &Btf, ty: TypeId, kernel: &BtfType) -> Result<(), String> {
+    let local = btf.get(btf.resolve(ty));
+    let ok = match (local, kernel) {
+        (Type::Struct { name, union, .. }, BtfType::Struct(c)) => {
+            *name == c.name && *union == c.union
+        }
+        (Type::Struct { .. }, _) | (_, BtfType::Struct(_)) => false,
+        (
+            Type::Int { size, .. } | Type::Enum { size, .. },
+            BtfType::Int { size: k, .. } | BtfType::Enum { size: k, .. },
+        ) => size == k,
+        _ => true,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(btf.type_name(btf.resolve(ty)))
+    }
 }
 
 fn missing_variable(name: &str) -> String {
@@ -582,6 +619,36 @@ mod tests {
         assert_eq!(enc(chars, "\"(none)\""), Ok(b"(none)\0\0".to_vec()));
         // Cut to fit, the last byte kept for the NUL.
         assert_eq!(enc(chars, "\"-fc-v669123\""), Ok(b"-fc-v66\0".to_vec()));
+    }
+
+    #[test]
+    fn typed_ksyms_must_match_the_kernel_type() {
+        let mut k = BtfBuilder::new();
+        let uint = k.int("unsigned int", 4, false);
+        k.structure("rq", 8, &[("nr_running", uint, 0)]);
+        let kernel = KernelBtf::from_bytes(k.build(), vec![]).expect("a well-formed blob");
+        let rq = kernel.find("rq", NameKind::Struct).unwrap().unwrap();
+        let rq = kernel.get(rq).unwrap();
+        let int = kernel.get(
+            kernel
+                .find("unsigned int", NameKind::Base)
+                .unwrap()
+                .unwrap(),
+        );
+
+        let mut b = BtfBuilder::new();
+        let local_uint = b.int("unsigned int", 4, false);
+        let local_rq = b.structure("rq", 4, &[("nr_running", local_uint, 0)]);
+        let other = b.structure("task_struct", 4, &[("pid", local_uint, 0)]);
+        let long = b.int("long", 8, true);
+        let btf = Btf::parse(&b.build()).expect("a well-formed blob");
+        assert_eq!(compatible(&btf, local_rq, &rq), Ok(()));
+        assert_eq!(
+            compatible(&btf, other, &rq),
+            Err("struct task_struct".to_string())
+        );
+        assert_eq!(compatible(&btf, local_uint, &int.unwrap()), Ok(()));
+        assert!(compatible(&btf, long, &rq).is_err());
     }
 
     #[test]
