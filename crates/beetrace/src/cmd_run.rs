@@ -20,8 +20,9 @@ use output::value::json_str;
     after_help = "Programs attach by section name (tp/CAT/NAME, tracepoint/CAT/NAME, raw_tp/NAME,\n\
 raw_tracepoint/NAME, tp_btf/NAME, uprobe/PATH:FUNC[+OFF], uretprobe/..., perf_event,\n\
 kprobe/FUNC, fentry/FUNC, and with --cgroup PATH: cgroup/connect4, cgroup/sock_create,\n\
-cgroup/getsockopt, cgroup_skb/egress, sockops, ...). Programs placed in a program array (by --tail or by the\n\
-object's own .values initialisation) are tail-call targets and are not attached.\n\
+cgroup/getsockopt, cgroup_skb/egress, sockops, ...). Programs placed in a program\n\
+array (by --tail or by the object's own .values initialisation) are tail-call targets\n\
+and are not attached.\n\
 A program that cannot be attached is reported and the others keep running (--strict\n\
 stops instead).\n\n\
 EXAMPLES:\n    beetrace run fchmodat.bpf.o\n    beetrace run tail.bpf.o --tail syscall:59=hello_exec --tail syscall:222-226=hello_timer\n    beetrace run prog.bpf.o --set target_pid=1234 --duration 5s -f json\n    beetrace run fchmodat.bpf.o -c 'chmod 600 /tmp/x'\n    beetrace run mark.bpf.o --cgroup /sys/fs/cgroup/test --cgroup-flags multi"
