@@ -1289,7 +1289,32 @@ fn kconfig_and_ksym_externs_resolve_like_libbpf() -> Outcome {
     getppid();
     let me = tid();
     run.wait_for(|out| messages_of(out, me).len() >= expected.len());
+    // The values live in a frozen array map the programs may only read, as with libbpf.
+    let shown = Command::new("bpftool")
+        .args(["map", "show", "name", ".kconfig"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let shown = String::from_utf8_lossy(&shown.stdout).into_owned();
+    let kconfig_maps: Vec<u32> = shown
+        .lines()
+        .filter_map(|l| l.split_once(": array").and_then(|(id, _)| id.parse().ok()))
+        .collect();
     let f = run.stop(Some("INT"), &[])?;
+    check(
+        !kconfig_maps.is_empty() && shown.contains("flags 0x80") && shown.contains("frozen"),
+        &format!("no frozen read-only .kconfig map while running:\n{shown}"),
+        &f,
+    )?;
+    let ids = support::BpfIds {
+        maps: kconfig_maps,
+        ..Default::default()
+    };
+    let left = leaked(&ids, Duration::from_secs(3));
+    check(
+        left.is_empty(),
+        &format!("the .kconfig map outlived the run: {left:?}"),
+        &f,
+    )?;
     // The two programs print in either order.
     let mut seen = messages_of(&f.stdout, me);
     seen.sort();
