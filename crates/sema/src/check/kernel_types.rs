@@ -428,10 +428,18 @@ impl<'a> Checker<'a> {
         }
         match p.ty {
             Type::Ptr { to } => self.value_at(p, to, span),
-            ty => self.error(
-                span,
-                format!("'*' needs a kernel pointer, not {}", self.spell(ty)),
-            ),
+            ty => {
+                let mut d = Diagnostic::error(
+                    span,
+                    format!("'*' needs a kernel pointer, not {}", self.spell(ty)),
+                );
+                if ty.is_integer() {
+                    // An address (`kaddr("jiffies")`) says nothing of what lies there.
+                    d = d.with_hint("cast the address to a pointer first: *(uint64 *)addr");
+                }
+                self.push(d);
+                int(0, Type::I64, span)
+            }
         }
     }
 
