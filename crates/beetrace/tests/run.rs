@@ -515,11 +515,14 @@ fn command_runs_once_attached_and_ends_the_run() -> Outcome {
     let command = format!("chmod 600 {}", file.display());
     let f = run_to_end(&[obj.to_str().expect("utf-8 path"), "-c", &command])?;
     check(f.status.success(), "beetrace run -c should exit 0", &f)?;
+    // The path is this test's own, so the line is chmod's whatever comm it shows: the
+    // kernel names the task of a trace line from a small cache of pid -> comm, which under
+    // load still says `sh` (recorded before the exec) or has lost the pid (`<...>`).
     let expected = format!(": fchmodat {} 384", file.display());
     check(
-        f.stdout
-            .lines()
-            .any(|l| l.starts_with("chmod-") && l.ends_with(&expected)),
+        f.stdout.lines().any(|l| {
+            l.ends_with(&expected) && ["chmod-", "sh-", "<...>-"].iter().any(|c| l.starts_with(c))
+        }),
         &format!("no line from chmod ending `{expected}`"),
         &f,
     )
