@@ -170,6 +170,7 @@ fn real_main(cli: Cli) -> Result<ExitCode, String> {
             no_syscall_dispatch: cli.no_syscall_dispatch,
             max_map_keys: env_number("BPFTRACE_MAX_MAP_KEYS")?,
             max_strlen: env_number("BPFTRACE_MAX_STRLEN")?,
+            target_pid: cli.pid,
             ..sema::Options::default()
         },
     );

@@ -155,7 +155,7 @@ pub struct Options {
     pub max_map_keys: Option<u32>,
     /// `max_strlen`: the bytes `str()` reads by default. `None` = 64.
     pub max_strlen: Option<u32>,
-    /// `-p PID` / `-c CMD`: the pid the `pid` filter of probes applies to. Kept for later.
+    /// `-p PID`: probes (except `BEGIN`, `END` and `interval:`) fire only in this process.
     pub target_pid: Option<u32>,
     /// `--unsafe`: allow calls that change the system (`system`, `signal`).
     pub unsafe_allowed: bool,
@@ -249,7 +249,7 @@ pub fn analyze(
                 }
             }
             if !failed {
-                analysis.probes.push(hir::Probe {
+                let mut probe = hir::Probe {
                     tracepoint_id: format.as_ref().map(|f| f.id),
                     attach_btf_id: raw_tracepoint_btf_id(kernel, attach),
                     attach: attach.clone(),
@@ -257,7 +257,29 @@ pub fn analyze(
                     body,
                     vars,
                     span: probe.span,
-                });
+                };
+                if let Some(pid) = options.target_pid.filter(|_| filtered_by_pid(attach)) {
+                    let span = probe.span;
+                    let is_target = hir::Expr {
+                        kind: hir::ExprKind::Binary {
+                            op: ast::BinaryOp::Eq,
+                            lhs: Box::new(hir::Expr {
+                                kind: hir::ExprKind::Builtin(hir::Builtin::Pid),
+                                ty: Type::U32,
+                                span,
+                            }),
+                            rhs: Box::new(hir::Expr {
+                                kind: hir::ExprKind::Int(pid as i64),
+                                ty: Type::U32,
+                                span,
+                            }),
+                        },
+                        ty: Type::Bool,
+                        span,
+                    };
+                    gate_probe(&mut probe, is_target);
+                }
+                analysis.probes.push(probe);
             }
         }
         if final_pass {
@@ -375,18 +397,7 @@ fn inline_identical_syscalls(probes: &mut Vec<hir::Probe>) {
             ty: Type::Bool,
             span,
         };
-        head.predicate = Some(match head.predicate.take() {
-            None => gate,
-            Some(predicate) => hir::Expr {
-                kind: hir::ExprKind::Binary {
-                    op: ast::BinaryOp::And,
-                    lhs: Box::new(gate),
-                    rhs: Box::new(predicate),
-                },
-                ty: Type::Bool,
-                span,
-            },
-        });
+        gate_probe(head, gate);
         head.attach = hir::Attach::SyscallSet { enter, syscalls };
         merged_away.extend_from_slice(&members[1..]);
     }
@@ -394,6 +405,33 @@ fn inline_identical_syscalls(probes: &mut Vec<hir::Probe>) {
     for i in merged_away.into_iter().rev() {
         probes.remove(i);
     }
+}
+
+/// Makes `gate` a condition of `probe`, checked before its own predicate.
+fn gate_probe(probe: &mut hir::Probe, gate: hir::Expr) {
+    let span = probe.span;
+    probe.predicate = Some(match probe.predicate.take() {
+        None => gate,
+        Some(predicate) => hir::Expr {
+            kind: hir::ExprKind::Binary {
+                op: ast::BinaryOp::And,
+                lhs: Box::new(gate),
+                rhs: Box::new(predicate),
+            },
+            ty: Type::Bool,
+            span,
+        },
+    });
+}
+
+/// Whether `-p PID` makes a probe fire only in that process (bpftrace 0.26's rule). Not
+/// `BEGIN`/`END`, which run in the tracer, nor `interval:`, whose timer keeps wall-clock
+/// time for the whole system (bpftrace would stop it while the process sleeps).
+fn filtered_by_pid(attach: &hir::Attach) -> bool {
+    !matches!(
+        attach,
+        hir::Attach::Begin | hir::Attach::End | hir::Attach::Interval { .. }
+    )
 }
 
 /// `config = { max_map_keys = 100; ... }`. Settings already given on the command line or in
