@@ -289,11 +289,18 @@ pub fn dump_bpftrace(fd: &OwnedFd, i: &MapInfo, json: bool) -> Result<String, Ad
             i.id
         ))
     })?;
-    if info.key.contains(&sema::types::Type::CgroupPath)
-        || info.value == sema::maps::MapValue::Plain(sema::types::Type::CgroupPath)
-    {
+    let held = info
+        .key
+        .iter()
+        .copied()
+        .chain(match info.value {
+            sema::maps::MapValue::Plain(t) => Some(t),
+            _ => None,
+        })
+        .find(|t| t.resolved_at_run_time());
+    if let Some(t) = held {
         return Err(AdminError::Usage(format!(
-            "map {} holds cgroup_path values, which only the run that made them can print; \
+            "map {} holds {t} values, which only the run that made them can print; \
              dump it without --format bpftrace",
             i.id
         )));

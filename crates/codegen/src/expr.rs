@@ -198,7 +198,10 @@ impl Lowering<'_> {
             | ExprKind::SyscallName { .. }
             | ExprKind::Str(_)
             | ExprKind::StrRead { .. }
-            | ExprKind::CgroupPath { .. } => {
+            | ExprKind::CgroupPath { .. }
+            | ExprKind::Stack { .. }
+            | ExprKind::Ksym { .. }
+            | ExprKind::Usym { .. } => {
                 unreachable!("sema keeps strings out of integer expressions")
             }
             ExprKind::MapRead { map, key } => {

@@ -14,7 +14,10 @@ mod join;
 mod lower;
 mod maps;
 mod search;
+mod stacks;
 mod tuples;
+
+pub use stacks::{stack_map_name, PROCESS_MAP, STACK_MAP_ENTRIES};
 
 use object::insn::Insn;
 use object::{map_type, Function, MapDef, ObjectFile, Program};
@@ -80,7 +83,9 @@ pub const GLOBALS_TRUNCATED_STRINGS: i16 = 24;
 pub const GLOBALS_FAILED_READS: i16 = 32;
 /// Compound map updates given up after [`CMPXCHG_ATTEMPTS`] lost races with other CPUs.
 pub const GLOBALS_CONTENDED: i16 = 40;
-pub const GLOBALS_SIZE: u32 = 48;
+/// Stacks `bpf_get_stackid` could not store (another stack in the hash bucket, no memory).
+pub const GLOBALS_LOST_STACKS: i16 = 48;
+pub const GLOBALS_SIZE: u32 = 56;
 /// How often a compare-and-exchange update retries before it counts itself as lost.
 pub const CMPXCHG_ATTEMPTS: i32 = 64;
 
@@ -130,8 +135,7 @@ pub fn compile(analysis: &Analysis) -> Result<Compiled, Vec<Diagnostic>> {
         let lower = |scratch_entry| {
             let mut lowering = lower::Lowering::new(
                 probe,
-                &analysis.printfs,
-                &analysis.maps,
+                analysis,
                 FIRST_CALLBACK + callbacks.len() as u32,
                 &name,
                 scratch_entry,
@@ -178,8 +182,10 @@ pub fn compile(analysis: &Analysis) -> Result<Compiled, Vec<Diagnostic>> {
     if !errors.is_empty() {
         return Err(errors);
     }
-    // The syscall name table follows the script's maps, where `syscall_name()` found it.
-    let names_index = MAP_USER_BASE + analysis.maps.len() as u32;
+    // The syscall name table follows the script's maps and the stack maps, where
+    // `syscall_name()` found it.
+    let internal = stacks::InternalMaps::of(analysis);
+    let names_index = internal.syscall_names;
     let uses_names = programs
         .iter()
         .flat_map(|p| &p.insns)
@@ -204,7 +210,7 @@ pub fn compile(analysis: &Analysis) -> Result<Compiled, Vec<Diagnostic>> {
         {
             continue;
         }
-        let map_index = MAP_USER_BASE + analysis.maps.len() as u32 + dispatch_maps.len() as u32;
+        let map_index = names_index + dispatch_maps.len() as u32;
         dispatch_maps.push(MapDef {
             name: format!("sys_{}_progs", if enter { "enter" } else { "exit" }),
             map_type: map_type::PROG_ARRAY,
@@ -264,6 +270,7 @@ pub fn compile(analysis: &Analysis) -> Result<Compiled, Vec<Diagnostic>> {
             flags: 0,
         });
     }
+    maps.extend(stacks::map_defs(analysis));
     maps.extend(dispatch_maps);
     if !scratch_sizes.is_empty() {
         let index = maps.len() as u32;

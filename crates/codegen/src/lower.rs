@@ -39,6 +39,10 @@ pub(crate) struct Lowering<'a> {
     pub(crate) frame: Frame,
     printfs: &'a [PrintfFormat],
     pub(crate) maps: &'a [MapInfo],
+    /// The script's stack-trace maps (`kstack`/`ustack`).
+    pub(crate) stack_maps: &'a [sema::types::StackMap],
+    /// Where the object's maps after the `@maps` are.
+    pub(crate) internal: crate::stacks::InternalMaps,
     pub(crate) var_slots: Vec<i16>,
     /// Where variables live: r10, or in a `for ($kv : @map)` callback the register holding
     /// the probe's frame (the callback has a frame of its own).
@@ -96,8 +100,7 @@ impl<'a> Lowering<'a> {
     /// `next_func`, named after `name_hint`.
     pub(crate) fn new(
         probe: &Probe,
-        printfs: &'a [PrintfFormat],
-        maps: &'a [MapInfo],
+        analysis: &'a sema::Analysis,
         next_func: u32,
         name_hint: &str,
         scratch_entry: Option<u32>,
@@ -114,7 +117,7 @@ impl<'a> Lowering<'a> {
             .iter()
             .map(|v| frame.alloc(v.ty.size().max(8)))
             .collect();
-        let record_size = max_record(&probe.body, printfs);
+        let record_size = max_record(&probe.body, &analysis.printfs);
         let record = if record_size > 0 {
             frame.alloc(record_size)
         } else {
@@ -125,8 +128,10 @@ impl<'a> Lowering<'a> {
         Lowering {
             em,
             frame,
-            printfs,
-            maps,
+            printfs: &analysis.printfs,
+            maps: &analysis.maps,
+            stack_maps: &analysis.stack_maps,
+            internal: crate::stacks::InternalMaps::of(analysis),
             var_slots,
             vars: probe.vars.iter().map(|v| v.ty).collect(),
             record,
@@ -167,6 +172,8 @@ impl<'a> Lowering<'a> {
             },
             printfs: self.printfs,
             maps: self.maps,
+            stack_maps: self.stack_maps,
+            internal: self.internal,
             var_slots: self.var_slots.clone(),
             vars: self.vars.clone(),
             record: 0,
@@ -752,7 +759,7 @@ impl<'a> Lowering<'a> {
                 self.em.store_fp(Size::W, key, Src::Reg(r));
                 self.em.emit(Insn::LdMap {
                     dst: Reg::R1,
-                    map: MapRef(crate::MAP_USER_BASE + self.maps.len() as u32),
+                    map: MapRef(self.internal.syscall_names),
                 });
                 self.em.fp_addr(Reg::R2, key);
                 self.call(Helper::MapLookupElem);
@@ -806,6 +813,9 @@ impl<'a> Lowering<'a> {
             }
             ExprKind::Tuple(items) => self.tuple_into(items, e.ty, dst, cap),
             ExprKind::Ntop { family, addr } => self.ntop_into(family, addr, dst, cap),
+            ExprKind::Stack { map } => self.stack_into(*map, dst),
+            ExprKind::Ksym { addr } => self.ksym_into(addr, dst),
+            ExprKind::Usym { addr } => self.usym_into(addr, dst),
             ExprKind::TupleField { tuple, index } => {
                 self.tuple_field_into(tuple, *index, dst, cap.min(e.ty.size()))
             }

@@ -58,8 +58,8 @@ pub(crate) fn decode(ty: Type, bytes: &[u8]) -> Prim {
                 Prim::Record(tuple.names.iter().map(String::as_str).zip(values).collect())
             }
         }
-        // The runtime resolves cgroup paths to strings before printing.
-        Type::None | Type::CgroupPath => Prim::Null,
+        // The runtime turns cgroup paths, stacks and symbols into strings before printing.
+        Type::None | Type::CgroupPath | Type::Stack(_) | Type::Ksym | Type::Usym => Prim::Null,
         // Pad to 8 bytes first: missing bytes read as zero (and `Value::decode` would
         // overflow a shift on an empty slice).
         Type::Inet => match Value::decode(ty, bytes) {

@@ -9,14 +9,7 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use output::Entry;
-
 use crate::events::word;
-use sema::maps::{MapInfo, MapValue};
-use sema::Type;
-
-/// One map entry taken apart: its key parts and its (per-CPU) values, as bytes.
-type Row = (Vec<Vec<u8>>, Vec<Vec<u8>>);
 
 pub(crate) struct CgroupResolver {
     /// (hierarchy name, mount point): cgroup2 mounts first, then v1 by name.
@@ -80,96 +73,6 @@ impl CgroupResolver {
         let text = parts.join(",");
         self.cache.borrow_mut().insert((id, filter), text.clone());
         text
-    }
-
-    /// The map description and entries with every cgroup path part replaced by its text,
-    /// so the printer sees ordinary strings.
-    pub(crate) fn resolve_map(&self, info: &MapInfo, entries: Vec<Entry>) -> (MapInfo, Vec<Entry>) {
-        let value_is_path = matches!(info.value, MapValue::Plain(Type::CgroupPath));
-        if !info.key.contains(&Type::CgroupPath) && !value_is_path {
-            return (info.clone(), entries);
-        }
-        // Each entry's key parts, texts in place of cgroup paths.
-        let mut rows: Vec<Row> = Vec::new();
-        for e in entries {
-            let mut parts = Vec::new();
-            let mut off = 0;
-            for ty in &info.key {
-                let size = (ty.size().div_ceil(8) * 8) as usize;
-                let raw = e.key.get(off..off + size).unwrap_or(&[]);
-                parts.push(if *ty == Type::CgroupPath {
-                    self.resolve(raw).into_bytes()
-                } else {
-                    raw.to_vec()
-                });
-                off += size;
-            }
-            // The bucket of a histogram stays at the end of the key.
-            if off < e.key.len() {
-                parts.push(e.key[off..].to_vec());
-            }
-            let values = if value_is_path {
-                e.values
-                    .iter()
-                    .map(|v| self.resolve(v).into_bytes())
-                    .collect()
-            } else {
-                e.values
-            };
-            rows.push((parts, values));
-        }
-        let text_len = |texts: &mut dyn Iterator<Item = usize>| texts.max().unwrap_or(0) as u32 + 1;
-        let key: Vec<Type> = info
-            .key
-            .iter()
-            .enumerate()
-            .map(|(i, ty)| match ty {
-                Type::CgroupPath => Type::Str {
-                    len: text_len(&mut rows.iter().map(|(p, _)| p[i].len())),
-                },
-                other => *other,
-            })
-            .collect();
-        let value = if value_is_path {
-            MapValue::Plain(Type::Str {
-                len: text_len(&mut rows.iter().flat_map(|(_, v)| v.iter().map(Vec::len))),
-            })
-        } else {
-            info.value.clone()
-        };
-        let entries = rows
-            .into_iter()
-            .map(|(parts, values)| {
-                let mut bytes = Vec::new();
-                for (i, part) in parts.iter().enumerate() {
-                    let size = key
-                        .get(i)
-                        .map_or(part.len(), |t| (t.size().div_ceil(8) * 8) as usize);
-                    let mut padded = part.clone();
-                    padded.resize(size, 0);
-                    bytes.extend_from_slice(&padded);
-                }
-                let values = match &value {
-                    MapValue::Plain(t @ Type::Str { .. }) if value_is_path => values
-                        .into_iter()
-                        .map(|mut v| {
-                            v.resize((t.size().div_ceil(8) * 8) as usize, 0);
-                            v
-                        })
-                        .collect(),
-                    _ => values,
-                };
-                Entry { key: bytes, values }
-            })
-            .collect();
-        (
-            MapInfo {
-                key,
-                value,
-                ..info.clone()
-            },
-            entries,
-        )
     }
 }
 

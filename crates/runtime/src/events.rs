@@ -3,10 +3,10 @@
 use sema::hir::MapCommand;
 use sema::printf::{self, Value};
 
-use crate::cgroups::CgroupResolver;
+use crate::resolve::Resolver;
 use sema::{
-    FormatKind, PrintfArg, PrintfFormat, CLEAR_MAP_EVENT_ID, EXIT_EVENT_ID, PRINT_MAP_EVENT_ID,
-    ZERO_MAP_EVENT_ID,
+    FormatKind, PrintfArg, PrintfFormat, CLEAR_MAP_EVENT_ID, EXIT_EVENT_ID, NEW_PROCESS_EVENT_ID,
+    PRINT_MAP_EVENT_ID, ZERO_MAP_EVENT_ID,
 };
 
 #[derive(Debug, PartialEq, Eq)]
@@ -27,6 +27,8 @@ pub(crate) enum Event {
     Exit(i32),
     /// `print`/`clear`/`zero` of the map with this index.
     Map { map: usize, command: MapCommand },
+    /// A process recorded user addresses for the first time (see codegen's `stacks.rs`).
+    NewProcess(u32),
 }
 
 /// The `index`-th u64 of a record the kernel wrote (host byte order; 0 past the end).
@@ -63,7 +65,7 @@ fn join_record(record: &[u8], pieces: &[printf::Piece]) -> Vec<u8> {
 pub(crate) fn decode(
     record: &[u8],
     printfs: &[PrintfFormat],
-    cgroups: &CgroupResolver,
+    resolver: &Resolver,
 ) -> Result<Event, String> {
     let id_bytes: [u8; 8] = record
         .get(..8)
@@ -72,6 +74,7 @@ pub(crate) fn decode(
     let id = u64::from_le_bytes(id_bytes);
     let command = match id {
         EXIT_EVENT_ID => return Ok(Event::Exit(word(record, 1) as i32)),
+        NEW_PROCESS_EVENT_ID => return Ok(Event::NewProcess(word(record, 1) as u32)),
         PRINT_MAP_EVENT_ID => Some(MapCommand::Print {
             top: word(record, 2),
             div: word(record, 3).max(1),
@@ -95,8 +98,8 @@ pub(crate) fn decode(
             let start = (*offset as usize).min(record.len());
             let end = (start + ty.size() as usize).min(record.len());
             let bytes = record[start..end].to_vec();
-            if *ty == sema::Type::CgroupPath {
-                let text = cgroups.resolve(&bytes).into_bytes();
+            if ty.resolved_at_run_time() {
+                let text = resolver.text(*ty, &bytes);
                 return Ok(Event::Value {
                     ty: sema::Type::Str {
                         len: text.len() as u32 + 1,
@@ -123,9 +126,10 @@ pub(crate) fn decode(
                 let start = *offset as usize;
                 let end = (start + ty.size() as usize).min(record.len());
                 let bytes = record.get(start..end).unwrap_or(&[]);
-                match ty {
-                    sema::Type::CgroupPath => Value::Str(cgroups.resolve(bytes).into_bytes()),
-                    _ => Value::decode(*ty, bytes),
+                if ty.resolved_at_run_time() {
+                    Value::Str(resolver.text(*ty, bytes))
+                } else {
+                    Value::decode(*ty, bytes)
                 }
             }
         })

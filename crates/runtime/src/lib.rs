@@ -10,7 +10,10 @@ mod cgroups;
 mod events;
 mod maps;
 pub mod pin;
+mod resolve;
 mod ringbuf;
+mod stacks;
+pub mod symbolize;
 mod sys;
 mod tp_btf;
 mod wallclock;
@@ -22,8 +25,8 @@ use std::time::{Duration, Instant};
 
 use codegen::{
     Compiled, CompiledProgram, CMPXCHG_ATTEMPTS, EVENTS_BYTES, GLOBALS_CONTENDED,
-    GLOBALS_FAILED_READS, GLOBALS_LOST_EVENTS, GLOBALS_MAP_FULL, GLOBALS_SIZE, GLOBALS_START_NS,
-    GLOBALS_TRUNCATED_STRINGS, MAP_EVENTS, MAP_GLOBALS, MAP_USER_BASE,
+    GLOBALS_FAILED_READS, GLOBALS_LOST_EVENTS, GLOBALS_LOST_STACKS, GLOBALS_MAP_FULL, GLOBALS_SIZE,
+    GLOBALS_START_NS, GLOBALS_TRUNCATED_STRINGS, MAP_EVENTS, MAP_GLOBALS, MAP_USER_BASE,
 };
 use object::Insn;
 use output::PrintOptions;
@@ -254,7 +257,18 @@ pub fn run(
         .map_err(|e| RuntimeError::Map(format!("cannot duplicate the events map: {e}")))?;
     let mut ring = RingBuf::new(events, EVENTS_BYTES as usize)
         .map_err(|e| RuntimeError::Map(format!("cannot map the events ring buffer: {e}")))?;
-    let cgroups = cgroups::CgroupResolver::new(&analysis.cgroup_filters);
+    let stack_base = MAP_USER_BASE as usize + analysis.maps.len();
+    let resolver = resolve::Resolver {
+        cgroups: cgroups::CgroupResolver::new(&analysis.cgroup_filters),
+        stacks: stacks::Stacks::new(
+            analysis
+                .stack_maps
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (*m, &maps[stack_base + i]))
+                .collect(),
+        ),
+    };
     let script_maps: Vec<ScriptMap> = analysis
         .maps
         .iter()
@@ -262,7 +276,7 @@ pub fn run(
         .map(|(i, info)| ScriptMap {
             info,
             fd: &maps[MAP_USER_BASE as usize + i],
-            cgroups: &cgroups,
+            resolver: &resolver,
         })
         .collect();
     let cpus =
@@ -271,7 +285,7 @@ pub fn run(
         out,
         printfs: &analysis.printfs,
         maps: &script_maps,
-        cgroups: &cgroups,
+        resolver: &resolver,
         cpus,
         json: options.json,
         exited: None,
@@ -325,6 +339,13 @@ pub fn run(
     }
     output.drain(&mut ring)?;
     output.finish()?;
+    for file in resolver.stacks.stripped_files() {
+        writeln!(
+            err,
+            "WARNING: {file} has no symbols (stripped?): its frames are printed as addresses"
+        )
+        .map_err(RuntimeError::Output)?;
+    }
     report_losses(
         &maps[MAP_GLOBALS as usize],
         err,
@@ -343,7 +364,7 @@ struct Output<'a> {
     out: &'a mut dyn Write,
     printfs: &'a [PrintfFormat],
     maps: &'a [ScriptMap<'a>],
-    cgroups: &'a cgroups::CgroupResolver,
+    resolver: &'a resolve::Resolver<'a>,
     cpus: usize,
     json: bool,
     /// An exit record was seen (with its code); later records of this batch are dropped,
@@ -419,7 +440,7 @@ impl Output<'_> {
             if self.exited.is_some() {
                 return true;
             }
-            let result = events::decode(record, self.printfs, self.cgroups)
+            let result = events::decode(record, self.printfs, self.resolver)
                 .map_err(RuntimeError::Event)
                 .and_then(|event| match event {
                     Event::Text(text) => self.text(&text),
@@ -459,6 +480,10 @@ impl Output<'_> {
                         Ok(())
                     }
                     Event::Map { map, command } => self.map_command(map, command),
+                    Event::NewProcess(pid) => {
+                        self.resolver.stacks.note_process(pid);
+                        Ok(())
+                    }
                 });
             match result {
                 Ok(()) => true,
@@ -541,6 +566,15 @@ fn report_losses(
                 err,
                 "WARNING: {contended} compound map update(s) (*= /= %= <<= >>=) were dropped \
                  after losing {CMPXCHG_ATTEMPTS} races in a row with other CPUs"
+            )
+            .map_err(RuntimeError::Output)?;
+        }
+        let stacks = counter(GLOBALS_LOST_STACKS);
+        if stacks > 0 {
+            writeln!(
+                err,
+                "WARNING: {stacks} stack(s) could not be stored in their stack map (another \
+                 stack held the hash bucket, or no memory) and print as [stack lost]"
             )
             .map_err(RuntimeError::Output)?;
         }

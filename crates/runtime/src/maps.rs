@@ -6,15 +6,15 @@ use std::os::fd::OwnedFd;
 use output::{Entry, PrintOptions};
 use sema::maps::MapInfo;
 
-use crate::cgroups::CgroupResolver;
+use crate::resolve::Resolver;
 use crate::sys;
 
 /// One `@map` of the running script and its kernel map.
 pub(crate) struct ScriptMap<'a> {
     pub(crate) info: &'a MapInfo,
     pub(crate) fd: &'a OwnedFd,
-    /// Turns `cgroup_path` keys and values into text before printing.
-    pub(crate) cgroups: &'a CgroupResolver,
+    /// Turns `cgroup_path`, stack and symbol keys and values into text before printing.
+    pub(crate) resolver: &'a Resolver<'a>,
 }
 
 impl ScriptMap<'_> {
@@ -46,7 +46,7 @@ impl ScriptMap<'_> {
         on_print: bool,
         json: bool,
     ) -> io::Result<String> {
-        let (info, entries) = self.cgroups.resolve_map(self.info, self.entries(cpus)?);
+        let (info, entries) = self.resolver.resolve_map(self.info, self.entries(cpus)?);
         let render = match (on_print, json) {
             (false, false) => output::map_text,
             (true, false) => output::map_text_on_print,

@@ -58,6 +58,16 @@ fn type_fields(name: &str, t: Type) -> Vec<(String, FieldType)> {
                 None => type_fields(&format!("{name}_{i}"), *f),
             })
             .collect(),
+        // A stack id, or an address; user ones are followed by the pid (and padding).
+        Type::Stack(st) if st.user => vec![
+            int(&format!("{name}_stackid"), true),
+            int(&format!("{name}_pid"), false),
+        ],
+        Type::Stack(_) => vec![int(&format!("{name}_stackid"), true)],
+        Type::Usym => vec![
+            int(&format!("{name}_addr"), false),
+            int(&format!("{name}_pid"), false),
+        ],
         t => vec![int(name, t.is_signed())],
     }
 }

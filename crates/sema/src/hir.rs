@@ -449,6 +449,19 @@ pub enum ExprKind {
     MapLen {
         map: MapId,
     },
+    /// `kstack`/`ustack`: the current stack recorded in stack-trace map
+    /// `Analysis::stack_maps[map]` (`bpf_get_stackid`), typed [`Type::Stack`].
+    Stack {
+        map: usize,
+    },
+    /// `ksym(addr)`, typed [`Type::Ksym`].
+    Ksym {
+        addr: Box<Expr>,
+    },
+    /// `usym(addr)`: the address and the current process, typed [`Type::Usym`].
+    Usym {
+        addr: Box<Expr>,
+    },
     /// `has_key(@m, key)`
     HasKey {
         map: MapId,

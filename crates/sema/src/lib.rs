@@ -46,6 +46,9 @@ pub const PRINT_MAP_EVENT_ID: u64 = u64::MAX - 1;
 pub const CLEAR_MAP_EVENT_ID: u64 = u64::MAX - 2;
 /// `zero(@m)`: record {id, map index, 0, 1}.
 pub const ZERO_MAP_EVENT_ID: u64 = u64::MAX - 3;
+/// A process recorded user addresses for the first time: record {id, pid}. User space
+/// saves its memory map while it lives, to name its frames later.
+pub const NEW_PROCESS_EVENT_ID: u64 = u64::MAX - 4;
 
 /// The argument of a printf directive: known at compile time, or carried by the event.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -112,6 +115,12 @@ pub struct Analysis {
     /// The type of every expression checked, by its span: only with
     /// [`Options::record_types`] (editors show them; compiling needs none).
     pub expr_types: BTreeMap<syntax::Span, ExprType>,
+    /// The stack-trace maps `kstack`/`ustack` record into, each once.
+    pub stack_maps: Vec<types::StackMap>,
+    /// Some probe records user addresses (`ustack`, `usym`): the programs tell user space
+    /// about each new process once, so its memory map is saved while it lives and its
+    /// frames can still be named after it exits.
+    pub user_addresses: bool,
 }
 
 /// The type of one expression of the script, as an editor shows it. Spelling it costs BTF
@@ -221,6 +230,7 @@ pub fn analyze(
     for final_pass in [false, true] {
         let mut printfs = Vec::new();
         let mut cgroup_filters = Vec::new();
+        let mut stacks = check::StackTables::default();
         for (probe, attach, format) in &instances {
             let mut checker = check::Checker::new(
                 attach,
@@ -231,6 +241,7 @@ pub fn analyze(
                     cgroup_filters: &mut cgroup_filters,
                     expr_types: (final_pass && options.record_types)
                         .then_some(&mut analysis.expr_types),
+                    stacks: &mut stacks,
                 },
                 options,
                 kernel,
@@ -285,6 +296,8 @@ pub fn analyze(
         if final_pass {
             analysis.printfs = printfs;
             analysis.cgroup_filters = cgroup_filters;
+            analysis.stack_maps = stacks.maps;
+            analysis.user_addresses = stacks.user_addresses;
         }
     }
     if !options.no_syscall_dispatch {

@@ -145,6 +145,20 @@ fn type_code(t: Type) -> String {
         // A kernel pointer is stored as a u64; a struct is never a map key or value.
         Type::Ptr { .. } => "u8".into(),
         Type::Object { .. } => "n".into(),
+        Type::Ksym => "ks".into(),
+        Type::Usym => "us".into(),
+        // `K` or `U`, the mode's initial (`i` for build_id) and the frame limit: `Kb127`.
+        Type::Stack(st) => format!(
+            "{}{}{}",
+            if st.user { 'U' } else { 'K' },
+            match st.mode {
+                crate::types::StackMode::Bpftrace => 'b',
+                crate::types::StackMode::Perf => 'p',
+                crate::types::StackMode::Raw => 'r',
+                crate::types::StackMode::BuildId => 'i',
+            },
+            st.limit
+        ),
         Type::Tuple(tuple) => {
             let record = !tuple.names.is_empty();
             let mut code = format!("{}{}", if record { 'R' } else { 'T' }, tuple.fields.len());
@@ -175,6 +189,23 @@ fn parse_type_tokens<'a>(tokens: &mut impl Iterator<Item = &'a str>) -> Option<T
         "b" => Type::Bool,
         "cg" => Type::CgroupPath,
         "ip" => Type::Inet,
+        "ks" => Type::Ksym,
+        "us" => Type::Usym,
+        _ if token.starts_with(['K', 'U']) && token.len() > 2 => {
+            use crate::types::{StackMode, StackType};
+            let mode = match token.as_bytes()[1] {
+                b'b' => StackMode::Bpftrace,
+                b'p' => StackMode::Perf,
+                b'r' => StackMode::Raw,
+                b'i' => StackMode::BuildId,
+                _ => return None,
+            };
+            Type::Stack(StackType {
+                user: token.starts_with('U'),
+                mode,
+                limit: token[2..].parse().ok()?,
+            })
+        }
         _ => match token.split_at_checked(1)? {
             ("s", n) => Type::Str { len: number(n)? },
             ("i", n) => Type::Int {

@@ -170,9 +170,14 @@ impl Value {
             }
             Type::Bool => Value::UInt(bytes.first().map_or(0, |&b| (b != 0) as u64)),
             Type::Ptr { .. } | Type::Object { .. } => Value::decode(Type::U64, bytes),
-            // Resolved to a path by the runtime before formatting.
+            // Turned into text (paths, symbols, frames) by the runtime before formatting.
             // Sema keeps tuples out of printf; print() formats them through `output`.
-            Type::None | Type::CgroupPath | Type::Tuple(_) => Value::UInt(0),
+            Type::None
+            | Type::CgroupPath
+            | Type::Tuple(_)
+            | Type::Stack(_)
+            | Type::Ksym
+            | Type::Usym => Value::UInt(0),
             Type::Inet => Value::Str(inet_text(bytes)),
         }
     }

@@ -39,6 +39,91 @@ pub enum Type {
     Object {
         ty: TypeRef,
     },
+    /// `kstack`/`ustack`: the id `bpf_get_stackid` returned (negative on failure), and for
+    /// user stacks the pid whose address space the frames belong to. User space reads the
+    /// frames from the stack-trace map and turns them into text (see `sema::stacks`).
+    Stack(StackType),
+    /// `ksym(addr)`: a kernel address, named from /proc/kallsyms when printed.
+    Ksym,
+    /// `usym(addr)`: a user address and the pid it belongs to, named when printed.
+    Usym,
+}
+
+/// How a stack is printed (bpftrace's stack modes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StackMode {
+    /// One frame a line, `symbol+offset`, indented by 8 spaces.
+    Bpftrace,
+    /// `\taddress symbol+offset (module)`, as `perf script` prints frames.
+    Perf,
+    /// Bare hexadecimal addresses.
+    Raw,
+    /// User stacks recorded with `BPF_F_STACK_BUILD_ID`: `build-id 0xfile-offset` a frame,
+    /// symbolised later (`beetrace symbolize`), even on another machine.
+    BuildId,
+}
+
+impl StackMode {
+    pub fn from_name(name: &str) -> Option<StackMode> {
+        Some(match name {
+            "bpftrace" => StackMode::Bpftrace,
+            "perf" => StackMode::Perf,
+            "raw" => StackMode::Raw,
+            "build_id" => StackMode::BuildId,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            StackMode::Bpftrace => "bpftrace",
+            StackMode::Perf => "perf",
+            StackMode::Raw => "raw",
+            StackMode::BuildId => "build_id",
+        }
+    }
+}
+
+/// What one `kstack`/`ustack` expression records and how it prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct StackType {
+    /// `ustack` (user space frames) rather than `kstack`.
+    pub user: bool,
+    pub mode: StackMode,
+    /// Frames kept (the stack map's depth).
+    pub limit: u8,
+}
+
+impl StackType {
+    /// The stack-trace map this stack is recorded in: stacks of the same side, depth and
+    /// build-id choice share one.
+    pub fn map(self) -> StackMap {
+        StackMap {
+            user: self.user,
+            build_id: self.mode == StackMode::BuildId,
+            limit: self.limit,
+        }
+    }
+}
+
+/// One `BPF_MAP_TYPE_STACK_TRACE` map of a script (`Analysis::stack_maps`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct StackMap {
+    pub user: bool,
+    /// Created with `BPF_F_STACK_BUILD_ID`: frames are (build id, file offset) records.
+    pub build_id: bool,
+    pub limit: u8,
+}
+
+impl StackMap {
+    /// Bytes of one frame in the map's value: an address, or a `struct bpf_stack_build_id`.
+    pub fn frame_size(self) -> u32 {
+        if self.build_id {
+            32
+        } else {
+            8
+        }
+    }
 }
 
 /// The layout of a tuple type. Interned (see [`TupleType::intern`]) so that [`Type`] stays
@@ -107,7 +192,22 @@ impl Type {
     pub fn is_buffer(self) -> bool {
         matches!(
             self,
-            Type::Str { .. } | Type::CgroupPath | Type::Tuple(_) | Type::Inet
+            Type::Str { .. }
+                | Type::CgroupPath
+                | Type::Tuple(_)
+                | Type::Inet
+                | Type::Stack(_)
+                | Type::Ksym
+                | Type::Usym
+        )
+    }
+
+    /// Values only the run that made them can turn into text: they name kernel objects
+    /// (cgroups, stack-trace map entries) or need the process's memory map (user symbols).
+    pub fn resolved_at_run_time(self) -> bool {
+        matches!(
+            self,
+            Type::CgroupPath | Type::Stack(_) | Type::Ksym | Type::Usym
         )
     }
 
@@ -131,6 +231,15 @@ impl Type {
             Type::Str { len } => len,
             Type::Tuple(t) => t.size,
             Type::Ptr { .. } | Type::Object { .. } => 8,
+            Type::Stack(st) => {
+                if st.user {
+                    16
+                } else {
+                    8
+                }
+            }
+            Type::Ksym => 8,
+            Type::Usym => 16,
         }
     }
 
@@ -142,6 +251,9 @@ impl Type {
             (Type::Str { len: x }, Type::Str { len: y }) => Some(Type::Str { len: x.max(y) }),
             (Type::CgroupPath, Type::CgroupPath) => Some(Type::CgroupPath),
             (Type::Inet, Type::Inet) => Some(Type::Inet),
+            (Type::Ksym, Type::Ksym) => Some(Type::Ksym),
+            (Type::Usym, Type::Usym) => Some(Type::Usym),
+            (Type::Stack(x), Type::Stack(y)) if x == y => Some(a),
             (x, y) if x.is_integer() && y.is_integer() => Some(x),
             (Type::Tuple(x), Type::Tuple(y)) if x == y => Some(a),
             (Type::Tuple(x), Type::Tuple(y))
@@ -237,6 +349,15 @@ impl fmt::Display for Type {
             // The C spelling needs the BTF; the checker has it and spells these itself.
             Type::Ptr { .. } => write!(f, "pointer"),
             Type::Object { .. } => write!(f, "struct"),
+            Type::Stack(st) => write!(
+                f,
+                "{}stack({}, {})",
+                if st.user { "u" } else { "k" },
+                st.mode.name(),
+                st.limit
+            ),
+            Type::Ksym => write!(f, "ksym_t"),
+            Type::Usym => write!(f, "usym_t"),
         }
     }
 }

@@ -5,10 +5,12 @@ mod kernel_vars;
 mod maps;
 mod ntop;
 mod print_struct;
+mod stacks;
 mod syscall_name;
 mod tuples;
 
 pub(crate) use maps::{MapTable, DEFAULT_MAX_ENTRIES};
+pub(crate) use stacks::StackTables;
 
 use std::collections::BTreeMap;
 
@@ -98,6 +100,7 @@ pub(crate) struct Tables<'a> {
     pub(crate) cgroup_filters: &'a mut Vec<String>,
     /// Where to note each expression's type, when asked to (see `Options::record_types`).
     pub(crate) expr_types: Option<&'a mut BTreeMap<Span, ExprType>>,
+    pub(crate) stacks: &'a mut StackTables,
 }
 
 pub(crate) struct Checker<'a> {
@@ -107,6 +110,7 @@ pub(crate) struct Checker<'a> {
     maps: &'a mut MapTable,
     cgroup_filters: &'a mut Vec<String>,
     expr_types: Option<&'a mut BTreeMap<Span, ExprType>>,
+    stacks: &'a mut StackTables,
     options: &'a Options,
     kernel: &'a dyn KernelInfo,
     /// False while inferring map types from a first walk over all probes.
@@ -166,6 +170,7 @@ impl<'a> Checker<'a> {
             maps,
             cgroup_filters,
             expr_types,
+            stacks,
         } = tables;
         Checker {
             attach,
@@ -174,6 +179,7 @@ impl<'a> Checker<'a> {
             maps,
             cgroup_filters,
             expr_types,
+            stacks,
             options,
             kernel,
             final_pass,
@@ -780,7 +786,7 @@ impl<'a> Checker<'a> {
                     );
                     continue;
                 }
-                Type::Str { .. } | Type::CgroupPath | Type::Inet if spec.wants_integer() => {
+                t if t.is_buffer() && spec.wants_integer() => {
                     self.push(Diagnostic::error(
                         value.span,
                         format!(
@@ -1347,7 +1353,7 @@ impl<'a> Checker<'a> {
             return self.print_struct(v, span, out);
         }
         let conv = match v.ty {
-            Type::Str { .. } | Type::CgroupPath | Type::Tuple(_) | Type::Inet => b's',
+            t if t.is_buffer() => b's',
             Type::None => {
                 self.push(Diagnostic::error(
                     arg.span,
@@ -1467,6 +1473,13 @@ impl<'a> Checker<'a> {
             A::Call { name, args, .. } if name == "percpu_kaddr" => {
                 self.percpu_kaddr(args, span)
             }
+            A::Call { name, args, .. } if name == "kstack" || name == "ustack" => {
+                self.stack(name == "ustack", args, span)
+            }
+            A::Call { name, args, .. } if name == "ksym" || name == "usym" => {
+                self.symbol(name == "usym", args, span)
+            }
+            A::Call { name, args, .. } if name == "uaddr" => self.uaddr(args, span),
             A::Call { name, args, .. } if name == "uptr" || name == "kptr" => {
                 self.address_space(name, args, span).0
             }
@@ -1701,8 +1714,9 @@ impl<'a> Checker<'a> {
                 )
             }
             "probe" => return self.string_literal(self.attach.probe_name().as_bytes(), span),
-            "func" | "retval" | "kstack" | "ustack" | "username" | "ncpus" | "jiffies" | "cpid"
-            | "numaid" | "usermode" | "sarg0" => {
+            "kstack" | "ustack" => return self.stack(name == "ustack", &[], span),
+            "func" | "retval" | "username" | "ncpus" | "jiffies" | "cpid" | "numaid"
+            | "usermode" | "sarg0" => {
                 return self.error(
                     span,
                     format!(

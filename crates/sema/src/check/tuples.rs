@@ -40,10 +40,10 @@ impl Checker<'_> {
                 Type::None => {
                     return self.error(item.span, "this expression has no value to put in a tuple")
                 }
-                Type::CgroupPath => {
+                t if t.resolved_at_run_time() => {
                     return self.error(
                         item.span,
-                        "cgroup_path() cannot be part of a tuple yet; use it as a map key",
+                        format!("a {t} value cannot be part of a tuple yet; use it as a map key"),
                     )
                 }
                 Type::Int { signed, .. } => Type::Int { bytes: 8, signed },

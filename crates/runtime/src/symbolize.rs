@@ -1,0 +1,276 @@
+//! Naming user-space addresses: ELF symbol tables, and the memory map of a process saved
+//! while it lives.
+//!
+//! A user stack holds virtual addresses of one process. To name one, find the mapping it
+//! falls in (`/proc/PID/maps`), turn it into an offset in the mapped file, the file offset
+//! into the ELF's own virtual address (through its `PT_LOAD` segments), and look that up
+//! in the ELF's function symbols (`.symtab`, else `.dynsym`). A process that has exited has
+//! no `/proc/PID/maps`, so [`ProcessMap::snapshot`] is taken when the process is first
+//! seen, and the ELF files are read right then (through `/proc/PID/map_files`, which works
+//! even for deleted files and other mount namespaces).
+//!
+//! Build-id stacks (`ustack(build_id)`) already carry (build id, file offset) pairs, so
+//! naming them needs only an ELF with that build id: [`ElfSymbols::resolve_file_offset`].
+//!
+//! Written rather than taken from blazesym: the snapshot-on-first-sight design needs the
+//! file contents read early, and the ELF symbol tables are a small part of what blazesym
+//! brings (DWARF line info, inlined functions and demangling are not done here).
+
+use std::collections::HashMap;
+use std::fs;
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+use elf::{Object as _, ObjectSegment as _, ObjectSymbol as _, SymbolKind};
+
+/// The function symbols and load segments of one ELF file.
+#[derive(Debug, Default)]
+pub struct ElfSymbols {
+    /// (start, size, name), ascending by start: function symbols.
+    functions: Vec<(u64, u64, String)>,
+    /// (file offset, virtual address, size in the file) of each loadable segment.
+    segments: Vec<(u64, u64, u64)>,
+    build_id: Option<Vec<u8>>,
+}
+
+impl ElfSymbols {
+    /// Reads and parses the ELF file at `path`.
+    pub fn open(path: &Path) -> io::Result<ElfSymbols> {
+        let data = fs::read(path)?;
+        ElfSymbols::parse(&data)
+    }
+
+    /// Parses ELF bytes; anything that is not an ELF file is an `InvalidData` error.
+    pub fn parse(data: &[u8]) -> io::Result<ElfSymbols> {
+        let file = elf::File::parse(data)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+        let collect = |symbols: &mut dyn Iterator<Item = elf::Symbol<'_, '_>>| {
+            symbols
+                .filter(|s| s.kind() == SymbolKind::Text && s.is_definition() && s.address() != 0)
+                .filter_map(|s| Some((s.address(), s.size(), s.name().ok()?.to_string())))
+                .collect::<Vec<_>>()
+        };
+        let mut functions = collect(&mut file.symbols());
+        if functions.is_empty() {
+            functions = collect(&mut file.dynamic_symbols());
+        }
+        // Sorted by start, larger symbols first among equals, so aliases resolve alike.
+        functions.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
+        functions.dedup_by_key(|f| f.0);
+        let segments = file
+            .segments()
+            .map(|s| {
+                let (offset, size) = s.file_range();
+                (offset, s.address(), size)
+            })
+            .collect();
+        let build_id = file.build_id().ok().flatten().map(<[u8]>::to_vec);
+        Ok(ElfSymbols {
+            functions,
+            segments,
+            build_id,
+        })
+    }
+
+    /// The GNU build id (`.note.gnu.build-id`), if the file has one.
+    pub fn build_id(&self) -> Option<&[u8]> {
+        self.build_id.as_deref()
+    }
+
+    /// No function symbols at all: a stripped binary.
+    pub fn is_stripped(&self) -> bool {
+        self.functions.is_empty()
+    }
+
+    /// The function containing virtual address `vaddr`, and the offset into it.
+    pub fn resolve_vaddr(&self, vaddr: u64) -> Option<(&str, u64)> {
+        let i = self.functions.partition_point(|f| f.0 <= vaddr);
+        let (start, size, name) = self.functions.get(i.checked_sub(1)?)?;
+        let offset = vaddr - start;
+        (offset < *size || offset == 0).then_some((name.as_str(), offset))
+    }
+
+    /// The function at file offset `offset` (what build-id frames and mappings give).
+    pub fn resolve_file_offset(&self, offset: u64) -> Option<(&str, u64)> {
+        let &(file_off, vaddr, _) = self
+            .segments
+            .iter()
+            .find(|&&(off, _, size)| offset >= off && offset < off + size)?;
+        self.resolve_vaddr(offset - file_off + vaddr)
+    }
+}
+
+/// One executable mapping of a process.
+#[derive(Debug)]
+struct Region {
+    start: u64,
+    end: u64,
+    /// Offset in the file of `start`.
+    offset: u64,
+    path: String,
+    /// `None` when the file could not be read.
+    elf: Option<Arc<ElfSymbols>>,
+}
+
+/// A user address named: the function and offset if known, and the mapped file.
+#[derive(Debug, PartialEq, Eq)]
+pub struct UserFrame<'a> {
+    pub symbol: Option<(&'a str, u64)>,
+    pub module: Option<&'a str>,
+}
+
+/// The executable mappings of one process, with their files' symbols, as they were when
+/// the process was seen.
+#[derive(Debug, Default)]
+pub struct ProcessMap {
+    regions: Vec<Region>,
+}
+
+/// ELF files already read, by (device, inode) from `/proc/PID/maps`: every process maps
+/// the same libc.
+#[derive(Default)]
+pub struct ElfCache {
+    files: HashMap<(String, u64), Option<Arc<ElfSymbols>>>,
+}
+
+impl ProcessMap {
+    /// Reads `/proc/PID/maps` and every executable file it maps.
+    pub fn snapshot(pid: u32, cache: &mut ElfCache) -> io::Result<ProcessMap> {
+        let maps = fs::read_to_string(format!("/proc/{pid}/maps"))?;
+        let mut regions = Vec::new();
+        for line in maps.lines() {
+            // start-end perms offset dev inode path
+            let mut fields = line.split_whitespace();
+            let (Some(range), Some(perms), Some(offset), Some(dev), Some(inode)) = (
+                fields.next(),
+                fields.next(),
+                fields.next(),
+                fields.next(),
+                fields.next(),
+            ) else {
+                continue;
+            };
+            let path = fields.collect::<Vec<_>>().join(" ");
+            if !perms.contains('x') || !path.starts_with('/') {
+                continue;
+            }
+            let Some((start, end)) = range.split_once('-') else {
+                continue;
+            };
+            let (Ok(start), Ok(end), Ok(offset), Ok(inode)) = (
+                u64::from_str_radix(start, 16),
+                u64::from_str_radix(end, 16),
+                u64::from_str_radix(offset, 16),
+                inode.parse::<u64>(),
+            ) else {
+                continue;
+            };
+            let elf = cache
+                .files
+                .entry((dev.to_string(), inode))
+                .or_insert_with(|| {
+                    let through_proc = format!("/proc/{pid}/map_files/{range}");
+                    ElfSymbols::open(Path::new(&through_proc))
+                        .or_else(|_| ElfSymbols::open(Path::new(&path)))
+                        .ok()
+                        .map(Arc::new)
+                })
+                .clone();
+            regions.push(Region {
+                start,
+                end,
+                offset,
+                path,
+                elf,
+            });
+        }
+        Ok(ProcessMap { regions })
+    }
+
+    /// Names `addr`; `module` is `None` outside every file mapping.
+    pub fn resolve(&self, addr: u64) -> UserFrame<'_> {
+        let Some(region) = self
+            .regions
+            .iter()
+            .find(|r| addr >= r.start && addr < r.end)
+        else {
+            return UserFrame {
+                symbol: None,
+                module: None,
+            };
+        };
+        let symbol = region
+            .elf
+            .as_deref()
+            .and_then(|elf| elf.resolve_file_offset(addr - region.start + region.offset));
+        UserFrame {
+            symbol,
+            module: Some(&region.path),
+        }
+    }
+
+    /// The mapped file of `addr` when it has no symbols to name it with.
+    pub fn stripped_module(&self, addr: u64) -> Option<&str> {
+        let region = self
+            .regions
+            .iter()
+            .find(|r| addr >= r.start && addr < r.end)?;
+        match &region.elf {
+            Some(elf) if !elf.is_stripped() => None,
+            _ => Some(&region.path),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ElfSymbols;
+
+    fn table() -> ElfSymbols {
+        ElfSymbols {
+            functions: vec![
+                (0x1000, 0x20, "first".into()),
+                (0x1020, 0x10, "second".into()),
+                (0x2000, 0, "marker".into()),
+            ],
+            segments: vec![(0, 0, 0x800), (0x1000, 0x1000, 0x1100)],
+            build_id: None,
+        }
+    }
+
+    #[test]
+    fn names_addresses_inside_symbols_only() {
+        let t = table();
+        assert_eq!(t.resolve_vaddr(0x1000), Some(("first", 0)));
+        assert_eq!(t.resolve_vaddr(0x101f), Some(("first", 0x1f)));
+        assert_eq!(t.resolve_vaddr(0x1025), Some(("second", 5)));
+        assert_eq!(t.resolve_vaddr(0x1030), None);
+        assert_eq!(t.resolve_vaddr(0x2000), Some(("marker", 0)));
+        assert_eq!(t.resolve_vaddr(0x2001), None);
+        assert_eq!(t.resolve_vaddr(0x10), None);
+    }
+
+    #[test]
+    fn file_offsets_go_through_the_load_segments() {
+        let mut t = table();
+        t.segments = vec![(0x0, 0x0, 0x800), (0x800, 0x1000, 0x100)];
+        assert_eq!(t.resolve_file_offset(0x825), Some(("second", 5)));
+        assert_eq!(t.resolve_file_offset(0x2000), None);
+    }
+
+    #[test]
+    fn reads_the_symbols_of_a_real_binary() {
+        // The test binary itself: it has a symbol table and a build id (or at least
+        // segments); its own test function must be found at its address.
+        let me = std::env::current_exe().expect("test binary path");
+        let syms = ElfSymbols::open(&me).expect("readable ELF");
+        assert!(!syms.is_stripped());
+        let here = reads_the_symbols_of_a_real_binary as *const () as u64;
+        let _ = here; // A PIE's run-time address differs from its file address.
+        assert!(syms
+            .functions
+            .iter()
+            .any(|f| f.2.contains("reads_the_symbols_of_a_real_binary")));
+    }
+}
