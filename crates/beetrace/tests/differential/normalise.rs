@@ -98,9 +98,20 @@ pub fn normalise(stdout: &str, source: Source, rules: &[Rule]) -> String {
 fn bpftrace_017_text(lines: Vec<String>) -> Vec<String> {
     let mut out: Vec<String> = Vec::with_capacity(lines.len());
     let mut i = 0;
+    let mut in_stack_key = false;
     while i < lines.len() {
         let line = &lines[i];
         i += 1;
+        // 0.17 indents the frames of a stack in a map key (`@[` ... `]: 3`) by 4
+        // spaces; 0.26 by 8, as everywhere else (BPFtrace::get_stack).
+        if line.starts_with('@') && line.ends_with('[') {
+            in_stack_key = true;
+        } else if line.starts_with(']') {
+            in_stack_key = false;
+        } else if in_stack_key && line.starts_with("    ") && !line.starts_with("        ") {
+            out.push(format!("    {line}"));
+            continue;
+        }
         // 0.17 prints `Attaching N probes...` on stdout; 0.26 prints
         // `Attached N probes` on stderr (TextOutput::attached_probes).
         if is_attaching_line(line) {
