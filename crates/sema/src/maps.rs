@@ -337,6 +337,12 @@ mod layout_tag_tests {
             ))),
             MapValue::Plain(Type::I64),
             MapValue::Plain(Type::CgroupPath),
+            MapValue::Plain(Type::Usym),
+            MapValue::Plain(Type::Stack(crate::types::StackType {
+                user: true,
+                mode: crate::types::StackMode::BuildId,
+                limit: 9,
+            })),
             MapValue::Count,
             MapValue::Sum { signed: true },
             MapValue::Min { signed: false },
@@ -359,6 +365,12 @@ mod layout_tag_tests {
                         Type::U32,
                         Type::Bool,
                         Type::Inet,
+                        Type::Ksym,
+                        Type::Stack(crate::types::StackType {
+                            user: false,
+                            mode: crate::types::StackMode::Perf,
+                            limit: 127,
+                        }),
                         Type::Tuple(crate::types::TupleType::intern(vec![
                             Type::I64,
                             Type::Tuple(crate::types::TupleType::intern(vec![
