@@ -9,6 +9,7 @@
 mod cgroups;
 mod events;
 mod maps;
+mod mmap_watch;
 pub mod pin;
 mod resolve;
 mod ringbuf;
@@ -267,6 +268,7 @@ pub fn run(
                 .enumerate()
                 .map(|(i, m)| (*m, &maps[stack_base + i]))
                 .collect(),
+            analysis.user_addresses,
         ),
     };
     let script_maps: Vec<ScriptMap> = analysis
@@ -304,6 +306,7 @@ pub fn run(
         let deadline = options.duration.map(|d| Instant::now() + d);
         loop {
             output.drain(&mut ring)?;
+            output.resolver.stacks.poll();
             if let Some(code) = output.exited {
                 break Outcome::Exit(code);
             }

@@ -24,6 +24,7 @@ use sema::types::{StackMap, StackMode, StackType};
 use sema::Type;
 
 use crate::events::word;
+use crate::mmap_watch::MmapWatch;
 use crate::symbolize::{ElfCache, ProcessMap};
 use crate::sys;
 
@@ -35,6 +36,12 @@ pub(crate) struct Stacks<'a> {
     /// The script's stack-trace maps, as `Analysis::stack_maps` lists them.
     maps: Vec<(StackMap, &'a OwnedFd)>,
     kernel: OnceCell<KernelSymbols>,
+    /// Mappings as processes make them (see `mmap_watch`), when user addresses are
+    /// recorded and the kernel let us open the watch.
+    watch: Option<RefCell<MmapWatch>>,
+    /// Maps built from the watch's mappings, until those change.
+    recorded: RefCell<HashMap<u32, Rc<ProcessMap>>>,
+    /// `/proc/PID/maps` snapshots taken when pids were announced.
     processes: RefCell<HashMap<u32, Rc<ProcessMap>>>,
     elves: RefCell<ElfCache>,
     /// Files whose frames could not be named for lack of symbols, to warn about once.
@@ -42,10 +49,16 @@ pub(crate) struct Stacks<'a> {
 }
 
 impl<'a> Stacks<'a> {
-    pub(crate) fn new(maps: Vec<(StackMap, &'a OwnedFd)>) -> Stacks<'a> {
+    /// `user`: the programs record user addresses, so process layouts are followed.
+    pub(crate) fn new(maps: Vec<(StackMap, &'a OwnedFd)>, user: bool) -> Stacks<'a> {
         Stacks {
             maps,
             kernel: OnceCell::new(),
+            watch: user
+                .then(MmapWatch::open)
+                .and_then(Result::ok)
+                .map(RefCell::new),
+            recorded: RefCell::new(HashMap::new()),
             processes: RefCell::new(HashMap::new()),
             elves: RefCell::new(ElfCache::default()),
             stripped: RefCell::new(BTreeSet::new()),
@@ -60,8 +73,38 @@ impl<'a> Stacks<'a> {
         }
     }
 
-    /// The memory map of `pid`: saved, or read now if the process is still there.
+    /// Reads the mapping records that arrived, so their ring does not fill up.
+    pub(crate) fn poll(&self) {
+        if let Some(watch) = &self.watch {
+            let mut watch = watch.borrow_mut();
+            watch.update();
+            let mut recorded = self.recorded.borrow_mut();
+            for pid in watch.take_changed() {
+                recorded.remove(&pid);
+            }
+        }
+    }
+
+    /// The memory map of `pid`: as the mapping records built it, else as saved when it was
+    /// announced, else read now if the process is still there.
     fn process(&self, pid: u32) -> Option<Rc<ProcessMap>> {
+        self.poll();
+        if let Some(watch) = &self.watch {
+            if let Some(map) = self.recorded.borrow().get(&pid) {
+                return Some(map.clone());
+            }
+            let watch = watch.borrow();
+            let mappings = watch.mappings(pid);
+            if !mappings.is_empty() {
+                let map = Rc::new(ProcessMap::build(
+                    mappings,
+                    Some(pid),
+                    &mut self.elves.borrow_mut(),
+                ));
+                self.recorded.borrow_mut().insert(pid, map.clone());
+                return Some(map);
+            }
+        }
         if let Some(map) = self.processes.borrow().get(&pid) {
             return Some(map.clone());
         }

@@ -101,14 +101,24 @@ impl ElfSymbols {
     }
 }
 
-/// One executable mapping of a process.
+/// One executable file mapping of a process, as `/proc/PID/maps` or a
+/// `PERF_RECORD_MMAP2` describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mapping {
+    pub start: u64,
+    pub end: u64,
+    /// Offset in the file of `start`.
+    pub offset: u64,
+    /// `major:minor` in hex, as /proc/PID/maps spells it.
+    pub device: String,
+    pub inode: u64,
+    pub path: String,
+}
+
+/// One executable mapping of a process, with its file's symbols.
 #[derive(Debug)]
 struct Region {
-    start: u64,
-    end: u64,
-    /// Offset in the file of `start`.
-    offset: u64,
-    path: String,
+    mapping: Mapping,
     /// `None` when the file could not be read.
     elf: Option<Arc<ElfSymbols>>,
 }
@@ -127,105 +137,149 @@ pub struct ProcessMap {
     regions: Vec<Region>,
 }
 
-/// ELF files already read, by (device, inode) from `/proc/PID/maps`: every process maps
-/// the same libc.
+/// ELF files already read, by (device, inode): every process maps the same libc.
 #[derive(Default)]
 pub struct ElfCache {
     files: HashMap<(String, u64), Option<Arc<ElfSymbols>>>,
 }
 
+impl ElfCache {
+    /// The symbols of the mapped file, read through `/proc/PID/map_files` while `pid` lives
+    /// (which works for deleted files and other mount namespaces), else by path.
+    fn get(&mut self, m: &Mapping, pid: Option<u32>) -> Option<Arc<ElfSymbols>> {
+        self.files
+            .entry((m.device.clone(), m.inode))
+            .or_insert_with(|| {
+                let through_proc = pid.and_then(|pid| {
+                    let range = format!("/proc/{pid}/map_files/{:x}-{:x}", m.start, m.end);
+                    ElfSymbols::open(Path::new(&range)).ok()
+                });
+                through_proc
+                    .or_else(|| ElfSymbols::open(Path::new(&m.path)).ok())
+                    .map(Arc::new)
+            })
+            .clone()
+    }
+}
+
+/// The executable file mappings listed in the text of a `/proc/PID/maps`.
+pub fn parse_proc_maps(text: &str) -> Vec<Mapping> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        // start-end perms offset dev inode path
+        let mut fields = line.split_whitespace();
+        let (Some(range), Some(perms), Some(offset), Some(device), Some(inode)) = (
+            fields.next(),
+            fields.next(),
+            fields.next(),
+            fields.next(),
+            fields.next(),
+        ) else {
+            continue;
+        };
+        let path = fields.collect::<Vec<_>>().join(" ");
+        if !perms.contains('x') || !path.starts_with('/') {
+            continue;
+        }
+        let Some((start, end)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(start), Ok(end), Ok(offset), Ok(inode)) = (
+            u64::from_str_radix(start, 16),
+            u64::from_str_radix(end, 16),
+            u64::from_str_radix(offset, 16),
+            inode.parse::<u64>(),
+        ) else {
+            continue;
+        };
+        out.push(Mapping {
+            start,
+            end,
+            offset,
+            device: device.to_string(),
+            inode,
+            path,
+        });
+    }
+    out
+}
+
 impl ProcessMap {
     /// Reads `/proc/PID/maps` and every executable file it maps.
     pub fn snapshot(pid: u32, cache: &mut ElfCache) -> io::Result<ProcessMap> {
-        let maps = fs::read_to_string(format!("/proc/{pid}/maps"))?;
-        let mut regions = Vec::new();
-        for line in maps.lines() {
-            // start-end perms offset dev inode path
-            let mut fields = line.split_whitespace();
-            let (Some(range), Some(perms), Some(offset), Some(dev), Some(inode)) = (
-                fields.next(),
-                fields.next(),
-                fields.next(),
-                fields.next(),
-                fields.next(),
-            ) else {
-                continue;
-            };
-            let path = fields.collect::<Vec<_>>().join(" ");
-            if !perms.contains('x') || !path.starts_with('/') {
-                continue;
-            }
-            let Some((start, end)) = range.split_once('-') else {
-                continue;
-            };
-            let (Ok(start), Ok(end), Ok(offset), Ok(inode)) = (
-                u64::from_str_radix(start, 16),
-                u64::from_str_radix(end, 16),
-                u64::from_str_radix(offset, 16),
-                inode.parse::<u64>(),
-            ) else {
-                continue;
-            };
-            let elf = cache
-                .files
-                .entry((dev.to_string(), inode))
-                .or_insert_with(|| {
-                    let through_proc = format!("/proc/{pid}/map_files/{range}");
-                    ElfSymbols::open(Path::new(&through_proc))
-                        .or_else(|_| ElfSymbols::open(Path::new(&path)))
-                        .ok()
-                        .map(Arc::new)
-                })
-                .clone();
-            regions.push(Region {
-                start,
-                end,
-                offset,
-                path,
-                elf,
-            });
-        }
-        Ok(ProcessMap { regions })
+        let text = fs::read_to_string(format!("/proc/{pid}/maps"))?;
+        Ok(ProcessMap::build(&parse_proc_maps(&text), Some(pid), cache))
+    }
+
+    /// The map of these mappings (later ones win where they overlap), their files read
+    /// through `pid`'s `/proc` entries if given and it still lives, else by path.
+    pub fn build(mappings: &[Mapping], pid: Option<u32>, cache: &mut ElfCache) -> ProcessMap {
+        let regions = mappings
+            .iter()
+            .rev()
+            .map(|m| Region {
+                mapping: m.clone(),
+                elf: cache.get(m, pid),
+            })
+            .collect();
+        ProcessMap { regions }
+    }
+
+    fn region(&self, addr: u64) -> Option<&Region> {
+        self.regions
+            .iter()
+            .find(|r| addr >= r.mapping.start && addr < r.mapping.end)
     }
 
     /// Names `addr`; `module` is `None` outside every file mapping.
     pub fn resolve(&self, addr: u64) -> UserFrame<'_> {
-        let Some(region) = self
-            .regions
-            .iter()
-            .find(|r| addr >= r.start && addr < r.end)
-        else {
+        let Some(region) = self.region(addr) else {
             return UserFrame {
                 symbol: None,
                 module: None,
             };
         };
-        let symbol = region
-            .elf
-            .as_deref()
-            .and_then(|elf| elf.resolve_file_offset(addr - region.start + region.offset));
+        let symbol = region.elf.as_deref().and_then(|elf| {
+            elf.resolve_file_offset(addr - region.mapping.start + region.mapping.offset)
+        });
         UserFrame {
             symbol,
-            module: Some(&region.path),
+            module: Some(&region.mapping.path),
         }
     }
 
     /// The mapped file of `addr` when it has no symbols to name it with.
     pub fn stripped_module(&self, addr: u64) -> Option<&str> {
-        let region = self
-            .regions
-            .iter()
-            .find(|r| addr >= r.start && addr < r.end)?;
+        let region = self.region(addr)?;
         match &region.elf {
             Some(elf) if !elf.is_stripped() => None,
-            _ => Some(&region.path),
+            _ => Some(&region.mapping.path),
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::ElfSymbols;
+    use super::{parse_proc_maps, ElfSymbols, Mapping};
+
+    #[test]
+    fn proc_maps_lines_become_executable_file_mappings() {
+        let text = "55d0c0000000-55d0c0001000 r--p 00000000 fd:01 1234 /usr/bin/my prog\n\
+                    55d0c0001000-55d0c0002000 r-xp 00001000 fd:01 1234 /usr/bin/my prog\n\
+                    7ffd1000-7ffd3000 r-xp 00000000 00:00 0 [vdso]\n\
+                    7f0000000000-7f0000001000 rw-p 00000000 00:00 0\n";
+        assert_eq!(
+            parse_proc_maps(text),
+            vec![Mapping {
+                start: 0x55d0c0001000,
+                end: 0x55d0c0002000,
+                offset: 0x1000,
+                device: "fd:01".into(),
+                inode: 1234,
+                path: "/usr/bin/my prog".into(),
+            }]
+        );
+    }
 
     fn table() -> ElfSymbols {
         ElfSymbols {
