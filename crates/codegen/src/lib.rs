@@ -17,7 +17,7 @@ mod search;
 mod stacks;
 mod tuples;
 
-pub use stacks::{stack_map_name, PROCESS_MAP, STACK_MAP_ENTRIES};
+pub use stacks::{stack_map_name, PROCESS_MAP};
 
 use object::insn::Insn;
 use object::{map_type, Function, MapDef, ObjectFile, Program};

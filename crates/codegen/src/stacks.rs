@@ -28,8 +28,6 @@ const BPF_F_STACK_BUILD_ID: u32 = 1 << 5;
 /// `BPF_NOEXIST`: insert only.
 const BPF_NOEXIST: i32 = 1;
 const EFAULT: i32 = 14;
-/// Distinct stacks one stack-trace map holds (bpftrace's default `max_map_keys`).
-pub const STACK_MAP_ENTRIES: u32 = 4096;
 /// Processes remembered as announced; the least recently seen is forgotten first (and
 /// announced again if it shows up again, which costs one more look at its memory map).
 pub const PROCESS_MAP_ENTRIES: u32 = 8192;
@@ -79,7 +77,7 @@ pub(crate) fn map_defs(analysis: &Analysis) -> Vec<MapDef> {
             map_type: map_type::STACK_TRACE,
             key_size: 4,
             value_size: m.frame_size() * m.limit as u32,
-            max_entries: STACK_MAP_ENTRIES,
+            max_entries: analysis.stack_map_entries.max(1),
             flags: if m.build_id { BPF_F_STACK_BUILD_ID } else { 0 },
         })
         .collect();

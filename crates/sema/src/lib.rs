@@ -117,6 +117,8 @@ pub struct Analysis {
     pub expr_types: BTreeMap<syntax::Span, ExprType>,
     /// The stack-trace maps `kstack`/`ustack` record into, each once.
     pub stack_maps: Vec<types::StackMap>,
+    /// Distinct stacks each stack-trace map holds (`max_map_keys`, as for `@maps`).
+    pub stack_map_entries: u32,
     /// Some probe records user addresses (`ustack`, `usym`): the programs tell user space
     /// about each new process once, so its memory map is saved while it lives and its
     /// frames can still be named after it exits.
@@ -192,6 +194,7 @@ pub fn analyze(
     }
     let options = &options;
     maps.default_max_entries = options.max_map_keys.unwrap_or(check::DEFAULT_MAX_ENTRIES);
+    analysis.stack_map_entries = maps.default_max_entries;
 
     // Expand attach points and read tracepoint formats once for both passes.
     let mut instances = Vec::new();
