@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
-use runtime::symbolize::ElfSymbols;
+use runtime::symbolize::{display_name, ElfSymbols};
 
 /// Name the frames of build-id stacks (`ustack(build_id)`) from binaries with those build ids.
 #[derive(Parser, Debug)]
@@ -63,7 +63,7 @@ fn run(cli: &Cli) -> Result<(), String> {
         let text = match build_id_frame(&line) {
             Some((id, offset)) => match index.get(&id) {
                 Some((_, elf)) => match elf.resolve_file_offset(offset) {
-                    Some((name, off)) => format!("        {name}+{off}"),
+                    Some((name, off)) => format!("        {}+{off}", display_name(name)),
                     None => line,
                 },
                 None => {

@@ -16,6 +16,7 @@
 //! file contents read early, and the ELF symbol tables are a small part of what blazesym
 //! brings (DWARF line info, inlined functions and demangling are not done here).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs;
 use std::io;
@@ -99,6 +100,19 @@ impl ElfSymbols {
             .find(|&&(off, _, size)| offset >= off && offset < off + size)?;
         self.resolve_vaddr(offset - file_off + vaddr)
     }
+}
+
+/// A symbol name as people read it: C++ names (`_Z...`) demangled, as bpftrace shows them
+/// (`ns::worker(int)`); anything else unchanged.
+pub fn display_name(name: &str) -> Cow<'_, str> {
+    if name.starts_with("_Z") {
+        if let Ok(sym) = cpp_demangle::Symbol::new(name) {
+            if let Ok(text) = sym.demangle() {
+                return Cow::Owned(text);
+            }
+        }
+    }
+    Cow::Borrowed(name)
 }
 
 /// One executable file mapping of a process, as `/proc/PID/maps` or a
@@ -260,7 +274,14 @@ impl ProcessMap {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_proc_maps, ElfSymbols, Mapping};
+    use super::{display_name, parse_proc_maps, ElfSymbols, Mapping};
+
+    #[test]
+    fn cpp_names_are_demangled() {
+        assert_eq!(display_name("_ZN2ns6workerEi"), "ns::worker(int)");
+        assert_eq!(display_name("main"), "main");
+        assert_eq!(display_name("_Znot_valid"), "_Znot_valid");
+    }
 
     #[test]
     fn proc_maps_lines_become_executable_file_mappings() {
