@@ -171,6 +171,7 @@ fn real_main(cli: Cli) -> Result<ExitCode, String> {
             max_map_keys: env_number("BPFTRACE_MAX_MAP_KEYS")?,
             max_strlen: env_number("BPFTRACE_MAX_STRLEN")?,
             target_pid: cli.pid,
+            stack_mode: env_stack_mode()?,
             ..sema::Options::default()
         },
     );
@@ -266,6 +267,16 @@ fn env_number(name: &str) -> Result<Option<u32>, String> {
             .filter(|&n| n > 0)
             .map(Some)
             .ok_or_else(|| format!("{name}={v} is not a positive integer")),
+    }
+}
+
+/// `BPFTRACE_STACK_MODE=perf`: how `kstack`/`ustack` print when the call names no mode.
+fn env_stack_mode() -> Result<Option<sema::types::StackMode>, String> {
+    match std::env::var("BPFTRACE_STACK_MODE") {
+        Err(_) => Ok(None),
+        Ok(v) => sema::types::StackMode::from_name(&v.to_ascii_lowercase())
+            .map(Some)
+            .ok_or_else(|| format!("BPFTRACE_STACK_MODE={v}: use bpftrace, perf, raw or build_id")),
     }
 }
 

@@ -14,7 +14,8 @@
 //!
 //! Written rather than taken from blazesym: the snapshot-on-first-sight design needs the
 //! file contents read early, and the ELF symbol tables are a small part of what blazesym
-//! brings (DWARF line info, inlined functions and demangling are not done here).
+//! brings (DWARF line info and inlined functions are not done here; C++ names are
+//! demangled with `cpp_demangle`).
 
 use std::borrow::Cow;
 use std::collections::HashMap;

@@ -166,6 +166,9 @@ pub struct Options {
     pub max_map_keys: Option<u32>,
     /// `max_strlen`: the bytes `str()` reads by default. `None` = 64.
     pub max_strlen: Option<u32>,
+    /// `stack_mode` (config block or `BPFTRACE_STACK_MODE`): how stacks print when the
+    /// call names no mode. `None` = `bpftrace`.
+    pub stack_mode: Option<types::StackMode>,
     /// `-p PID`: probes (except `BEGIN`, `END` and `interval:`) fire only in this process.
     pub target_pid: Option<u32>,
     /// `--unsafe`: allow calls that change the system (`system`, `signal`).
@@ -456,6 +459,24 @@ fn apply_config(config: &ast::ConfigBlock, options: &mut Options, diags: &mut Ve
     for entry in &config.entries {
         let key = entry.key.to_ascii_lowercase();
         let key = key.strip_prefix("bpftrace_").unwrap_or(&key);
+        if key == "stack_mode" {
+            let mode = match &entry.value {
+                ast::ConfigValue::Ident(m) | ast::ConfigValue::Str(m) => {
+                    types::StackMode::from_name(&m.to_ascii_lowercase())
+                }
+                ast::ConfigValue::Int(_) => None,
+            };
+            match mode {
+                Some(mode) => {
+                    options.stack_mode.get_or_insert(mode);
+                }
+                None => diags.push(Diagnostic::error(
+                    entry.value_span,
+                    "stack_mode is one of bpftrace, perf, raw, build_id",
+                )),
+            }
+            continue;
+        }
         let int = match &entry.value {
             ast::ConfigValue::Int(n) => u32::try_from(*n).ok().filter(|&n| n > 0),
             _ => None,

@@ -53,7 +53,12 @@ impl Checker<'_> {
                 "ustack has no user stack in begin/end, which run inside beetrace",
             );
         }
-        let mut mode = StackMode::Bpftrace;
+        // The configured default; kstack has no build-id form and prints raw instead, as
+        // in bpftrace.
+        let mut mode = match self.options.stack_mode.unwrap_or(StackMode::Bpftrace) {
+            StackMode::BuildId if !user => StackMode::Raw,
+            m => m,
+        };
         let mut limit = MAX_STACK_FRAMES;
         let usage = format!(
             "{name}() takes a mode (bpftrace, perf, raw{}) and/or a frame count: {name}(perf, 5)",
