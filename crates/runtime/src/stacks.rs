@@ -128,8 +128,8 @@ impl<'a> Stacks<'a> {
             Type::Stack(st) => Some(self.stack_text(st, bytes)),
             Type::Ksym => Some(self.kernel_symbol(word(bytes, 0), false)),
             Type::Usym => {
-                let pid = word(bytes, 1) as u32;
-                Some(self.user_symbol(word(bytes, 0), pid, false, false))
+                let process = self.process(word(bytes, 1) as u32);
+                Some(self.user_symbol(word(bytes, 0), process.as_deref(), false, false))
             }
             _ => None,
         }
@@ -174,6 +174,11 @@ impl<'a> Stacks<'a> {
             return out;
         }
         let perf = st.mode == StackMode::Perf;
+        let process = if st.user && st.mode != StackMode::Raw {
+            self.process(pid)
+        } else {
+            None
+        };
         for f in value.chunks_exact(8) {
             let addr = u64::from_ne_bytes(f.try_into().expect("8 bytes"));
             if addr == 0 {
@@ -181,7 +186,7 @@ impl<'a> Stacks<'a> {
             }
             let name = || {
                 if st.user {
-                    self.user_symbol(addr, pid, true, perf)
+                    self.user_symbol(addr, process.as_deref(), true, perf)
                 } else {
                     self.kernel_symbol(addr, true)
                 }
@@ -209,9 +214,14 @@ impl<'a> Stacks<'a> {
         }
     }
 
-    fn user_symbol(&self, addr: u64, pid: u32, offset: bool, perf: bool) -> String {
-        let process = self.process(pid);
-        let frame = process.as_deref().map(|p| (p.resolve(addr), p));
+    fn user_symbol(
+        &self,
+        addr: u64,
+        process: Option<&ProcessMap>,
+        offset: bool,
+        perf: bool,
+    ) -> String {
+        let frame = process.map(|p| (p.resolve(addr), p));
         let (symbol, module) = match &frame {
             Some((f, p)) => {
                 if f.symbol.is_none() {

@@ -95,11 +95,12 @@ impl ElfSymbols {
 
     /// The function at file offset `offset` (what build-id frames and mappings give).
     pub fn resolve_file_offset(&self, offset: u64) -> Option<(&str, u64)> {
+        // Checked arithmetic: the segment table comes from a file, possibly a corrupt one.
         let &(file_off, vaddr, _) = self
             .segments
             .iter()
-            .find(|&&(off, _, size)| offset >= off && offset < off + size)?;
-        self.resolve_vaddr(offset - file_off + vaddr)
+            .find(|&&(off, _, size)| offset >= off && offset - off < size)?;
+        self.resolve_vaddr((offset - file_off).checked_add(vaddr)?)
     }
 }
 
