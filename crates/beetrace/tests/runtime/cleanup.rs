@@ -18,9 +18,11 @@ use libtest_mimic::{Completion, Failed};
 use crate::exec::{Env, Readers};
 use crate::support::{have_bpftool, leaked, wait_until, BpfIds};
 
-/// Probes that fire often (a tracepoint, and a raw tracepoint reading kernel memory, loaded
-/// as tp_btf where the kernel allows), plus an `END` block whose output proves it ran.
-const TRACING_PROG: &str = "tracepoint:syscalls:sys_enter_openat { printf(\"x\\n\"); } \
+/// Probes that fire often (a tracepoint recording stacks, which adds stack-trace maps, the
+/// map of announced pids and the mapping watch, and a raw tracepoint reading kernel memory,
+/// loaded as tp_btf where the kernel allows), plus an `END` block whose output proves it ran.
+const TRACING_PROG: &str = "tracepoint:syscalls:sys_enter_openat { printf(\"x\\n\"); \
+     $k = kstack(3); $u = ustack(3); } \
      rawtracepoint:sched_switch { @s[args.prev->comm] = count(); } END { printf(\"bye\\n\"); }";
 
 /// How beetrace is told to stop.
