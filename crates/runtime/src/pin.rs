@@ -208,6 +208,24 @@ impl Pins {
         err: &mut dyn Write,
         create: impl FnOnce() -> Result<OwnedFd, RuntimeError>,
     ) -> Result<OwnedFd, RuntimeError> {
+        // A stack is an id into a stack-trace map of this run, and a usym needs this run's
+        // process maps: pinned, they would outlive what gives them meaning, and a later run
+        // reusing the map would print other stacks under their ids.
+        let run_bound = info
+            .key
+            .iter()
+            .chain(match &info.value {
+                MapValue::Plain(t) => Some(t),
+                _ => None,
+            })
+            .find(|t| matches!(t, Type::Stack(_) | Type::Usym));
+        if let Some(t) = run_bound {
+            return Err(RuntimeError::Pin(format!(
+                "{} holds {t} values, which mean something only during the run that made \
+                 them, so it cannot be pinned",
+                info.display_name()
+            )));
+        }
         let path = self.dir.join(map_pin_name(&info.name));
         if path.exists() {
             let shape = MapShape {
