@@ -300,7 +300,13 @@ pub fn self_check() -> Result<(), String> {
         bpftrace: true,
         json: true,
     };
-    let checks: [(&str, Source, &[Rule], &str); 8] = [
+    let checks: [(&str, Source, &[Rule], &str); 9] = [
+        (
+            "@k[\n    do_syscall_64+5\n]: 2\n@p[\n\tffff0001 f+1\n]: 2\n",
+            text,
+            &[],
+            "@k[\n        do_syscall_64+5\n]: 2\n@p[\n\tffff0001 f+1\n]: 2\n",
+        ),
         (
             "@c: 1\n\n\n@a: 2\n\n",
             text,
