@@ -3,9 +3,10 @@
 //! A stack value is a stack-trace map id (plus the pid for user stacks, see codegen's
 //! `stacks.rs`); the frames are read from the map when the value is printed. Kernel
 //! addresses are named from /proc/kallsyms (read once, when first needed), user addresses
-//! from the memory map of their process, saved when the programs first announce the pid
-//! ([`Stacks::note_process`]) so a process that has exited by the time maps are printed is
-//! still named.
+//! from the memory map of their process, so that a process that has exited by the time
+//! maps are printed is still named: as the kernel's mapping records built it (processes
+//! started while tracing, `mmap_watch`), else as saved when the programs first announced
+//! the pid ([`Stacks::note_process`]; processes that were already running).
 //!
 //! Layouts (bpftrace 0.26, `BPFtrace::get_stack` and `format_build_id_stack`):
 //! `bpftrace` mode is `\n` then `        symbol+offset\n` per frame; `perf` is
