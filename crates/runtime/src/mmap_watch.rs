@@ -11,8 +11,11 @@
 //!
 //! Records come through each event's perf ring buffer (`struct perf_event_mmap_page`:
 //! `data_head` written by the kernel, `data_tail` by us; records may wrap around the end
-//! of the data area). A full ring loses records (`PERF_RECORD_LOST`); the snapshot then
-//! still applies.
+//! of the data area), one ring per CPU. A process moves between CPUs, so its fork, exec
+//! and mappings can sit in different rings: records are applied in the order of the time
+//! stamp each carries at its end (`sample_id_all` with `PERF_SAMPLE_TIME`). A full ring
+//! loses records (`PERF_RECORD_LOST`); addresses the records do not cover are then looked
+//! up in the snapshot.
 
 use std::collections::HashMap;
 use std::io;
@@ -26,8 +29,9 @@ const PERF_RECORD_COMM: u32 = 3;
 const PERF_RECORD_FORK: u32 = 7;
 const PERF_RECORD_MMAP2: u32 = 10;
 const PERF_RECORD_MISC_COMM_EXEC: u16 = 1 << 13;
-/// Data pages per CPU (a power of two): mappings are made rarely enough.
-const DATA_PAGES: usize = 64;
+/// Data pages per CPU (a power of two): executable mappings are made rarely enough, and
+/// perf ring pages count against a per-user limit (`perf_event_mlock_kb`).
+const DATA_PAGES: usize = 32;
 /// Offsets in `struct perf_event_mmap_page`.
 const DATA_HEAD: usize = 1024;
 const DATA_TAIL: usize = 1032;
@@ -136,9 +140,16 @@ impl MmapWatch {
     pub(crate) fn update(&mut self) {
         let mut records = Vec::new();
         for ring in &mut self.rings {
-            ring.drain(|kind, misc, body| records.push((kind, misc, body.to_vec())));
+            ring.drain(|kind, misc, body| {
+                let time = body.len().checked_sub(8).map_or(0, |at| {
+                    u64::from_ne_bytes(body[at..].try_into().expect("8 bytes"))
+                });
+                records.push((time, kind, misc, body.to_vec()));
+            });
         }
-        for (kind, misc, body) in records {
+        // Stable: records of one ring with equal times keep their order.
+        records.sort_by_key(|r| r.0);
+        for (_, kind, misc, body) in records {
             self.apply(kind, misc, &body);
         }
     }

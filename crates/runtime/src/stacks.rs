@@ -86,31 +86,37 @@ impl<'a> Stacks<'a> {
         }
     }
 
-    /// The memory map of `pid`: as the mapping records built it, else as saved when it was
-    /// announced, else read now if the process is still there.
-    fn process(&self, pid: u32) -> Option<Rc<ProcessMap>> {
+    /// The memory maps that may name `pid`'s addresses, best first: as the mapping records
+    /// built it, then as saved when the pid was announced (or read now, if the process is
+    /// still there). An address the first does not cover (records lost to a full ring) is
+    /// looked up in the next.
+    fn process(&self, pid: u32) -> Vec<Rc<ProcessMap>> {
         self.poll();
+        let mut maps = Vec::new();
         if let Some(watch) = &self.watch {
-            if let Some(map) = self.recorded.borrow().get(&pid) {
-                return Some(map.clone());
-            }
-            let watch = watch.borrow();
-            let mappings = watch.mappings(pid);
-            if !mappings.is_empty() {
-                let map = Rc::new(ProcessMap::build(
-                    mappings,
-                    Some(pid),
-                    &mut self.elves.borrow_mut(),
-                ));
-                self.recorded.borrow_mut().insert(pid, map.clone());
-                return Some(map);
+            let recorded = self.recorded.borrow().get(&pid).cloned();
+            match recorded {
+                Some(map) => maps.push(map),
+                None => {
+                    let watch = watch.borrow();
+                    let mappings = watch.mappings(pid);
+                    if !mappings.is_empty() {
+                        let map = Rc::new(ProcessMap::build(
+                            mappings,
+                            Some(pid),
+                            &mut self.elves.borrow_mut(),
+                        ));
+                        self.recorded.borrow_mut().insert(pid, map.clone());
+                        maps.push(map);
+                    }
+                }
             }
         }
-        if let Some(map) = self.processes.borrow().get(&pid) {
-            return Some(map.clone());
+        if !self.processes.borrow().contains_key(&pid) {
+            self.note_process(pid);
         }
-        self.note_process(pid);
-        self.processes.borrow().get(&pid).cloned()
+        maps.extend(self.processes.borrow().get(&pid).cloned());
+        maps
     }
 
     fn kernel(&self) -> &KernelSymbols {
@@ -130,7 +136,7 @@ impl<'a> Stacks<'a> {
             Type::Ksym => Some(self.kernel_symbol(word(bytes, 0), false)),
             Type::Usym => {
                 let process = self.process(word(bytes, 1) as u32);
-                Some(self.user_symbol(word(bytes, 0), process.as_deref(), false, false))
+                Some(self.user_symbol(word(bytes, 0), &process, false, false))
             }
             _ => None,
         }
@@ -178,7 +184,7 @@ impl<'a> Stacks<'a> {
         let process = if st.user && st.mode != StackMode::Raw {
             self.process(pid)
         } else {
-            None
+            Vec::new()
         };
         for f in value.chunks_exact(8) {
             let addr = u64::from_ne_bytes(f.try_into().expect("8 bytes"));
@@ -187,7 +193,7 @@ impl<'a> Stacks<'a> {
             }
             let name = || {
                 if st.user {
-                    self.user_symbol(addr, process.as_deref(), true, perf)
+                    self.user_symbol(addr, &process, true, perf)
                 } else {
                     self.kernel_symbol(addr, true)
                 }
@@ -215,14 +221,11 @@ impl<'a> Stacks<'a> {
         }
     }
 
-    fn user_symbol(
-        &self,
-        addr: u64,
-        process: Option<&ProcessMap>,
-        offset: bool,
-        perf: bool,
-    ) -> String {
-        let frame = process.map(|p| (p.resolve(addr), p));
+    fn user_symbol(&self, addr: u64, maps: &[Rc<ProcessMap>], offset: bool, perf: bool) -> String {
+        let frame = maps
+            .iter()
+            .map(|p| (p.resolve(addr), p))
+            .find(|(f, _)| f.module.is_some());
         let (symbol, module) = match &frame {
             Some((f, p)) => {
                 if f.symbol.is_none() {

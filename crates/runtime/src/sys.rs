@@ -146,17 +146,22 @@ pub(crate) fn attach_perf_event(
 
 /// `PERF_COUNT_SW_DUMMY`: a software event that never counts, for side-band records.
 const PERF_COUNT_SW_DUMMY: u64 = 9;
-/// `perf_event_attr` flag bits: `mmap`, `comm`, `task`, `mmap2`, `comm_exec`.
-const PERF_ATTR_FLAGS_MMAP_TRACKING: u64 = 1 << 8 | 1 << 9 | 1 << 13 | 1 << 23 | 1 << 24;
+/// `perf_event_attr` flag bits: `mmap`, `comm`, `task`, `sample_id_all`, `mmap2`,
+/// `comm_exec`.
+const PERF_ATTR_FLAGS_MMAP_TRACKING: u64 = 1 << 8 | 1 << 9 | 1 << 13 | 1 << 18 | 1 << 23 | 1 << 24;
+/// `PERF_SAMPLE_TIME`: with `sample_id_all`, every record ends with its time.
+const PERF_SAMPLE_TIME: u64 = 1 << 2;
 
 /// A dummy event on `cpu` for every process (pid -1) that only reports side-band records:
 /// executable mappings (`PERF_RECORD_MMAP2`), exec (`PERF_RECORD_COMM` with the exec bit)
-/// and fork/exit. perf itself learns process layouts this way, as they happen.
+/// and fork/exit, each ending with its time stamp (records of different CPUs must be put
+/// back in order). perf itself learns process layouts this way, as they happen.
 pub(crate) fn open_mmap_tracking(cpu: i32) -> io::Result<OwnedFd> {
     let attr = PerfEventAttr {
         kind: PERF_TYPE_SOFTWARE,
         size: std::mem::size_of::<PerfEventAttr>() as u32,
         config: PERF_COUNT_SW_DUMMY,
+        sample_type: PERF_SAMPLE_TIME,
         flags: PERF_ATTR_FLAGS_MMAP_TRACKING,
         ..Default::default()
     };
