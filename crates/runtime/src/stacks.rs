@@ -44,7 +44,7 @@ pub(crate) struct Stacks<'a> {
     recorded: RefCell<HashMap<u32, Rc<ProcessMap>>>,
     /// `/proc/PID/maps` snapshots taken when pids were announced.
     processes: RefCell<HashMap<u32, Rc<ProcessMap>>>,
-    elves: RefCell<ElfCache>,
+    elves: Rc<RefCell<ElfCache>>,
     /// Files whose frames could not be named for lack of symbols, to warn about once.
     stripped: RefCell<BTreeSet<String>>,
 }
@@ -61,7 +61,7 @@ impl<'a> Stacks<'a> {
                 .map(RefCell::new),
             recorded: RefCell::new(HashMap::new()),
             processes: RefCell::new(HashMap::new()),
-            elves: RefCell::new(ElfCache::default()),
+            elves: Rc::new(RefCell::new(ElfCache::default())),
             stripped: RefCell::new(BTreeSet::new()),
         }
     }
@@ -69,7 +69,7 @@ impl<'a> Stacks<'a> {
     /// A program saw `pid` record user addresses for the first time: save its memory map
     /// now, while it exists. A process already gone is left to be printed as addresses.
     pub(crate) fn note_process(&self, pid: u32) {
-        if let Ok(map) = ProcessMap::snapshot(pid, &mut self.elves.borrow_mut()) {
+        if let Ok(map) = ProcessMap::snapshot(pid, &self.elves) {
             self.processes.borrow_mut().insert(pid, Rc::new(map));
         }
     }
@@ -101,11 +101,7 @@ impl<'a> Stacks<'a> {
                     let watch = watch.borrow();
                     let mappings = watch.mappings(pid);
                     if !mappings.is_empty() {
-                        let map = Rc::new(ProcessMap::build(
-                            mappings,
-                            Some(pid),
-                            &mut self.elves.borrow_mut(),
-                        ));
+                        let map = Rc::new(ProcessMap::build(mappings, Some(pid), &self.elves));
                         self.recorded.borrow_mut().insert(pid, map.clone());
                         maps.push(map);
                     }

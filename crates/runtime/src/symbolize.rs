@@ -5,23 +5,27 @@
 //! falls in (`/proc/PID/maps`), turn it into an offset in the mapped file, the file offset
 //! into the ELF's own virtual address (through its `PT_LOAD` segments), and look that up
 //! in the ELF's function symbols (`.symtab`, else `.dynsym`). A process that has exited has
-//! no `/proc/PID/maps`, so [`ProcessMap::snapshot`] is taken when the process is first
-//! seen, and the ELF files are read right then (through `/proc/PID/map_files`, which works
-//! even for deleted files and other mount namespaces).
+//! no `/proc/PID/maps`, so its mappings are kept from when it was seen (runtime
+//! `mmap_watch.rs`, [`ProcessMap::snapshot`]). ELF files are read (mapped, not copied)
+//! only when an address in them is named, by path while the file there is the one that
+//! was mapped, else through `/proc/PID/map_files` (deleted files, other mount namespaces).
 //!
 //! Build-id stacks (`ustack(build_id)`) already carry (build id, file offset) pairs, so
 //! naming them needs only an ELF with that build id: [`ElfSymbols::resolve_file_offset`].
 //!
-//! Written rather than taken from blazesym: the snapshot-on-first-sight design needs the
-//! file contents read early, and the ELF symbol tables are a small part of what blazesym
+//! Written rather than taken from blazesym: process layouts come from our own records,
+//! and the ELF symbol tables are a small part of what blazesym
 //! brings (DWARF line info and inlined functions are not done here; C++ names are
 //! demangled with `cpp_demangle`).
 
 use std::borrow::Cow;
+use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::fs;
 use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use elf::{Object as _, ObjectSegment as _, ObjectSymbol as _, SymbolKind};
@@ -37,10 +41,39 @@ pub struct ElfSymbols {
 }
 
 impl ElfSymbols {
-    /// Reads and parses the ELF file at `path`.
+    /// Parses the ELF file at `path`, mapped rather than read: only the headers and symbol
+    /// tables are touched, which matters for binaries of hundreds of megabytes.
     pub fn open(path: &Path) -> io::Result<ElfSymbols> {
-        let data = fs::read(path)?;
-        ElfSymbols::parse(&data)
+        let file = fs::File::open(path)?;
+        let len = usize::try_from(file.metadata()?.len())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "file too large"))?;
+        if len == 0 {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "empty file"));
+        }
+        // SAFETY: a private read-only mapping of a whole regular file, unmapped below once
+        // parsing (which copies what it keeps) is done. A file truncated meanwhile could
+        // fault; symbol files of running programs are not rewritten in place.
+        let data = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE,
+                std::os::fd::AsRawFd::as_raw_fd(&file),
+                0,
+            )
+        };
+        if data == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `data` maps `len` readable bytes until the munmap below.
+        let parsed =
+            ElfSymbols::parse(unsafe { std::slice::from_raw_parts(data as *const u8, len) });
+        // SAFETY: unmapping exactly the mapping made above.
+        unsafe {
+            libc::munmap(data, len);
+        }
+        parsed
     }
 
     /// Parses ELF bytes; anything that is not an ELF file is an `InvalidData` error.
@@ -131,12 +164,11 @@ pub struct Mapping {
     pub path: String,
 }
 
-/// One executable mapping of a process, with its file's symbols.
-#[derive(Debug)]
+/// One executable mapping of a process, and its file's symbols once they were needed.
 struct Region {
     mapping: Mapping,
-    /// `None` when the file could not be read.
-    elf: Option<Arc<ElfSymbols>>,
+    /// `Some(None)` when the file could not be read.
+    elf: OnceCell<Option<Arc<ElfSymbols>>>,
 }
 
 /// A user address named: the function and offset if known, and the mapped file.
@@ -146,11 +178,14 @@ pub struct UserFrame<'a> {
     pub module: Option<&'a str>,
 }
 
-/// The executable mappings of one process, with their files' symbols, as they were when
-/// the process was seen.
-#[derive(Debug, Default)]
+/// The executable mappings of one process as they were when it was seen. The files are
+/// read only when an address in them is named: a tracer sees many processes and names the
+/// stacks of few.
 pub struct ProcessMap {
+    pid: Option<u32>,
+    /// Newest mapping first.
     regions: Vec<Region>,
+    cache: Rc<RefCell<ElfCache>>,
 }
 
 /// ELF files already read, by (device, inode): every process maps the same libc.
@@ -160,18 +195,22 @@ pub struct ElfCache {
 }
 
 impl ElfCache {
-    /// The symbols of the mapped file, read through `/proc/PID/map_files` while `pid` lives
-    /// (which works for deleted files and other mount namespaces), else by path.
+    /// The symbols of the mapped file: by path while the file there is still the one that
+    /// was mapped (same inode), else through `/proc/PID/map_files` while `pid` lives (which
+    /// reaches deleted files and other mount namespaces).
     fn get(&mut self, m: &Mapping, pid: Option<u32>) -> Option<Arc<ElfSymbols>> {
         self.files
             .entry((m.device.clone(), m.inode))
             .or_insert_with(|| {
-                let through_proc = pid.and_then(|pid| {
-                    let range = format!("/proc/{pid}/map_files/{:x}-{:x}", m.start, m.end);
-                    ElfSymbols::open(Path::new(&range)).ok()
-                });
-                through_proc
-                    .or_else(|| ElfSymbols::open(Path::new(&m.path)).ok())
+                let same_file = fs::metadata(&m.path).is_ok_and(|meta| meta.ino() == m.inode);
+                let by_path = same_file
+                    .then(|| ElfSymbols::open(Path::new(&m.path)).ok())
+                    .flatten();
+                by_path
+                    .or_else(|| {
+                        let range = format!("/proc/{}/map_files/{:x}-{:x}", pid?, m.start, m.end);
+                        ElfSymbols::open(Path::new(&range)).ok()
+                    })
                     .map(Arc::new)
             })
             .clone()
@@ -221,30 +260,44 @@ pub fn parse_proc_maps(text: &str) -> Vec<Mapping> {
 }
 
 impl ProcessMap {
-    /// Reads `/proc/PID/maps` and every executable file it maps.
-    pub fn snapshot(pid: u32, cache: &mut ElfCache) -> io::Result<ProcessMap> {
+    /// Reads `/proc/PID/maps` (its files are read when needed).
+    pub fn snapshot(pid: u32, cache: &Rc<RefCell<ElfCache>>) -> io::Result<ProcessMap> {
         let text = fs::read_to_string(format!("/proc/{pid}/maps"))?;
         Ok(ProcessMap::build(&parse_proc_maps(&text), Some(pid), cache))
     }
 
-    /// The map of these mappings (later ones win where they overlap), their files read
-    /// through `pid`'s `/proc` entries if given and it still lives, else by path.
-    pub fn build(mappings: &[Mapping], pid: Option<u32>, cache: &mut ElfCache) -> ProcessMap {
+    /// The map of these mappings (later ones win where they overlap) of process `pid`.
+    pub fn build(
+        mappings: &[Mapping],
+        pid: Option<u32>,
+        cache: &Rc<RefCell<ElfCache>>,
+    ) -> ProcessMap {
         let regions = mappings
             .iter()
             .rev()
             .map(|m| Region {
                 mapping: m.clone(),
-                elf: cache.get(m, pid),
+                elf: OnceCell::new(),
             })
             .collect();
-        ProcessMap { regions }
+        ProcessMap {
+            pid,
+            regions,
+            cache: cache.clone(),
+        }
     }
 
     fn region(&self, addr: u64) -> Option<&Region> {
         self.regions
             .iter()
             .find(|r| addr >= r.mapping.start && addr < r.mapping.end)
+    }
+
+    fn elf<'s>(&'s self, region: &'s Region) -> Option<&'s ElfSymbols> {
+        region
+            .elf
+            .get_or_init(|| self.cache.borrow_mut().get(&region.mapping, self.pid))
+            .as_deref()
     }
 
     /// Names `addr`; `module` is `None` outside every file mapping.
@@ -255,7 +308,7 @@ impl ProcessMap {
                 module: None,
             };
         };
-        let symbol = region.elf.as_deref().and_then(|elf| {
+        let symbol = self.elf(region).and_then(|elf| {
             elf.resolve_file_offset(addr - region.mapping.start + region.mapping.offset)
         });
         UserFrame {
@@ -267,7 +320,7 @@ impl ProcessMap {
     /// The mapped file of `addr` when it has no symbols to name it with.
     pub fn stripped_module(&self, addr: u64) -> Option<&str> {
         let region = self.region(addr)?;
-        match &region.elf {
+        match self.elf(region) {
             Some(elf) if !elf.is_stripped() => None,
             _ => Some(&region.mapping.path),
         }
