@@ -86,12 +86,17 @@ fn run(cli: &Cli) -> Result<(), String> {
     Ok(())
 }
 
-/// Every ELF file with a build id at `path` (a file, or a directory walked recursively).
+/// Every ELF file with a build id at `path` (a file, or a directory walked recursively;
+/// symbolic links to directories inside it are not followed, so a link cycle ends).
 fn add_binaries(path: &Path, index: &mut HashMap<Vec<u8>, (PathBuf, ElfSymbols)>) {
     if path.is_dir() {
         if let Ok(entries) = fs::read_dir(path) {
             for entry in entries.flatten() {
-                add_binaries(&entry.path(), index);
+                let linked_dir =
+                    entry.file_type().is_ok_and(|t| t.is_symlink()) && entry.path().is_dir();
+                if !linked_dir {
+                    add_binaries(&entry.path(), index);
+                }
             }
         }
         return;
