@@ -157,6 +157,11 @@ impl Lowering<'_> {
                 write(&mut self.em, t, Reg::R0);
                 t
             }
+            ExprKind::UserValue {
+                location,
+                size,
+                signed,
+            } => self.user_value(*location, *size, *signed),
             ExprKind::RawArg { index } => {
                 let ctx = self.ctx();
                 self.load_to_temp(ctx, 8 * *index as i16)

@@ -16,6 +16,7 @@ mod maps;
 mod search;
 mod stacks;
 mod tuples;
+mod user;
 
 pub use stacks::{stack_map_name, PROCESS_MAP};
 
@@ -111,6 +112,15 @@ fn program_name(attach: &Attach, index: usize) -> String {
         }
         Attach::SyscallSet { enter, .. } => {
             format!("sys_{}_set", if *enter { "enter" } else { "exit" })
+        }
+        Attach::User(u) => {
+            let stem = std::path::Path::new(&u.binary)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            // Kernel program names keep 15 characters: the function first.
+            let target = u.target.rsplit(':').next().unwrap_or_default();
+            format!("{target}_{stem}")
         }
     };
     let clean: String = base

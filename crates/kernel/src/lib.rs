@@ -11,16 +11,20 @@ use std::path::PathBuf;
 
 pub mod btf;
 pub mod cpus;
+pub mod elf_symbols;
 mod fake;
 mod format;
 pub mod kallsyms;
 pub mod kconfig;
 pub mod listing;
 pub mod perf_events;
+pub mod pt_regs;
 pub mod samples;
 pub mod syscalls;
 pub mod trace_pipe;
 mod tracefs;
+pub mod usdt;
+pub mod user_binary;
 pub mod wildcard;
 
 pub use fake::FakeKernel;

@@ -7,6 +7,7 @@
 //! error, or on a signal) releases them all; nothing is pinned unless asked for.
 
 mod cgroups;
+mod child;
 mod events;
 mod maps;
 mod mmap_watch;
@@ -17,11 +18,11 @@ mod stacks;
 pub mod symbolize;
 mod sys;
 mod tp_btf;
+mod uprobe;
 mod wallclock;
 
 use std::io::{self, Write};
 use std::os::fd::OwnedFd;
-use std::process::Child;
 use std::time::{Duration, Instant};
 
 use codegen::{
@@ -96,9 +97,10 @@ pub struct RunOptions {
     pub dry_run: bool,
     /// `-q`: no "Attached N probes" line.
     pub quiet: bool,
-    /// `-c CMD`: started after probes are attached; the run ends when it exits.
+    /// `-c CMD`: forked before probes are attached (uprobes are limited to its pid), run
+    /// once they are; the run ends when it exits. Only its program and arguments are used.
     pub command: Option<std::process::Command>,
-    /// `-p PID`: the run ends when this process exits.
+    /// `-p PID`: the run ends when this process exits; uprobes fire only in it.
     pub pid: Option<u32>,
     /// Stop after this long (as if Ctrl-C).
     pub duration: Option<Duration>,
@@ -153,7 +155,7 @@ pub fn run(
     analysis: &Analysis,
     out: &mut dyn Write,
     err: &mut dyn Write,
-    mut options: RunOptions,
+    options: RunOptions,
 ) -> Result<Outcome, RuntimeError> {
     sys::catch_termination();
     let mut pins = match &options.pin {
@@ -214,9 +216,18 @@ pub fn run(
     }
     fill_syscall_tables(&loaded, &maps)?;
     let as_links = pins.as_ref().is_some_and(|p| p.progs);
+    // The command waits before exec, so probes can be limited to its pid.
+    let mut child = match options.command.as_ref().filter(|_| !options.dry_run) {
+        Some(cmd) => Some(child::PausedChild::spawn(cmd).map_err(RuntimeError::Command)?),
+        None => None,
+    };
+    let user = UserTargets {
+        pmu: open_uprobe_pmu(&loaded)?,
+        pid: options.pid.or(child.as_ref().map(|c| c.pid())),
+    };
     let mut links = Links(Vec::new());
     for l in &loaded {
-        let fds = attach(l.program, &l.fd, as_links, l.tp_btf)?;
+        let fds = attach(l.program, &l.fd, as_links, l.tp_btf, &user)?;
         if let Some(pins) = pins.as_mut().filter(|p| p.progs) {
             pin_program(pins, l, &fds, err)?;
         }
@@ -296,12 +307,11 @@ pub fn run(
     fire(&loaded, &Attach::Begin)?;
     output.drain(&mut ring)?;
 
-    let mut child: Option<Child> = None;
     let outcome = if let Some(code) = output.exited {
         Outcome::Exit(code)
     } else {
-        if let Some(cmd) = options.command.as_mut() {
-            child = Some(cmd.spawn().map_err(RuntimeError::Command)?);
+        if let Some(c) = child.as_mut() {
+            c.release().map_err(RuntimeError::Command)?;
         }
         let deadline = options.duration.map(|d| Instant::now() + d);
         loop {
@@ -314,7 +324,7 @@ pub fn run(
                 break Outcome::Signal(sig);
             }
             if let Some(c) = child.as_mut() {
-                if matches!(c.try_wait(), Ok(Some(_))) {
+                if c.exited() {
                     output.drain(&mut ring)?;
                     break Outcome::TargetEnded;
                 }
@@ -355,10 +365,11 @@ pub fn run(
         options.json.then_some(&mut *output.out),
     )?;
     if let Some(mut c) = child {
-        if outcome != Outcome::TargetEnded {
-            let _ = c.kill();
+        if outcome == Outcome::TargetEnded {
+            c.wait();
+        } else {
+            c.kill_and_wait();
         }
-        let _ = c.wait();
     }
     Ok(outcome)
 }
@@ -658,6 +669,7 @@ fn create_maps(
     Ok(fds)
 }
 
+const BPF_PROG_TYPE_KPROBE: u32 = 2;
 const BPF_PROG_TYPE_TRACEPOINT: u32 = 5;
 const BPF_PROG_TYPE_PERF_EVENT: u32 = 7;
 const BPF_PROG_TYPE_RAW_TRACEPOINT: u32 = 17;
@@ -695,6 +707,8 @@ fn load(
         | Attach::RawTracepoint { .. } => BPF_PROG_TYPE_RAW_TRACEPOINT,
         Attach::Tracepoint { .. } => BPF_PROG_TYPE_TRACEPOINT,
         Attach::Interval { .. } | Attach::PerfEvent { .. } => BPF_PROG_TYPE_PERF_EVENT,
+        // uprobe programs are kprobe programs: both run on a `struct pt_regs`.
+        Attach::User(_) => BPF_PROG_TYPE_KPROBE,
     };
     if let (Attach::RawTracepoint { .. }, Some(id)) = (&p.attach, p.attach_btf_id) {
         if tp_btf::supported(id) {
@@ -806,6 +820,32 @@ fn pin_internal_maps(
     Ok(())
 }
 
+/// What attaching user-space probes needs: the uprobe PMU (opened when a program needs
+/// it) and the one process they are limited to (`-p`, or the `-c` command).
+struct UserTargets {
+    pmu: Option<uprobe::UprobePmu>,
+    pid: Option<u32>,
+}
+
+/// The uprobe PMU, if any program attaches to user space.
+fn open_uprobe_pmu(loaded: &[Loaded]) -> Result<Option<uprobe::UprobePmu>, RuntimeError> {
+    let Some(first) = loaded
+        .iter()
+        .find(|l| matches!(l.program.attach, Attach::User(_)))
+    else {
+        return Ok(None);
+    };
+    uprobe::UprobePmu::open()
+        .map(Some)
+        .map_err(|e| RuntimeError::Attach {
+            probe: first.program.attach.probe_name(),
+            message: format!(
+                "this kernel offers no uprobes (cannot read \
+                 /sys/bus/event_source/devices/uprobe: {e}; it needs CONFIG_UPROBE_EVENTS)"
+            ),
+        })
+}
+
 /// Attaches one program; `begin`/`end` are not attached but fired. Returns the perf events
 /// (or, with `as_links`, the pinnable BPF links) that keep the attachment alive. A `tp_btf`
 /// program attaches to the tracepoint it was loaded for.
@@ -814,6 +854,7 @@ fn attach(
     prog: &OwnedFd,
     as_links: bool,
     tp_btf: bool,
+    user: &UserTargets,
 ) -> Result<Vec<OwnedFd>, RuntimeError> {
     let err = |e: io::Error| RuntimeError::Attach {
         probe: p.attach.probe_name(),
@@ -840,6 +881,18 @@ fn attach(
             sys::attach_tracepoint(id, prog, as_links)
                 .map(|fd| vec![fd])
                 .map_err(err)
+        }
+        Attach::User(probe) => {
+            let pmu = user
+                .pmu
+                .as_ref()
+                .expect("opened when a program attaches to user space");
+            pmu.attach(probe, user.pid, prog, as_links)
+                .map(|fd| vec![fd])
+                .map_err(|message| RuntimeError::Attach {
+                    probe: p.attach.probe_name(),
+                    message,
+                })
         }
         Attach::Interval { period_ns } => sys::attach_timer(*period_ns, 0, prog, as_links)
             .map(|fd| vec![fd])

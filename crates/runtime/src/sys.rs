@@ -50,12 +50,17 @@ struct PerfEventAttr {
 }
 
 fn perf_event_open(attr: &PerfEventAttr, cpu: i32) -> io::Result<OwnedFd> {
+    perf_event_open_for(attr, -1, cpu)
+}
+
+/// perf_event_open() for process `pid` (-1: every process) on `cpu` (-1: any).
+fn perf_event_open_for(attr: &PerfEventAttr, pid: libc::pid_t, cpu: i32) -> io::Result<OwnedFd> {
     // SAFETY: attr is a valid perf_event_attr of the size recorded in it.
     let fd = unsafe {
         libc::syscall(
             libc::SYS_perf_event_open,
             attr as *const PerfEventAttr,
-            -1 as libc::pid_t,
+            pid,
             cpu,
             -1 as libc::c_int,
             PERF_FLAG_FD_CLOEXEC,
@@ -98,6 +103,36 @@ pub(crate) fn attach_tracepoint(id: u32, prog: &OwnedFd, as_link: bool) -> io::R
         ..Default::default()
     };
     attach_to_perf_event(perf_event_open(&attr, 0)?, prog, as_link)
+}
+
+/// Attaches a uprobe program to the instruction at file `offset` of `path`, through the
+/// uprobe PMU (`pmu_type`, with `config` carrying the return-probe bit and the semaphore
+/// offset). With `pid`, only that process's hits run the program; without, one event on
+/// CPU 0 serves every process, as for tracepoints.
+pub(crate) fn attach_uprobe(
+    pmu_type: u32,
+    config: u64,
+    path: &std::ffi::CStr,
+    offset: u64,
+    pid: Option<u32>,
+    prog: &OwnedFd,
+    as_link: bool,
+) -> io::Result<OwnedFd> {
+    let attr = PerfEventAttr {
+        kind: pmu_type,
+        size: std::mem::size_of::<PerfEventAttr>() as u32,
+        config,
+        sample_period: 1,
+        wakeup_events: 1,
+        config1: path.as_ptr() as u64,
+        config2: offset,
+        ..Default::default()
+    };
+    let event = match pid {
+        Some(pid) => perf_event_open_for(&attr, pid as libc::pid_t, -1)?,
+        None => perf_event_open(&attr, 0)?,
+    };
+    attach_to_perf_event(event, prog, as_link)
 }
 
 /// A CPU-clock timer on `cpu` firing every `period_ns`, running `prog`.

@@ -6,6 +6,9 @@ use syntax::Span;
 
 use crate::types::Type;
 
+pub use kernel::pt_regs::ArgLocation;
+pub use kernel::usdt::UsdtArg;
+
 /// What a program attaches to.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Attach {
@@ -58,6 +61,49 @@ pub enum Attach {
         config: u64,
         sample: Sample,
     },
+    /// `uprobe:`, `uretprobe:` or `usdt:`: a uprobe on one instruction of a user binary.
+    User(UserProbe),
+}
+
+/// Which of the user-space probe types a [`UserProbe`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum UserProbeKind {
+    /// `uprobe:`: at a function's entry (or an offset into it, or an address).
+    Entry,
+    /// `uretprobe:`: when the function returns.
+    Return,
+    /// `usdt:`: at a `<sys/sdt.h>` probe site.
+    Usdt,
+}
+
+/// A concrete user-space attach point: the kernel places a uprobe at `offset` in the file.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct UserProbe {
+    pub kind: UserProbeKind,
+    /// The file, resolved (an absolute path).
+    pub binary: String,
+    /// What follows the binary in the probe's name: `main`, `main+4`, `0x401126`,
+    /// `provider:name`.
+    pub target: String,
+    /// The function probed (the `func` builtin), when the probe is on a named function.
+    pub function: Option<String>,
+    /// File offset of the probed instruction.
+    pub offset: u64,
+    /// File offset of a USDT probe's semaphore, which the kernel increments while the
+    /// probe is attached (the uprobe's `ref_ctr_offset`); 0 when there is none.
+    pub semaphore_offset: u64,
+    /// A USDT probe's arguments (decoded, or the spec text beetrace cannot decode).
+    pub usdt_args: Vec<Result<UsdtArg, String>>,
+}
+
+impl UserProbe {
+    fn provider(&self) -> &'static str {
+        match self.kind {
+            UserProbeKind::Entry => "uprobe",
+            UserProbeKind::Return => "uretprobe",
+            UserProbeKind::Usdt => "usdt",
+        }
+    }
 }
 
 /// How often a perf event runs its program.
@@ -82,6 +128,7 @@ impl Attach {
             | Attach::SyscallSet { enter: false, .. } => "raw_tp/sys_exit".to_string(),
             Attach::Tracepoint { category, name } => format!("tracepoint/{category}/{name}"),
             Attach::Interval { .. } | Attach::PerfEvent { .. } => "perf_event".to_string(),
+            Attach::User(u) => format!("{}/{}:{}", u.provider(), u.binary, u.target),
         }
     }
 
@@ -93,6 +140,7 @@ impl Attach {
             Attach::Tracepoint { category, name } => format!("tracepoint:{category}:{name}"),
             Attach::PerfEvent { probe, .. } => probe.clone(),
             Attach::RawTracepoint { name } => format!("rawtracepoint:{name}"),
+            Attach::User(u) => format!("{}:{}:{}", u.provider(), u.binary, u.target),
             Attach::SyscallDispatcher { enter } => {
                 format!(
                     "rawtracepoint:{}",
@@ -311,6 +359,14 @@ pub enum ExprKind {
     SyscallNrIn {
         enter: bool,
         ranges: Vec<(u32, u32)>,
+    },
+    /// A value of the probed user program at a uprobe (context: its saved registers): a
+    /// function argument, the return value, a USDT argument. `size` bytes (1, 2, 4, 8) of a
+    /// register or of user memory, sign-extended when `signed`.
+    UserValue {
+        location: ArgLocation,
+        size: u8,
+        signed: bool,
     },
     /// `argN` of a raw tracepoint: the N-th raw argument (also `args.<name>`, typed from the
     /// tracepoint's BTF prototype).

@@ -6,7 +6,7 @@ use kernel::{wildcard, KernelInfo};
 use syntax::ast;
 use syntax::Diagnostic;
 
-use crate::hir::{Attach, Sample};
+use crate::hir::{Attach, Sample, UserProbeKind};
 
 /// Every probe type of the language, by full and short name, and whether beetrace attaches
 /// it yet.
@@ -18,9 +18,9 @@ pub(crate) const PROVIDERS: &[(&str, &str, bool)] = &[
     ("rawtracepoint", "rt", true),
     ("kprobe", "k", false),
     ("kretprobe", "kr", false),
-    ("uprobe", "u", false),
-    ("uretprobe", "ur", false),
-    ("usdt", "U", false),
+    ("uprobe", "u", true),
+    ("uretprobe", "ur", true),
+    ("usdt", "U", true),
     ("profile", "p", true),
     ("software", "s", true),
     ("hardware", "h", true),
@@ -44,6 +44,7 @@ fn provider(name: &str) -> Option<(&'static str, bool)> {
 pub(crate) fn expand(
     probe: &ast::Probe,
     kernel: &dyn KernelInfo,
+    target_pid: Option<u32>,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<Attach> {
     let mut out = Vec::new();
@@ -122,6 +123,14 @@ pub(crate) fn expand(
                     config,
                     sample: Sample::Period(period),
                 });
+            }
+            "uprobe" | "uretprobe" | "usdt" => {
+                let kind = match kind {
+                    "uprobe" => UserProbeKind::Entry,
+                    "uretprobe" => UserProbeKind::Return,
+                    _ => UserProbeKind::Usdt,
+                };
+                out.extend(crate::uprobes::expand(kind, ap, target_pid, diags));
             }
             "rawtracepoint" => {
                 // rawtracepoint:name or rawtracepoint:module:name; the name is the event's.

@@ -8,6 +8,9 @@ mod print_struct;
 mod stacks;
 mod syscall_name;
 mod tuples;
+mod user_values;
+
+pub(crate) use kernel_types::nearest;
 
 pub(crate) use maps::{MapTable, DEFAULT_MAX_ENTRIES};
 pub(crate) use stacks::StackTables;
@@ -873,7 +876,7 @@ impl<'a> Checker<'a> {
     fn user_memory(&self) -> bool {
         match self.attach {
             Attach::Tracepoint { category, .. } => category == "syscalls",
-            Attach::Syscall { .. } => true,
+            Attach::Syscall { .. } | Attach::User(_) => true,
             Attach::RawTracepoint { name } => name == "sys_enter" || name == "sys_exit",
             _ => false,
         }
@@ -1703,6 +1706,13 @@ impl<'a> Checker<'a> {
                     },
                     _ => self.error(span, format!("{name}: raw tracepoints have arg0 to arg11")),
                 }
+            }
+            _ if matches!(self.attach, Attach::User(_))
+                && (name == "retval"
+                    || name == "func"
+                    || (name.starts_with("arg") && name[3..].parse::<u32>().is_ok())) =>
+            {
+                return self.user_probe_builtin(name, span)
             }
             _ if name.starts_with("arg") && name[3..].parse::<u32>().is_ok() => {
                 return self.error(

@@ -1,0 +1,277 @@
+//! Function symbols of a user-space ELF file (executable or shared library): what uprobes
+//! attach to by name and what `-l 'uprobe:PATH:*'` lists.
+//!
+//! Uprobes are placed by file offset, so besides names this module translates a symbol's
+//! virtual address into an offset in the file through the `PT_LOAD` program headers. C++
+//! names are demangled once here, so callers can match `ns::func` as well as `_ZN2ns4funcEv`.
+//! A stack symbolizer can reuse [`ElfSymbols::symbol_at`].
+
+use std::path::{Path, PathBuf};
+
+use elf::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
+
+/// Why an ELF file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ElfError {
+    #[error("cannot read {}: {source}", .path.display())]
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} is not an ELF file", .path.display())]
+    NotElf { path: PathBuf },
+    #[error("{}: malformed ELF file: {reason}", .path.display())]
+    Malformed { path: PathBuf, reason: String },
+}
+
+/// One defined function of the file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FunctionSymbol {
+    /// The symbol's name as stored (mangled for C++).
+    pub name: String,
+    /// The C++ demangled name with its parameter list (`ns::f(int)`), when `name` is mangled.
+    pub demangled: Option<String>,
+    /// Virtual address in the file's own address space (before any load bias).
+    pub address: u64,
+    pub size: u64,
+}
+
+impl FunctionSymbol {
+    /// The name people write: demangled without parameters for C++ (`ns::f`), else the
+    /// symbol's own name.
+    pub fn display_name(&self) -> &str {
+        match &self.demangled {
+            Some(d) => without_parameters(d),
+            None => &self.name,
+        }
+    }
+
+    /// Whether `pattern` (a wildcard pattern) names this function: by its symbol name, its
+    /// demangled name, or its demangled name without parameters.
+    pub fn matches(&self, pattern: &crate::wildcard::Pattern) -> bool {
+        pattern.matches(&self.name)
+            || self
+                .demangled
+                .as_deref()
+                .is_some_and(|d| pattern.matches(d) || pattern.matches(without_parameters(d)))
+    }
+}
+
+/// `ns::f(int) const` → `ns::f`: everything before the parameter list, which is the first
+/// `(` outside template brackets.
+fn without_parameters(demangled: &str) -> &str {
+    let mut depth = 0i32;
+    for (i, c) in demangled.char_indices() {
+        match c {
+            '<' => depth += 1,
+            '>' => depth -= 1,
+            '(' if depth <= 0 && i > 0 => return &demangled[..i],
+            _ => {}
+        }
+    }
+    demangled
+}
+
+/// A loadable segment: `size` bytes at virtual `address` come from file `offset`.
+#[derive(Clone, Copy, Debug)]
+struct Segment {
+    address: u64,
+    size: u64,
+    offset: u64,
+}
+
+/// Virtual address → file offset, from the `PT_LOAD` headers.
+#[derive(Clone, Debug, Default)]
+pub struct AddressMap {
+    segments: Vec<Segment>,
+}
+
+impl AddressMap {
+    pub(crate) fn of(file: &elf::File) -> Self {
+        AddressMap {
+            segments: file
+                .segments()
+                .map(|s| {
+                    let (offset, _) = s.file_range();
+                    Segment {
+                        address: s.address(),
+                        size: s.size(),
+                        offset,
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    /// The file offset that is mapped at `address`, if a segment covers it.
+    pub fn file_offset(&self, address: u64) -> Option<u64> {
+        self.segments
+            .iter()
+            .find(|s| address >= s.address && address - s.address < s.size)
+            .map(|s| address - s.address + s.offset)
+    }
+}
+
+/// The defined functions of one ELF file, sorted by name, each name once.
+#[derive(Clone, Debug)]
+pub struct ElfSymbols {
+    pub path: PathBuf,
+    functions: Vec<FunctionSymbol>,
+    addresses: AddressMap,
+    /// Whether the file has a `.symtab` (a stripped file has only its exported functions).
+    full_symbol_table: bool,
+}
+
+impl ElfSymbols {
+    pub fn read(path: &Path) -> Result<Self, ElfError> {
+        let data = read_file(path)?;
+        Self::parse(path, &data)
+    }
+
+    /// The symbols of an ELF image already in memory; `path` is used in errors.
+    pub fn parse(path: &Path, data: &[u8]) -> Result<Self, ElfError> {
+        let file = parse_elf(path, data)?;
+        let mut functions: Vec<FunctionSymbol> = file
+            .symbols()
+            .chain(file.dynamic_symbols())
+            .filter(|s| s.kind() == SymbolKind::Text && s.is_definition() && s.address() != 0)
+            .filter_map(|s| {
+                let name = s.name().ok()?.to_string();
+                // Versioned dynamic names (`memcpy@@GLIBC_2.14`) keep only the name.
+                let name = match name.split_once('@') {
+                    Some((n, _)) => n.to_string(),
+                    None => name,
+                };
+                (!name.is_empty()).then(|| FunctionSymbol {
+                    demangled: demangle(&name),
+                    name,
+                    address: s.address(),
+                    size: s.size(),
+                })
+            })
+            .collect();
+        functions.sort_by(|a, b| a.name.cmp(&b.name).then(b.size.cmp(&a.size)));
+        functions.dedup_by(|a, b| a.name == b.name);
+        Ok(ElfSymbols {
+            path: path.to_path_buf(),
+            functions,
+            addresses: AddressMap::of(&file),
+            full_symbol_table: file.symbol_table().is_some(),
+        })
+    }
+
+    pub fn functions(&self) -> &[FunctionSymbol] {
+        &self.functions
+    }
+
+    /// Whether the file lost its `.symtab` (`strip`): only exported functions have names.
+    pub fn is_stripped(&self) -> bool {
+        !self.full_symbol_table
+    }
+
+    /// The function named `name` (symbol name, demangled name, or demangled name without
+    /// parameters).
+    pub fn find(&self, name: &str) -> Option<&FunctionSymbol> {
+        if let Ok(i) = self
+            .functions
+            .binary_search_by(|f| f.name.as_str().cmp(name))
+        {
+            return Some(&self.functions[i]);
+        }
+        self.functions.iter().find(|f| {
+            f.demangled
+                .as_deref()
+                .is_some_and(|d| d == name || without_parameters(d) == name)
+        })
+    }
+
+    /// The function whose range contains `address`, and the offset into it.
+    pub fn symbol_at(&self, address: u64) -> Option<(&FunctionSymbol, u64)> {
+        self.functions
+            .iter()
+            .filter(|f| address >= f.address && address - f.address < f.size.max(1))
+            .min_by_key(|f| address - f.address)
+            .map(|f| (f, address - f.address))
+    }
+
+    /// The file offset of virtual `address` (what the kernel's uprobe API takes).
+    pub fn file_offset(&self, address: u64) -> Option<u64> {
+        self.addresses.file_offset(address)
+    }
+}
+
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, ElfError> {
+    std::fs::read(path).map_err(|source| ElfError::Open {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+pub(crate) fn parse_elf<'d>(path: &Path, data: &'d [u8]) -> Result<elf::File<'d>, ElfError> {
+    if !data.starts_with(b"\x7fELF") {
+        return Err(ElfError::NotElf {
+            path: path.to_path_buf(),
+        });
+    }
+    elf::File::parse(data).map_err(|e| ElfError::Malformed {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
+/// The demangled form of an Itanium C++ (or legacy Rust) symbol name.
+fn demangle(name: &str) -> Option<String> {
+    if !name.starts_with("_Z") {
+        return None;
+    }
+    let symbol = cpp_demangle::Symbol::new(name).ok()?;
+    symbol.demangle().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_are_cut_outside_templates() {
+        assert_eq!(without_parameters("ns::f(int)"), "ns::f");
+        assert_eq!(
+            without_parameters("ns::g<int (*)()>(int) const"),
+            "ns::g<int (*)()>"
+        );
+        assert_eq!(without_parameters("plain"), "plain");
+    }
+
+    #[test]
+    fn mangled_names_are_demangled() {
+        assert_eq!(
+            demangle("_ZN5shape4areaEi").as_deref(),
+            Some("shape::area(int)")
+        );
+        assert_eq!(demangle("main"), None);
+    }
+
+    #[test]
+    fn a_non_elf_file_is_refused_by_name() {
+        let err = ElfSymbols::parse(Path::new("/x/script.sh"), b"#!/bin/sh\n").unwrap_err();
+        assert_eq!(err.to_string(), "/x/script.sh is not an ELF file");
+    }
+
+    #[test]
+    fn the_test_binary_has_its_own_functions() {
+        // This test executable is an ELF file with a symbol table.
+        let exe = std::env::current_exe().expect("test binary path");
+        let symbols = ElfSymbols::read(&exe).expect("readable ELF");
+        assert!(!symbols.is_stripped());
+        let main = symbols.find("main").expect("a main function");
+        let offset = symbols.file_offset(main.address).expect("mapped");
+        assert!(offset > 0 && offset < std::fs::metadata(&exe).unwrap().len());
+        let (f, 0) = symbols
+            .symbol_at(main.address)
+            .expect("main contains itself")
+        else {
+            panic!("main starts at its address")
+        };
+        assert_eq!(f.address, main.address);
+    }
+}
