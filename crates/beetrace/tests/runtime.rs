@@ -43,8 +43,9 @@
 //!
 //! Every shell command (`RUN`, `ARGS`, `AFTER`, `SETUP`, `CHECK`, `REQUIRES`)
 //! runs under `/bin/sh -c` in a fresh scratch directory, with `$BEETRACE` set
-//! to the binary under test and `$CASE_DIR` to that directory (deleted when the
-//! case passes, kept for inspection when it fails). To trigger events there are
+//! to the binary under test, `$CASE_DIR` to that directory (deleted when the
+//! case passes, kept for inspection when it fails) and `$FIXTURES` to
+//! `tests/runtime/fixtures` (C sources of programs to probe, built by `SETUP`). To trigger events there are
 //! two ways: `ARGS -c 'cmd'` (beetrace runs the command after attaching and
 //! stops when it exits) or `AFTER cmd` (runs alongside; the program must stop
 //! itself, e.g. with `exit()`, or be bounded by `--duration`).

@@ -37,13 +37,15 @@ pub struct FunctionSymbol {
 }
 
 impl FunctionSymbol {
-    /// The name people write: demangled without parameters for C++ (`ns::f`), else the
-    /// symbol's own name.
+    /// The name shown in listings and probe names: demangled for C++ (`ns::f(int)`, with
+    /// parameters, so overloads stay apart), else the symbol's own name.
     pub fn display_name(&self) -> &str {
-        match &self.demangled {
-            Some(d) => without_parameters(d),
-            None => &self.name,
-        }
+        self.demangled.as_deref().unwrap_or(&self.name)
+    }
+
+    /// The name without a C++ parameter list (`ns::f`).
+    pub fn short_name(&self) -> &str {
+        without_parameters(self.display_name())
     }
 
     /// Whether `pattern` (a wildcard pattern) names this function: by its symbol name, its
@@ -169,20 +171,23 @@ impl ElfSymbols {
         !self.full_symbol_table
     }
 
-    /// The function named `name` (symbol name, demangled name, or demangled name without
-    /// parameters).
-    pub fn find(&self, name: &str) -> Option<&FunctionSymbol> {
+    /// The function named `name` by its symbol name, or else the functions whose demangled
+    /// name is `name` with or without parameters (every overload of `ns::f`).
+    pub fn find(&self, name: &str) -> Vec<&FunctionSymbol> {
         if let Ok(i) = self
             .functions
             .binary_search_by(|f| f.name.as_str().cmp(name))
         {
-            return Some(&self.functions[i]);
+            return vec![&self.functions[i]];
         }
-        self.functions.iter().find(|f| {
-            f.demangled
-                .as_deref()
-                .is_some_and(|d| d == name || without_parameters(d) == name)
-        })
+        self.functions
+            .iter()
+            .filter(|f| {
+                f.demangled
+                    .as_deref()
+                    .is_some_and(|d| d == name || without_parameters(d) == name)
+            })
+            .collect()
     }
 
     /// The function whose range contains `address`, and the offset into it.
@@ -263,7 +268,7 @@ mod tests {
         let exe = std::env::current_exe().expect("test binary path");
         let symbols = ElfSymbols::read(&exe).expect("readable ELF");
         assert!(!symbols.is_stripped());
-        let main = symbols.find("main").expect("a main function");
+        let main = symbols.find("main")[0];
         let offset = symbols.file_offset(main.address).expect("mapped");
         assert!(offset > 0 && offset < std::fs::metadata(&exe).unwrap().len());
         let (f, 0) = symbols

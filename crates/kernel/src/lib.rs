@@ -25,6 +25,7 @@ pub mod trace_pipe;
 mod tracefs;
 pub mod usdt;
 pub mod user_binary;
+mod user_listing;
 pub mod wildcard;
 
 pub use fake::FakeKernel;
@@ -216,6 +217,9 @@ pub enum KernelError {
     /// A format file lacked something we cannot do without.
     #[error("malformed tracepoint format file {}: {reason}", .path.display())]
     BadFormat { path: PathBuf, reason: String },
+    /// A user binary named in a uprobe or USDT listing could not be found or read.
+    #[error("{0}")]
+    User(String),
 }
 
 fn io_hint(e: &io::Error) -> &'static str {

@@ -27,6 +27,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::user_listing;
 use crate::wildcard::{self, Pattern};
 use crate::{perf_events, KernelError, KernelInfo};
 
@@ -188,6 +189,10 @@ pub fn list(
     let mut out = Vec::new();
     for item in split_top_level_commas(pattern) {
         let item = item.split_whitespace().collect::<Vec<_>>().join(" ");
+        if user_listing::provider(&item).is_some() {
+            out.extend(user_listing::list(&item, None)?);
+            continue;
+        }
         list_one(kernel, &item, verbose, &mut out)?;
     }
     Ok(out)

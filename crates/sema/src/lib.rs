@@ -205,7 +205,7 @@ pub fn analyze(
     for item in &script.items {
         match item {
             ast::Item::Probe(probe) => {
-                for attach in probes::expand(probe, kernel, options.target_pid, &mut diags) {
+                for attach in probes::expand(probe, kernel, options, &mut diags) {
                     let format = match &attach {
                         hir::Attach::Tracepoint { category, name } => {
                             match kernel.tracepoint_format(category, name) {

@@ -44,7 +44,7 @@ fn provider(name: &str) -> Option<(&'static str, bool)> {
 pub(crate) fn expand(
     probe: &ast::Probe,
     kernel: &dyn KernelInfo,
-    target_pid: Option<u32>,
+    options: &crate::Options,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<Attach> {
     let mut out = Vec::new();
@@ -130,7 +130,7 @@ pub(crate) fn expand(
                     "uretprobe" => UserProbeKind::Return,
                     _ => UserProbeKind::Usdt,
                 };
-                out.extend(crate::uprobes::expand(kind, ap, target_pid, diags));
+                out.extend(crate::uprobes::expand(kind, ap, options, diags));
             }
             "rawtracepoint" => {
                 // rawtracepoint:name or rawtracepoint:module:name; the name is the event's.

@@ -13,13 +13,15 @@ use syntax::{ast, Diagnostic};
 use crate::check::nearest;
 use crate::hir::{Attach, UserProbe, UserProbeKind};
 
-/// Expands one user-space attach point; `pid` is `-p`'s, for resolving library names.
+/// Expands one user-space attach point. `-p`'s pid helps resolve library names; an
+/// offset into a function needs `--unsafe` (see [`unchecked_offset`]).
 pub(crate) fn expand(
     kind: UserProbeKind,
     ap: &ast::AttachPoint,
-    pid: Option<u32>,
+    options: &crate::Options,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<Attach> {
+    let pid = options.target_pid;
     let err = |msg: String| Diagnostic::error(ap.span, msg);
     let parts = ap.parts();
     let provider = ap.provider();
@@ -100,9 +102,12 @@ pub(crate) fn expand(
             diags.push(err(format!("'{target}' is not a hexadecimal address")));
             return Vec::new();
         };
-        let function = symbols
-            .symbol_at(address)
-            .map(|(f, _)| f.display_name().to_string());
+        let at = symbols.symbol_at(address);
+        if at.is_none_or(|(_, off)| off != 0) && !options.unsafe_allowed {
+            diags.push(unchecked_offset(ap, &target));
+            return Vec::new();
+        }
+        let function = at.map(|(f, _)| f.display_name().to_string());
         return offset_of(address, &target, diags)
             .map(|offset| Attach::User(probe(target.clone(), function, offset)))
             .into_iter()
@@ -150,11 +155,12 @@ pub(crate) fn expand(
         },
         _ => (target.as_str(), 0),
     };
-    let Some(f) = symbols.find(name) else {
+    let found = symbols.find(name);
+    if found.is_empty() {
         let names: Vec<&str> = symbols
             .functions()
             .iter()
-            .map(|f| f.display_name())
+            .flat_map(|f| [f.name.as_str(), f.short_name()])
             .collect();
         let mut d = err(format!("{path_text} has no function '{name}'"));
         d = match nearest(name, &names) {
@@ -163,23 +169,34 @@ pub(crate) fn expand(
         };
         diags.push(d);
         return Vec::new();
-    };
-    if extra > 0 && f.size > 0 && extra >= f.size {
+    }
+    if extra > 0 && found.len() > 1 {
         diags.push(err(format!(
-            "offset {extra} is past the end of {name}, which is {} bytes long",
-            f.size
+            "'{name}' names {} overloads; give the one to offset into with its parameters",
+            found.len()
         )));
         return Vec::new();
     }
-    let display = f.display_name().to_string();
-    let target = if extra > 0 {
-        format!("{display}+{extra}")
-    } else {
-        display.clone()
-    };
-    offset_of(f.address + extra, name, diags)
-        .map(|offset| Attach::User(probe(target, Some(display), offset)))
+    // A C++ name without parameters attaches to every overload.
+    found
         .into_iter()
+        .filter_map(|f| {
+            if extra > 0 && f.size > 0 && extra >= f.size {
+                diags.push(err(format!(
+                    "offset {extra} is past the end of {name}, which is {} bytes long",
+                    f.size
+                )));
+                return None;
+            }
+            let display = f.display_name().to_string();
+            let target = if extra > 0 {
+                format!("{display}+{extra}")
+            } else {
+                display.clone()
+            };
+            let offset = offset_of(f.address + extra, name, diags)?;
+            Some(Attach::User(probe(target, Some(display), offset)))
+        })
         .collect()
 }
 
@@ -220,6 +237,20 @@ fn usdt_probes<'s>(
     // One site can appear several times (inlined copies): each is its own uprobe, all
     // named alike, as in bpftrace.
     found
+}
+
+/// A uprobe in the middle of an instruction corrupts the traced program, and beetrace has no
+/// x86 decoder to check instruction boundaries (bpftrace built without one refuses the same
+/// way): such attach points need `--unsafe`.
+fn unchecked_offset(ap: &ast::AttachPoint, target: &str) -> Diagnostic {
+    Diagnostic::error(
+        ap.span,
+        format!("'{target}' is not the start of a function, and beetrace cannot check that it is the start of an instruction"),
+    )
+    .with_hint(
+        "a uprobe inside an instruction corrupts the traced program; if the offset is \
+         right (see objdump -d), run with --unsafe",
+    )
 }
 
 /// What to tell someone whose function name was not found.

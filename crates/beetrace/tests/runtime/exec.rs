@@ -193,6 +193,10 @@ fn sh(cmd: &str, env: &Env, dir: &Path) -> Command {
         .arg(cmd)
         .env("BEETRACE", &env.binary)
         .env("CASE_DIR", dir)
+        .env(
+            "FIXTURES",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/runtime/fixtures"),
+        )
         .current_dir(dir)
         .stdin(Stdio::null())
         // Its own process group, so a timeout can kill the command's children too.
