@@ -170,6 +170,10 @@ pub(crate) fn expand(
         diags.push(d);
         return Vec::new();
     }
+    if extra > 0 && !options.unsafe_allowed {
+        diags.push(unchecked_offset(ap, &target));
+        return Vec::new();
+    }
     if extra > 0 && found.len() > 1 {
         diags.push(err(format!(
             "'{name}' names {} overloads; give the one to offset into with its parameters",
