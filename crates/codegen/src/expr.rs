@@ -11,7 +11,7 @@ use syntax::ast::{BinaryOp, UnaryOp};
 use crate::emitter::Label;
 use crate::frame::{read, write, Temp};
 use crate::lower::Lowering;
-use crate::{GLOBALS_START_NS, MAP_GLOBALS};
+use crate::{GLOBALS_CPID, GLOBALS_START_NS, MAP_GLOBALS};
 
 impl Lowering<'_> {
     /// Evaluates an integer expression into a new temporary (the caller pops it).
@@ -651,8 +651,24 @@ impl Lowering<'_> {
             Builtin::Rand => self.call(Helper::GetPrandomU32),
             Builtin::Curtask => self.call(Helper::GetCurrentTask),
             Builtin::Elapsed => self.elapsed(),
+            Builtin::Cpid => self.cpid(),
             Builtin::Comm => unreachable!("comm is a string"),
         }
+    }
+
+    /// `globals[GLOBALS_CPID]`, which user space set to the `-c` command's pid (0 without).
+    fn cpid(&mut self) {
+        self.em.emit(Insn::LdMapValue {
+            dst: Reg::R0,
+            map: MapRef(MAP_GLOBALS),
+            off: GLOBALS_CPID as i32,
+        });
+        self.em.emit(Insn::Load {
+            size: Size::W,
+            dst: Reg::R0,
+            src: Reg::R0,
+            off: 0,
+        });
     }
 
     /// `ktime_get_ns() - start`, where user space stored the start time in the globals.

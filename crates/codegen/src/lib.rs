@@ -86,7 +86,9 @@ pub const GLOBALS_FAILED_READS: i16 = 32;
 pub const GLOBALS_CONTENDED: i16 = 40;
 /// Stacks `bpf_get_stackid` could not store (another stack in the hash bucket, no memory).
 pub const GLOBALS_LOST_STACKS: i16 = 48;
-pub const GLOBALS_SIZE: u32 = 56;
+/// The pid of the `-c` command (`cpid`), set by user space before the command runs.
+pub const GLOBALS_CPID: i16 = 56;
+pub const GLOBALS_SIZE: u32 = 64;
 /// How often a compare-and-exchange update retries before it counts itself as lost.
 pub const CMPXCHG_ATTEMPTS: i32 = 64;
 

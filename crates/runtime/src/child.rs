@@ -1,6 +1,7 @@
 //! `-c CMD`: the command is forked before anything is attached and held just before
-//! `exec` until every probe is in place, so uprobes on the command's own binary can be
-//! limited to its pid and see it from its first instruction (bpftrace does the same).
+//! `exec` until every probe is in place, so its pid (`cpid`) is known to the probes
+//! before it runs, and uprobes on its own binary see it from its first instruction
+//! (bpftrace does the same).
 //!
 //! The child blocks reading a pipe; [`PausedChild::release`] writes the go byte. If
 //! beetrace fails or exits first, the pipe closes without that byte and the child exits

@@ -26,7 +26,7 @@ use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
 use codegen::{
-    Compiled, CompiledProgram, CMPXCHG_ATTEMPTS, EVENTS_BYTES, GLOBALS_CONTENDED,
+    Compiled, CompiledProgram, CMPXCHG_ATTEMPTS, EVENTS_BYTES, GLOBALS_CONTENDED, GLOBALS_CPID,
     GLOBALS_FAILED_READS, GLOBALS_LOST_EVENTS, GLOBALS_LOST_STACKS, GLOBALS_MAP_FULL, GLOBALS_SIZE,
     GLOBALS_START_NS, GLOBALS_TRUNCATED_STRINGS, MAP_EVENTS, MAP_GLOBALS, MAP_USER_BASE,
 };
@@ -97,8 +97,8 @@ pub struct RunOptions {
     pub dry_run: bool,
     /// `-q`: no "Attached N probes" line.
     pub quiet: bool,
-    /// `-c CMD`: forked before probes are attached (uprobes are limited to its pid), run
-    /// once they are; the run ends when it exits. Only its program and arguments are used.
+    /// `-c CMD`: forked before probes are attached (its pid is `cpid`), run once they are;
+    /// the run ends when it exits. Only its program and arguments are used.
     pub command: Option<std::process::Command>,
     /// `-p PID`: the run ends when this process exits; uprobes fire only in it.
     pub pid: Option<u32>,
@@ -216,14 +216,18 @@ pub fn run(
     }
     fill_syscall_tables(&loaded, &maps)?;
     let as_links = pins.as_ref().is_some_and(|p| p.progs);
-    // The command waits before exec, so probes can be limited to its pid.
+    // The command waits before exec: `cpid` is known before anything can fire, and
+    // uprobes on its binary see it from its first instruction.
     let mut child = match options.command.as_ref().filter(|_| !options.dry_run) {
         Some(cmd) => Some(child::PausedChild::spawn(cmd).map_err(RuntimeError::Command)?),
         None => None,
     };
+    if let Some(c) = &child {
+        set_cpid(&maps[MAP_GLOBALS as usize], c.pid())?;
+    }
     let user = UserTargets {
         pmu: open_uprobe_pmu(&loaded)?,
-        pid: options.pid.or(child.as_ref().map(|c| c.pid())),
+        pid: options.pid,
     };
     let mut links = Links(Vec::new());
     for l in &loaded {
@@ -603,6 +607,18 @@ fn report_losses(
         }
     }
     Ok(())
+}
+
+/// Stores the `-c` command's pid where `cpid` reads it. Nothing is attached yet, so the
+/// other values (start time, zero counters) are rewritten as they are.
+fn set_cpid(globals: &OwnedFd, pid: u32) -> Result<(), RuntimeError> {
+    let mut value = [0u8; GLOBALS_SIZE as usize];
+    let key = 0u32.to_ne_bytes();
+    sys::map_lookup(globals, &key, &mut value)
+        .map_err(|e| RuntimeError::Map(format!("cannot read the globals: {e}")))?;
+    value[GLOBALS_CPID as usize..][..4].copy_from_slice(&pid.to_ne_bytes());
+    sys::map_update(globals, &key, &value)
+        .map_err(|e| RuntimeError::Map(format!("cannot set cpid: {e}")))
 }
 
 /// Creates every map of the object (the `@maps` with BTF describing their layout, pinned or

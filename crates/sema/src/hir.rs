@@ -549,4 +549,6 @@ pub enum Builtin {
     Curtask,
     /// The `probe` builtin is a compile-time string; kept for completeness.
     Rand,
+    /// The pid of the `-c` command (0 without one).
+    Cpid,
 }

@@ -1690,6 +1690,7 @@ impl<'a> Checker<'a> {
             "comm" => (Builtin::Comm, Type::Str { len: 16 }),
             "cgroup" => (Builtin::Cgroup, Type::U64),
             "rand" => (Builtin::Rand, Type::U32),
+            "cpid" => (Builtin::Cpid, Type::U32),
             "curtask" => (Builtin::Curtask, self.curtask_type()),
             "args" => {
                 return self.error(
@@ -1725,8 +1726,8 @@ impl<'a> Checker<'a> {
             }
             "probe" => return self.string_literal(self.attach.probe_name().as_bytes(), span),
             "kstack" | "ustack" => return self.stack(name == "ustack", &[], span),
-            "func" | "retval" | "username" | "ncpus" | "jiffies" | "cpid" | "numaid"
-            | "usermode" | "sarg0" => {
+            "func" | "retval" | "username" | "ncpus" | "jiffies" | "numaid" | "usermode"
+            | "sarg0" => {
                 return self.error(
                     span,
                     format!(
