@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 pub mod btf;
 pub mod cpus;
+pub mod dwarf_args;
 pub mod elf_symbols;
 mod fake;
 mod format;

@@ -190,7 +190,7 @@ pub fn list(
     for item in split_top_level_commas(pattern) {
         let item = item.split_whitespace().collect::<Vec<_>>().join(" ");
         if user_listing::provider(&item).is_some() {
-            out.extend(user_listing::list(&item, None)?);
+            out.extend(user_listing::list(&item, None, verbose)?);
             continue;
         }
         list_one(kernel, &item, verbose, &mut out)?;

@@ -4,7 +4,7 @@
 
 use crate::elf_symbols::ElfSymbols;
 use crate::wildcard::Pattern;
-use crate::{usdt, user_binary, KernelError};
+use crate::{dwarf_args, usdt, user_binary, KernelError};
 
 /// The provider a listing item names, if it is a user-space one (`u`, `uretprobe`, `U`...).
 pub(crate) fn provider(item: &str) -> Option<&'static str> {
@@ -16,8 +16,13 @@ pub(crate) fn provider(item: &str) -> Option<&'static str> {
     }
 }
 
-/// Lines `provider:/path:function` (or `usdt:/path:provider:name`) for `item`.
-pub(crate) fn list(item: &str, pid: Option<u32>) -> Result<Vec<String>, KernelError> {
+/// Lines `provider:/path:function` (or `usdt:/path:provider:name`) for `item`; with
+/// `verbose`, each function is followed by its parameters from DWARF (`    int a`).
+pub(crate) fn list(
+    item: &str,
+    pid: Option<u32>,
+    verbose: bool,
+) -> Result<Vec<String>, KernelError> {
     let provider = provider(item).expect("the caller checked the provider");
     let mut parts = item.splitn(3, ':').skip(1);
     let binary = parts.next().filter(|b| !b.is_empty()).ok_or_else(|| {
@@ -39,13 +44,29 @@ pub(crate) fn list(item: &str, pid: Option<u32>) -> Result<Vec<String>, KernelEr
             .map(|name| format!("usdt:{shown}:{name}"))
             .collect()
     } else {
-        ElfSymbols::read(&path)
-            .map_err(|e| KernelError::User(e.to_string()))?
+        let symbols = ElfSymbols::read(&path).map_err(|e| KernelError::User(e.to_string()))?;
+        let mut functions: Vec<_> = symbols
             .functions()
             .iter()
             .filter(|f| f.matches(&pattern))
-            .map(|f| format!("{provider}:{shown}:{}", f.display_name()))
-            .collect()
+            .collect();
+        functions.sort_by_key(|f| f.display_name());
+        functions.dedup_by_key(|f| f.display_name());
+        let mut lines = Vec::new();
+        for f in functions {
+            lines.push(format!("{provider}:{shown}:{}", f.display_name()));
+            if verbose && provider == "uprobe" {
+                let params = dwarf_args::parameters(&path, &f.name)
+                    .map_err(|e| KernelError::User(e.to_string()))?;
+                lines.extend(
+                    params
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|p| format!("    {} {}", p.c_type, p.name)),
+                );
+            }
+        }
+        return Ok(lines);
     };
     out.sort();
     out.dedup();

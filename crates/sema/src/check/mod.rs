@@ -1782,6 +1782,9 @@ impl<'a> Checker<'a> {
         if let Attach::RawTracepoint { name: tp } = self.attach {
             return self.raw_tracepoint_arg(tp, name, span);
         }
+        if let Attach::User(_) = self.attach {
+            return self.user_probe_arg(name, span);
+        }
         let Some(format) = self.format else {
             return self.error(
                 base.span,

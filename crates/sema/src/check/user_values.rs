@@ -3,6 +3,10 @@
 //! `func` (the probed function's name, a compile-time string: each attach point has its
 //! own program).
 
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+use kernel::dwarf_args::{self, ParamKind, Parameter};
 use syntax::Span;
 
 use super::Checker;
@@ -98,6 +102,113 @@ impl Checker<'_> {
             }
         }
     }
+}
+
+impl Checker<'_> {
+    /// `args.NAME` in a uprobe: the parameter NAME of the probed function, located and
+    /// typed by the binary's DWARF debug information.
+    pub(super) fn user_probe_arg(&mut self, name: &str, span: Span) -> Expr {
+        let Attach::User(probe) = self.attach else {
+            unreachable!("only called for user-space probes")
+        };
+        let probe_name = self.attach.probe_name();
+        let function = match (&probe.kind, &probe.function) {
+            (UserProbeKind::Entry, Some(f)) if !probe.target.contains('+') => f.clone(),
+            (UserProbeKind::Return, _) => {
+                return self.error(
+                    span,
+                    "args is not available in uretprobe probes: the arguments are gone when \
+                     the function returns",
+                )
+            }
+            (UserProbeKind::Usdt, _) => {
+                return self.error(span, "USDT probes have arg0..argN, not args.NAME")
+            }
+            _ => {
+                return self.error(
+                    span,
+                    format!("args needs a uprobe at a function's entry, not {probe_name}"),
+                )
+            }
+        };
+        let params = match parameters(&probe.binary, &function) {
+            Ok(Some(p)) => p,
+            Ok(None) => {
+                return self.error(
+                    span,
+                    format!(
+                        "{} has no DWARF description of {function}, so its arguments have no \
+                         names; build it with -g, or use arg0..argN",
+                        probe.binary
+                    ),
+                )
+            }
+            Err(e) => return self.error(span, e),
+        };
+        let Some(param) = params.iter().find(|p| p.name == name) else {
+            let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
+            return self.error(
+                span,
+                format!(
+                    "{function} has no parameter '{name}'; its parameters are: {}",
+                    if names.is_empty() {
+                        "none".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                ),
+            );
+        };
+        let (size, signed) = match param.kind {
+            ParamKind::Int { bytes, signed } => (bytes, signed),
+            ParamKind::Pointer => (8, false),
+            ParamKind::Other => {
+                return self.error(
+                    span,
+                    format!(
+                        "parameter '{name}' has type {}, which beetrace cannot read yet",
+                        param.c_type
+                    ),
+                )
+            }
+        };
+        let Some(index) = param.index else {
+            return self.error(
+                span,
+                format!(
+                    "parameter '{name}' follows a parameter that is not an integer or pointer, \
+                     so beetrace cannot tell where it is passed"
+                ),
+            );
+        };
+        let ty = if param.kind == ParamKind::Pointer {
+            Type::U64
+        } else {
+            Type::Int {
+                bytes: size,
+                signed,
+            }
+        };
+        user_value(kernel::pt_regs::function_arg(index), size, signed, ty, span)
+    }
+}
+
+/// The parameters of `function` in `binary`, read once per run (both passes of the checker
+/// and every probe ask again).
+fn parameters(binary: &str, function: &str) -> Result<Option<Vec<Parameter>>, String> {
+    type Cache = HashMap<(String, String), Result<Option<Vec<Parameter>>, String>>;
+    static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
+    let mut cache = CACHE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    cache
+        .entry((binary.to_string(), function.to_string()))
+        .or_insert_with(|| {
+            dwarf_args::parameters(std::path::Path::new(binary), function)
+                .map_err(|e| e.to_string())
+        })
+        .clone()
 }
 
 fn user_value(location: ArgLocation, size: u8, signed: bool, ty: Type, span: Span) -> Expr {
