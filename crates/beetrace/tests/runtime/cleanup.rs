@@ -19,11 +19,13 @@ use crate::exec::{Env, Readers};
 use crate::support::{have_bpftool, leaked, wait_until, BpfIds};
 
 /// Probes that fire often (a tracepoint recording stacks, which adds stack-trace maps, the
-/// map of announced pids and the mapping watch, and a raw tracepoint reading kernel memory,
-/// loaded as tp_btf where the kernel allows), plus an `END` block whose output proves it ran.
+/// map of announced pids and the mapping watch; a raw tracepoint reading kernel memory,
+/// loaded as tp_btf where the kernel allows; a uprobe and uretprobe on libc), plus an `END`
+/// block whose output proves it ran.
 const TRACING_PROG: &str = "tracepoint:syscalls:sys_enter_openat { printf(\"x\\n\"); \
      $k = kstack(3); $u = ustack(3); } \
-     rawtracepoint:sched_switch { @s[args.prev->comm] = count(); } END { printf(\"bye\\n\"); }";
+     rawtracepoint:sched_switch { @s[args.prev->comm] = count(); } \
+     uprobe:libc:getenv, uretprobe:libc:getenv { @u = count(); } END { printf(\"bye\\n\"); }";
 
 /// How beetrace is told to stop.
 #[derive(Debug, Clone, Copy)]
