@@ -31,6 +31,7 @@
 //! | `BPFTRACE_PROG p` | the same script spelled for bpftrace 0.17, when 0.17 lacks the syntax `PROG` uses (say why in a comment) |
 //! | `ARGS a` | extra arguments for both tools, split on whitespace (e.g. `-f json`) |
 //! | `WORKLOAD sh` | a shell script both tools run with `-c` once attached (its output is discarded) |
+//! | `SETUP sh` | a shell command run once in the scratch directory before either tool, with `$FIXTURES` naming `tests/runtime/fixtures` (repeatable; e.g. build a program to probe as `./target`) |
 //! | `NORMALISE rule` | a rewrite of both outputs, applied in order (repeatable, see below) |
 //! | `DIFFERS why` | beetrace deliberately differs: the outputs must differ |
 //! | `EXPECT_BEETRACE out` | with `DIFFERS`: beetrace's exact (normalised) output |

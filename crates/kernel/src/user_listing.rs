@@ -32,7 +32,12 @@ pub(crate) fn list(
     })?;
     let pattern = Pattern::new(parts.next().filter(|p| !p.is_empty()).unwrap_or("*"));
     let path = user_binary::resolve(binary, pid).map_err(|e| KernelError::User(e.to_string()))?;
-    let shown = path.display();
+    // As bpftrace: a path as written, a bare name as the file it resolved to.
+    let shown = if binary.contains('/') {
+        binary.to_string()
+    } else {
+        path.display().to_string()
+    };
     let mut out: Vec<String> = if provider == "usdt" {
         usdt::probes(&path)
             .map_err(|e| KernelError::User(e.to_string()))?

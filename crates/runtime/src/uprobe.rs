@@ -65,8 +65,8 @@ impl UprobePmu {
             };
             config |= probe.semaphore_offset << shift;
         }
-        let path = CString::new(probe.binary.as_str())
-            .map_err(|_| format!("the path {:?} contains a NUL byte", probe.binary))?;
+        let path = CString::new(probe.path.as_str())
+            .map_err(|_| format!("the path {:?} contains a NUL byte", probe.path))?;
         sys::attach_uprobe(self.kind, config, &path, probe.offset, pid, prog, as_link).map_err(
             |e| match e.raw_os_error() {
                 Some(libc::ESRCH) => format!("{e}: no process {}", pid.unwrap_or(0)),

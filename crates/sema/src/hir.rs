@@ -80,8 +80,11 @@ pub enum UserProbeKind {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct UserProbe {
     pub kind: UserProbeKind,
-    /// The file, resolved (an absolute path).
+    /// The binary as probe names show it: a path as the script wrote it (`./prog`), or
+    /// the file a bare name resolved to (`/lib/x86_64-linux-gnu/libc.so.6`), as bpftrace.
     pub binary: String,
+    /// The file, resolved (an absolute path): what is read and attached to.
+    pub path: String,
     /// What follows the binary in the probe's name: `main`, `main+4`, `0x401126`,
     /// `provider:name`.
     pub target: String,

@@ -49,9 +49,15 @@ pub(crate) fn expand(
         }
     };
     let path_text = path.to_string_lossy().into_owned();
+    let shown = if binary.contains('/') {
+        binary.to_string()
+    } else {
+        path_text.clone()
+    };
     let probe = |target: String, function: Option<String>, offset: u64| UserProbe {
         kind,
-        binary: path_text.clone(),
+        binary: shown.clone(),
+        path: path_text.clone(),
         target,
         function,
         offset,

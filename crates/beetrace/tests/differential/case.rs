@@ -19,6 +19,9 @@ pub struct Case {
     pub args: Vec<String>,
     /// Shell script both tools run with `-c` once their probes are attached.
     pub workload: Option<String>,
+    /// Shell commands run once in the scratch directory before either tool (e.g. building a
+    /// program to probe from `$FIXTURES`).
+    pub setup: Vec<String>,
     /// Case-specific normalisation, applied in order after the global one.
     pub rules: Vec<Rule>,
     /// A deliberate difference: the outputs must differ.
@@ -68,6 +71,7 @@ pub fn parse(text: &str) -> Result<Vec<Case>, ParseError> {
                 bpftrace_prog: None,
                 args: Vec::new(),
                 workload: None,
+                setup: Vec::new(),
                 rules: Vec::new(),
                 differs: None,
                 expect_beetrace: None,
@@ -84,6 +88,7 @@ pub fn parse(text: &str) -> Result<Vec<Case>, ParseError> {
             "BPFTRACE_PROG" => case.bpftrace_prog = Some(value),
             "ARGS" => case.args = value.split_whitespace().map(String::from).collect(),
             "WORKLOAD" => case.workload = Some(value),
+            "SETUP" => case.setup.push(value),
             "NORMALISE" => case.rules.push(Rule::parse(&value).map_err(err)?),
             "DIFFERS" => case.differs = Some(value),
             "EXPECT_BEETRACE" => case.expect_beetrace = Some(value),

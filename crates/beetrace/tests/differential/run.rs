@@ -63,6 +63,27 @@ impl Scratch {
             );
             fs::write(scratch.workload(), script).map_err(|e| fail("write workload", e))?;
         }
+        for setup in &case.setup {
+            let out = Command::new("/bin/sh")
+                .arg("-c")
+                .arg(setup)
+                .env(
+                    "FIXTURES",
+                    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/runtime/fixtures"),
+                )
+                .current_dir(&scratch.path)
+                .stdin(Stdio::null())
+                .output()
+                .map_err(|e| fail("run SETUP", e))?;
+            if !out.status.success() {
+                return Err(format!(
+                    "SETUP `{setup}` failed ({}):\n{}{}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
+        }
         Ok(scratch)
     }
 

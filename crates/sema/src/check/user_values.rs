@@ -131,7 +131,7 @@ impl Checker<'_> {
                 )
             }
         };
-        let params = match parameters(&probe.binary, &function) {
+        let params = match parameters(&probe.path, &function) {
             Ok(Some(p)) => p,
             Ok(None) => {
                 return self.error(
@@ -139,7 +139,7 @@ impl Checker<'_> {
                     format!(
                         "{} has no DWARF description of {function}, so its arguments have no \
                          names; build it with -g, or use arg0..argN",
-                        probe.binary
+                        probe.path
                     ),
                 )
             }
