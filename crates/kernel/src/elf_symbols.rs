@@ -205,6 +205,30 @@ impl ElfSymbols {
     }
 }
 
+/// The `size` bytes of file content mapped at virtual `address` (a function's machine code),
+/// from the section holding them.
+pub fn code_at(path: &Path, address: u64, size: u64) -> Result<Vec<u8>, ElfError> {
+    use elf::ObjectSection;
+    let data = read_file(path)?;
+    let file = parse_elf(path, &data)?;
+    let section = file
+        .sections()
+        .find(|s| address >= s.address() && address - s.address() < s.size())
+        .ok_or_else(|| ElfError::Malformed {
+            path: path.to_path_buf(),
+            reason: format!("no section holds address {address:#x}"),
+        })?;
+    let bytes = section
+        .data_range(address, size)
+        .ok()
+        .flatten()
+        .ok_or_else(|| ElfError::Malformed {
+            path: path.to_path_buf(),
+            reason: format!("cannot read {size} bytes at {address:#x}"),
+        })?;
+    Ok(bytes.to_vec())
+}
+
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, ElfError> {
     std::fs::read(path).map_err(|source| ElfError::Open {
         path: path.to_path_buf(),

@@ -28,6 +28,7 @@ pub mod usdt;
 pub mod user_binary;
 mod user_listing;
 pub mod wildcard;
+pub mod x86_decode;
 
 pub use fake::FakeKernel;
 pub use tracefs::{ensure_bpffs, Tracefs, BPFFS_PATH, TRACEFS_PATH};

@@ -109,9 +109,16 @@ pub(crate) fn expand(
             return Vec::new();
         };
         let at = symbols.symbol_at(address);
-        if at.is_none_or(|(_, off)| off != 0) && !options.unsafe_allowed {
-            diags.push(unchecked_offset(ap, &target));
-            return Vec::new();
+        if !options.unsafe_allowed {
+            let checked = match at {
+                Some((_, 0)) => Ok(()),
+                Some((f, off)) => check_boundary(&path, f, off, &target),
+                None => Err(unchecked_offset(&target)),
+            };
+            if let Err(msg) = checked {
+                diags.push(err(msg).with_hint(UNSAFE_HINT));
+                return Vec::new();
+            }
         }
         let function = at.map(|(f, _)| f.display_name().to_string());
         return offset_of(address, &target, diags)
@@ -176,10 +183,6 @@ pub(crate) fn expand(
         diags.push(d);
         return Vec::new();
     }
-    if extra > 0 && !options.unsafe_allowed {
-        diags.push(unchecked_offset(ap, &target));
-        return Vec::new();
-    }
     if extra > 0 && found.len() > 1 {
         diags.push(err(format!(
             "'{name}' names {} overloads; give the one to offset into with its parameters",
@@ -197,6 +200,12 @@ pub(crate) fn expand(
                     f.size
                 )));
                 return None;
+            }
+            if extra > 0 && !options.unsafe_allowed {
+                if let Err(msg) = check_boundary(&path, f, extra, &target) {
+                    diags.push(err(msg).with_hint(UNSAFE_HINT));
+                    return None;
+                }
             }
             let display = f.display_name().to_string();
             let target = if extra > 0 {
@@ -249,18 +258,34 @@ fn usdt_probes<'s>(
     found
 }
 
-/// A uprobe in the middle of an instruction corrupts the traced program, and beetrace has no
-/// x86 decoder to check instruction boundaries (bpftrace built without one refuses the same
-/// way): such attach points need `--unsafe`.
-fn unchecked_offset(ap: &ast::AttachPoint, target: &str) -> Diagnostic {
-    Diagnostic::error(
-        ap.span,
-        format!("'{target}' is not the start of a function, and beetrace cannot check that it is the start of an instruction"),
-    )
-    .with_hint(
-        "a uprobe inside an instruction corrupts the traced program; if the offset is \
-         right (see objdump -d), run with --unsafe",
-    )
+/// A uprobe in the middle of an instruction corrupts the traced program: offsets into a
+/// function are checked by decoding its machine code; `--unsafe` skips the check.
+const UNSAFE_HINT: &str = "a uprobe inside an instruction corrupts the traced program; \
+                           --unsafe attaches anyway";
+
+/// Whether `offset` into function `f` starts an instruction.
+fn check_boundary(
+    path: &std::path::Path,
+    f: &FunctionSymbol,
+    offset: u64,
+    target: &str,
+) -> Result<(), String> {
+    if f.size == 0 {
+        return Err(unchecked_offset(target));
+    }
+    let code = kernel::elf_symbols::code_at(path, f.address, f.size).map_err(|e| e.to_string())?;
+    let name = f.display_name();
+    kernel::x86_decode::instruction_boundary(&code, offset).map_err(|(before, after)| {
+        format!(
+            "'{target}' is inside an instruction of {name}: instructions start at \
+             {name}+{before} and {name}+{after}"
+        )
+    })
+}
+
+/// An address outside every known function cannot be checked.
+fn unchecked_offset(target: &str) -> String {
+    format!("'{target}' is not in a known function, so beetrace cannot check that it starts an instruction")
 }
 
 /// What to tell someone whose function name was not found.
