@@ -8,6 +8,7 @@
 //! [`Parameter::index`]ed when it and every parameter before it take one integer register.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::path::Path;
 
 use elf::{Object, ObjectSection};
@@ -41,87 +42,107 @@ pub struct Parameter {
     pub index: Option<u8>,
 }
 
+/// The parameters of every function the DWARF information defines, by name and linkage
+/// name; read once for listings of many functions.
+#[derive(Debug, Default)]
+pub struct FunctionParameters {
+    by_name: HashMap<String, Vec<Parameter>>,
+}
+
+impl FunctionParameters {
+    /// `None` when the file has no debug information.
+    pub fn read(path: &Path) -> Result<Option<Self>, ElfError> {
+        let data = read_file(path)?;
+        let file = parse_elf(path, &data)?;
+        if file.section_by_name(".debug_info").is_none() {
+            return Ok(None);
+        }
+        let malformed = |e: gimli::Error| ElfError::Malformed {
+            path: path.to_path_buf(),
+            reason: format!("DWARF: {e}"),
+        };
+        let sections: gimli::DwarfSections<Cow<[u8]>> = gimli::DwarfSections::load(|id| {
+            Ok::<_, gimli::Error>(
+                file.section_by_name(id.name())
+                    .and_then(|s| s.uncompressed_data().ok())
+                    .unwrap_or(Cow::Borrowed(&[])),
+            )
+        })
+        .map_err(malformed)?;
+        let dwarf = sections.borrow(|s| EndianSlice::new(s, LittleEndian));
+        let mut found = FunctionParameters::default();
+        let mut units = dwarf.units();
+        while let Some(header) = units.next().map_err(malformed)? {
+            let unit = dwarf.unit(header).map_err(malformed)?;
+            found.add_unit(&dwarf, &unit).map_err(malformed)?;
+        }
+        Ok(Some(found))
+    }
+
+    /// The parameters of `function` (its DWARF name or linkage name).
+    pub fn get(&self, function: &str) -> Option<&[Parameter]> {
+        self.by_name.get(function).map(Vec::as_slice)
+    }
+
+    /// Every defined subprogram of `unit` (one with code: `DW_AT_low_pc`).
+    fn add_unit<'d>(
+        &mut self,
+        dwarf: &gimli::Dwarf<Reader<'d>>,
+        unit: &gimli::Unit<Reader<'d>>,
+    ) -> gimli::Result<()> {
+        let mut entries = unit.entries();
+        // The subprogram being read: its depth, names and parameters so far.
+        let mut current: Option<(isize, Vec<String>, Vec<Parameter>)> = None;
+        while let Some(entry) = entries.next_dfs()? {
+            let depth = entry.depth();
+            if let Some((d, _, params)) = current.as_mut() {
+                if depth > *d {
+                    if depth == *d + 1 && entry.tag() == constants::DW_TAG_formal_parameter {
+                        params.push(parameter(dwarf, unit, entry)?);
+                    }
+                    continue;
+                }
+                let (_, names, params) = current.take().expect("just matched");
+                self.insert(names, params);
+            }
+            if entry.tag() != constants::DW_TAG_subprogram
+                || entry.attr_value(constants::DW_AT_low_pc).is_none()
+            {
+                continue;
+            }
+            let mut names = Vec::new();
+            let abstract_entry = origin(entry).and_then(|o| unit.entry(o).ok());
+            for e in std::iter::once(entry).chain(abstract_entry.as_ref()) {
+                for at in [constants::DW_AT_name, constants::DW_AT_linkage_name] {
+                    names.extend(name_of(dwarf, unit, e, at));
+                }
+            }
+            current = Some((depth, names, Vec::new()));
+        }
+        if let Some((_, names, params)) = current {
+            self.insert(names, params);
+        }
+        Ok(())
+    }
+
+    fn insert(&mut self, names: Vec<String>, mut params: Vec<Parameter>) {
+        // Slots: each integer or pointer parameter takes the next one; after anything else
+        // the calling convention's placement is not worked out.
+        let mut slot = Some(0u8);
+        for p in &mut params {
+            p.index = slot.filter(|_| p.kind != ParamKind::Other);
+            slot = slot.filter(|_| p.kind != ParamKind::Other).map(|s| s + 1);
+        }
+        for name in names {
+            self.by_name.entry(name).or_insert_with(|| params.clone());
+        }
+    }
+}
+
 /// The parameters of `function` (its DWARF name or linkage name), or `None` when the file
 /// has no debug information or no definition of that function.
 pub fn parameters(path: &Path, function: &str) -> Result<Option<Vec<Parameter>>, ElfError> {
-    let data = read_file(path)?;
-    let file = parse_elf(path, &data)?;
-    if file.section_by_name(".debug_info").is_none() {
-        return Ok(None);
-    }
-    let malformed = |e: gimli::Error| ElfError::Malformed {
-        path: path.to_path_buf(),
-        reason: format!("DWARF: {e}"),
-    };
-    let sections: gimli::DwarfSections<Cow<[u8]>> = gimli::DwarfSections::load(|id| {
-        Ok::<_, gimli::Error>(
-            file.section_by_name(id.name())
-                .and_then(|s| s.uncompressed_data().ok())
-                .unwrap_or(Cow::Borrowed(&[])),
-        )
-    })
-    .map_err(malformed)?;
-    let dwarf = sections.borrow(|s| EndianSlice::new(s, LittleEndian));
-    let mut units = dwarf.units();
-    while let Some(header) = units.next().map_err(malformed)? {
-        let unit = dwarf.unit(header).map_err(malformed)?;
-        if let Some(params) = find_in_unit(&dwarf, &unit, function).map_err(malformed)? {
-            return Ok(Some(params));
-        }
-    }
-    Ok(None)
-}
-
-fn find_in_unit<'d>(
-    dwarf: &gimli::Dwarf<Reader<'d>>,
-    unit: &gimli::Unit<Reader<'d>>,
-    function: &str,
-) -> gimli::Result<Option<Vec<Parameter>>> {
-    let mut entries = unit.entries();
-    let mut inside: Option<isize> = None;
-    let mut params = Vec::new();
-    while let Some(entry) = entries.next_dfs()? {
-        let depth = entry.depth();
-        if let Some(d) = inside {
-            if depth <= d {
-                break;
-            }
-            if depth == d + 1 && entry.tag() == constants::DW_TAG_formal_parameter {
-                params.push(parameter(dwarf, unit, entry)?);
-            }
-            continue;
-        }
-        if entry.tag() != constants::DW_TAG_subprogram
-            || entry.attr_value(constants::DW_AT_low_pc).is_none()
-        {
-            continue;
-        }
-        let names = [constants::DW_AT_name, constants::DW_AT_linkage_name];
-        let named = names
-            .iter()
-            .any(|&at| name_of(dwarf, unit, entry, at).is_some_and(|n| n == function))
-            || origin(entry).is_some_and(|o| {
-                unit.entry(o).is_ok_and(|e| {
-                    names
-                        .iter()
-                        .any(|&at| name_of(dwarf, unit, &e, at).is_some_and(|n| n == function))
-                })
-            });
-        if named {
-            inside = Some(depth);
-        }
-    }
-    if inside.is_none() {
-        return Ok(None);
-    }
-    // Slots: each integer or pointer parameter takes the next one; after anything else the
-    // calling convention's placement is not worked out.
-    let mut slot = Some(0u8);
-    for p in &mut params {
-        p.index = slot.filter(|_| p.kind != ParamKind::Other);
-        slot = slot.filter(|_| p.kind != ParamKind::Other).map(|s| s + 1);
-    }
-    Ok(Some(params))
+    Ok(FunctionParameters::read(path)?.and_then(|all| all.get(function).map(<[_]>::to_vec)))
 }
 
 /// The entry an out-of-line or concrete instance refers to for its name and type.
@@ -233,7 +254,11 @@ fn describe_type<'d>(
         }
         constants::DW_TAG_const_type => {
             let (t, kind) = inner();
-            (format!("const {t}"), kind)
+            // A constant pointer is `T* const`; a pointer to a constant is `const T*`.
+            match kind {
+                ParamKind::Pointer => (format!("{t} const"), kind),
+                _ => (format!("const {t}"), kind),
+            }
         }
         constants::DW_TAG_volatile_type => {
             let (t, kind) = inner();

@@ -57,18 +57,16 @@ pub(crate) fn list(
             .collect();
         functions.sort_by_key(|f| f.display_name());
         functions.dedup_by_key(|f| f.display_name());
+        let params = match verbose && provider == "uprobe" {
+            true => dwarf_args::FunctionParameters::read(&path)
+                .map_err(|e| KernelError::User(e.to_string()))?,
+            false => None,
+        };
         let mut lines = Vec::new();
         for f in functions {
             lines.push(format!("{provider}:{shown}:{}", f.display_name()));
-            if verbose && provider == "uprobe" {
-                let params = dwarf_args::parameters(&path, &f.name)
-                    .map_err(|e| KernelError::User(e.to_string()))?;
-                lines.extend(
-                    params
-                        .unwrap_or_default()
-                        .iter()
-                        .map(|p| format!("    {} {}", p.c_type, p.name)),
-                );
+            if let Some(found) = params.as_ref().and_then(|p| p.get(&f.name)) {
+                lines.extend(found.iter().map(|p| format!("    {} {}", p.c_type, p.name)));
             }
         }
         return Ok(lines);

@@ -90,6 +90,8 @@ pub struct UserProbe {
     pub target: String,
     /// The function probed (the `func` builtin), when the probe is on a named function.
     pub function: Option<String>,
+    /// Its symbol name as stored (mangled for C++), which debug information also uses.
+    pub symbol: Option<String>,
     /// File offset of the probed instruction.
     pub offset: u64,
     /// File offset of a USDT probe's semaphore, which the kernel increments while the

@@ -54,12 +54,13 @@ pub(crate) fn expand(
     } else {
         path_text.clone()
     };
-    let probe = |target: String, function: Option<String>, offset: u64| UserProbe {
+    let probe = |target: String, function: Option<&FunctionSymbol>, offset: u64| UserProbe {
         kind,
         binary: shown.clone(),
         path: path_text.clone(),
         target,
-        function,
+        function: function.map(|f| f.display_name().to_string()),
+        symbol: function.map(|f| f.name.clone()),
         offset,
         semaphore_offset: 0,
         usdt_args: Vec::new(),
@@ -120,7 +121,7 @@ pub(crate) fn expand(
                 return Vec::new();
             }
         }
-        let function = at.map(|(f, _)| f.display_name().to_string());
+        let function = at.map(|(f, _)| f);
         return offset_of(address, &target, diags)
             .map(|offset| Attach::User(probe(target.clone(), function, offset)))
             .into_iter()
@@ -149,8 +150,11 @@ pub(crate) fn expand(
             .into_iter()
             .filter_map(|f| {
                 let offset = offset_of(f.address, &f.name, diags)?;
-                let name = f.display_name().to_string();
-                Some(Attach::User(probe(name.clone(), Some(name), offset)))
+                Some(Attach::User(probe(
+                    f.display_name().to_string(),
+                    Some(f),
+                    offset,
+                )))
             })
             .collect();
     }
@@ -207,14 +211,14 @@ pub(crate) fn expand(
                     return None;
                 }
             }
-            let display = f.display_name().to_string();
+            let display = f.display_name();
             let target = if extra > 0 {
                 format!("{display}+{extra}")
             } else {
-                display.clone()
+                display.to_string()
             };
             let offset = offset_of(f.address + extra, name, diags)?;
-            Some(Attach::User(probe(target, Some(display), offset)))
+            Some(Attach::User(probe(target, Some(f), offset)))
         })
         .collect()
 }

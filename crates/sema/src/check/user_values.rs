@@ -112,16 +112,18 @@ impl Checker<'_> {
             unreachable!("only called for user-space probes")
         };
         let probe_name = self.attach.probe_name();
-        let function = match (&probe.kind, &probe.function) {
-            (UserProbeKind::Entry, Some(f)) if !probe.target.contains('+') => f.clone(),
-            (UserProbeKind::Return, _) => {
+        let (function, symbol) = match (&probe.kind, &probe.function, &probe.symbol) {
+            (UserProbeKind::Entry, Some(f), Some(s)) if !probe.target.contains('+') => {
+                (f.clone(), s.clone())
+            }
+            (UserProbeKind::Return, _, _) => {
                 return self.error(
                     span,
                     "args is not available in uretprobe probes: the arguments are gone when \
                      the function returns",
                 )
             }
-            (UserProbeKind::Usdt, _) => {
+            (UserProbeKind::Usdt, _, _) => {
                 return self.error(span, "USDT probes have arg0..argN, not args.NAME")
             }
             _ => {
@@ -131,7 +133,7 @@ impl Checker<'_> {
                 )
             }
         };
-        let params = match parameters(&probe.path, &function) {
+        let params = match parameters(&probe.path, &symbol) {
             Ok(Some(p)) => p,
             Ok(None) => {
                 return self.error(
