@@ -125,7 +125,16 @@ fn mapped_library(pid: u32, stem: &str) -> Option<PathBuf> {
                 .and_then(|n| n.to_str())
                 .is_some_and(|n| stem_matches(stem, n))
         })
-        .map(|p| Path::new(&format!("/proc/{pid}/root")).join(p.trim_start_matches('/')))
+        .map(|p| {
+            // Through the process's root when it has its own (a container), so the path
+            // names the file it runs.
+            let root = PathBuf::from(format!("/proc/{pid}/root"));
+            if std::fs::canonicalize(&root).is_ok_and(|r| r == Path::new("/")) {
+                PathBuf::from(p)
+            } else {
+                root.join(p.trim_start_matches('/'))
+            }
+        })
         .filter(|p| p.exists())
 }
 
