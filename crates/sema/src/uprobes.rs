@@ -14,7 +14,8 @@ use crate::check::nearest;
 use crate::hir::{Attach, UserProbe, UserProbeKind};
 
 /// Expands one user-space attach point. `-p`'s pid helps resolve library names; an
-/// offset into a function needs `--unsafe` (see [`unchecked_offset`]).
+/// offset into a function must start an instruction unless `--unsafe` (see
+/// [`check_boundary`]).
 pub(crate) fn expand(
     kind: UserProbeKind,
     ap: &ast::AttachPoint,

@@ -108,3 +108,34 @@ fn interval_units() {
         assert_eq!(analysis.probes[0].attach.probe_name(), name);
     }
 }
+
+#[test]
+fn uprobe_without_a_function() {
+    check(
+        "uprobe:/bin/sh { exit(); }",
+        "script.bt:1:1-15: ERROR: uprobe probes need a binary and a target\n\
+         uprobe:/bin/sh { exit(); }\n\
+         ~~~~~~~~~~~~~~\n\
+         HINT: e.g. uprobe:/bin/bash:readline\n",
+    );
+}
+
+#[test]
+fn uprobe_on_a_missing_file() {
+    check(
+        "uretprobe:/no/such/prog:main { exit(); }",
+        "script.bt:1:1-29: ERROR: /no/such/prog does not exist\n\
+         uretprobe:/no/such/prog:main { exit(); }\n\
+         ~~~~~~~~~~~~~~~~~~~~~~~~~~~~\n",
+    );
+}
+
+#[test]
+fn uprobe_wildcard_in_the_path() {
+    check(
+        "uprobe:/usr/lib/*.so:malloc { exit(); }",
+        "script.bt:1:1-28: ERROR: wildcards in binary paths ('/usr/lib/*.so') are not supported; name one file\n\
+         uprobe:/usr/lib/*.so:malloc { exit(); }\n\
+         ~~~~~~~~~~~~~~~~~~~~~~~~~~~\n",
+    );
+}

@@ -113,7 +113,9 @@ impl Checker<'_> {
         };
         let probe_name = self.attach.probe_name();
         let (function, symbol) = match (&probe.kind, &probe.function, &probe.symbol) {
-            (UserProbeKind::Entry, Some(f), Some(s)) if !probe.target.contains('+') => {
+            // At the entry, named: not `f+16` or an address, where the registers may
+            // already hold something else.
+            (UserProbeKind::Entry, Some(f), Some(s)) if probe.target == *f => {
                 (f.clone(), s.clone())
             }
             (UserProbeKind::Return, _, _) => {
