@@ -55,7 +55,11 @@ impl FunctionParameters {
         let data = read_file(path)?;
         let file = parse_elf(path, &data)?;
         if file.section_by_name(".debug_info").is_none() {
-            return Ok(None);
+            // A stripped binary's DWARF may be in a separate debug file.
+            return match crate::elf_symbols::debug_file(path, &file) {
+                Some(debug) if debug != path => Self::read(&debug),
+                _ => Ok(None),
+            };
         }
         let malformed = |e: gimli::Error| ElfError::Malformed {
             path: path.to_path_buf(),

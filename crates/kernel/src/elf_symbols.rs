@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use elf::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
+use elf::{Object, ObjectSegment, ObjectSymbol, SymbolKind, SymbolSection};
 
 /// Why an ELF file could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +34,9 @@ pub struct FunctionSymbol {
     /// Virtual address in the file's own address space (before any load bias).
     pub address: u64,
     pub size: u64,
+    /// A GNU indirect function (`STT_GNU_IFUNC`, e.g. libc's `strlen`): the code at
+    /// `address` is the resolver that picks an implementation once, not the function.
+    pub ifunc: bool,
 }
 
 impl FunctionSymbol {
@@ -130,13 +133,28 @@ impl ElfSymbols {
         Self::parse(path, &data)
     }
 
-    /// The symbols of an ELF image already in memory; `path` is used in errors.
+    /// The symbols of an ELF image already in memory; `path` is used in errors and to
+    /// find a separate debug file (see [`debug_file`]) when the image is stripped.
     pub fn parse(path: &Path, data: &[u8]) -> Result<Self, ElfError> {
         let file = parse_elf(path, data)?;
+        let debug_data = match file.symbol_table() {
+            Some(_) => None,
+            None => debug_file(path, &file).and_then(|p| std::fs::read(p).ok()),
+        };
+        let debug = debug_data
+            .as_deref()
+            .and_then(|d| elf::File::parse(d).ok())
+            .filter(|d| d.symbol_table().is_some());
         let mut functions: Vec<FunctionSymbol> = file
             .symbols()
             .chain(file.dynamic_symbols())
-            .filter(|s| s.kind() == SymbolKind::Text && s.is_definition() && s.address() != 0)
+            .chain(debug.iter().flat_map(|d| d.symbols()))
+            // Defined in a section (object's is_definition leaves out indirect functions).
+            .filter(|s| {
+                s.kind() == SymbolKind::Text
+                    && matches!(s.section(), SymbolSection::Section(_))
+                    && s.address() != 0
+            })
             .filter_map(|s| {
                 let name = s.name().ok()?.to_string();
                 // Versioned dynamic names (`memcpy@@GLIBC_2.14`) keep only the name.
@@ -144,11 +162,16 @@ impl ElfSymbols {
                     Some((n, _)) => n.to_string(),
                     None => name,
                 };
+                let ifunc = match s.flags() {
+                    elf::SymbolFlags::Elf { st_info, .. } => st_info & 0xf == STT_GNU_IFUNC,
+                    _ => false,
+                };
                 (!name.is_empty()).then(|| FunctionSymbol {
                     demangled: demangle(&name),
                     name,
                     address: s.address(),
                     size: s.size(),
+                    ifunc,
                 })
             })
             .collect();
@@ -158,7 +181,7 @@ impl ElfSymbols {
             path: path.to_path_buf(),
             functions,
             addresses: AddressMap::of(&file),
-            full_symbol_table: file.symbol_table().is_some(),
+            full_symbol_table: file.symbol_table().is_some() || debug.is_some(),
         })
     }
 
@@ -166,7 +189,8 @@ impl ElfSymbols {
         &self.functions
     }
 
-    /// Whether the file lost its `.symtab` (`strip`): only exported functions have names.
+    /// Whether the file lost its `.symtab` (`strip`) and no separate debug file has it:
+    /// only exported functions have names.
     pub fn is_stripped(&self) -> bool {
         !self.full_symbol_table
     }
@@ -229,6 +253,37 @@ pub fn code_at(path: &Path, address: u64, size: u64) -> Result<Vec<u8>, ElfError
     Ok(bytes.to_vec())
 }
 
+/// Where distributions keep the symbols and DWARF stripped from their binaries
+/// (Debian's `*-dbg` / `*-dbgsym` packages).
+const DEBUG_ROOT: &str = "/usr/lib/debug";
+
+/// The separate debug file of a stripped binary: by build id
+/// (`/usr/lib/debug/.build-id/ab/cdef….debug`), else by `.gnu_debuglink` next to the
+/// binary, in its `.debug/` directory, or under `/usr/lib/debug` + its directory.
+pub fn debug_file(path: &Path, file: &elf::File) -> Option<PathBuf> {
+    if let Ok(Some(id)) = file.build_id() {
+        if let Some((first, rest)) = id.split_first() {
+            let rest: String = rest.iter().map(|b| format!("{b:02x}")).collect();
+            let candidate =
+                PathBuf::from(format!("{DEBUG_ROOT}/.build-id/{first:02x}/{rest}.debug"));
+            if candidate.is_file() {
+                return Some(candidate);
+            }
+        }
+    }
+    let (name, _crc) = file.gnu_debuglink().ok().flatten()?;
+    let name = std::str::from_utf8(name).ok()?;
+    let dir = path.parent()?;
+    let rooted = Path::new(DEBUG_ROOT).join(dir.strip_prefix("/").unwrap_or(dir));
+    [
+        dir.join(name),
+        dir.join(".debug").join(name),
+        rooted.join(name),
+    ]
+    .into_iter()
+    .find(|p| p.is_file() && p != path)
+}
+
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, ElfError> {
     std::fs::read(path).map_err(|source| ElfError::Open {
         path: path.to_path_buf(),
@@ -247,6 +302,8 @@ pub(crate) fn parse_elf<'d>(path: &Path, data: &'d [u8]) -> Result<elf::File<'d>
         reason: e.to_string(),
     })
 }
+
+const STT_GNU_IFUNC: u8 = 10;
 
 /// The demangled form of an Itanium C++ (or legacy Rust) symbol name.
 fn demangle(name: &str) -> Option<String> {

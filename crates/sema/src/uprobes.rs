@@ -195,6 +195,19 @@ pub(crate) fn expand(
         )));
         return Vec::new();
     }
+    for f in found.iter().filter(|f| f.ifunc) {
+        diags.push(
+            Diagnostic::warning(
+                ap.span,
+                format!(
+                    "{} is an indirect function (IFUNC): this probes its resolver, which runs \
+                     once when the library is loaded, not the implementation it picks",
+                    f.display_name()
+                ),
+            )
+            .with_hint("probe the implementations instead, e.g. uprobe:libc:__strlen_*"),
+        );
+    }
     // A C++ name without parameters attaches to every overload.
     found
         .into_iter()
