@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
-use runtime::symbolize::{display_name, ElfSymbols};
+use runtime::symbolize::ElfSymbols;
 
 /// Name the frames of build-id stacks (`ustack(build_id)`) from binaries with those build ids.
 #[derive(Parser, Debug)]
@@ -62,8 +62,8 @@ fn run(cli: &Cli) -> Result<(), String> {
         let line = line.map_err(|e| format!("cannot read the input: {e}"))?;
         let text = match build_id_frame(&line) {
             Some((id, offset)) => match index.get(&id) {
-                Some((_, elf)) => match elf.resolve_file_offset(offset) {
-                    Some((name, off)) => format!("        {}+{off}", display_name(name)),
+                Some((_, elf)) => match elf.symbol_at_file_offset(offset) {
+                    Some((f, off)) => format!("        {}+{off}", f.display_name()),
                     None => line,
                 },
                 None => {
@@ -101,7 +101,7 @@ fn add_binaries(path: &Path, index: &mut HashMap<Vec<u8>, (PathBuf, ElfSymbols)>
         }
         return;
     }
-    if let Ok(elf) = ElfSymbols::open(path) {
+    if let Ok(elf) = ElfSymbols::read(path) {
         if let Some(id) = elf.build_id().map(<[u8]>::to_vec) {
             index.entry(id).or_insert((path.to_path_buf(), elf));
         }

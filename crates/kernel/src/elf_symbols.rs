@@ -77,12 +77,14 @@ fn without_parameters(demangled: &str) -> &str {
     demangled
 }
 
-/// A loadable segment: `size` bytes at virtual `address` come from file `offset`.
+/// A loadable segment: `size` bytes at virtual `address`, of which the first `file_size`
+/// come from file `offset` (the rest, `.bss`, is zeroes).
 #[derive(Clone, Copy, Debug)]
 struct Segment {
     address: u64,
     size: u64,
     offset: u64,
+    file_size: u64,
 }
 
 /// Virtual address → file offset, from the `PT_LOAD` headers.
@@ -97,11 +99,12 @@ impl AddressMap {
             segments: file
                 .segments()
                 .map(|s| {
-                    let (offset, _) = s.file_range();
+                    let (offset, file_size) = s.file_range();
                     Segment {
                         address: s.address(),
                         size: s.size(),
                         offset,
+                        file_size,
                     }
                 })
                 .collect(),
@@ -115,22 +118,37 @@ impl AddressMap {
             .find(|s| address >= s.address && address - s.address < s.size)
             .map(|s| address - s.address + s.offset)
     }
+
+    /// The virtual address file `offset` is loaded at (what a process mapping or a build-id
+    /// stack frame gives), if a segment loads it. Checked: the headers may be corrupt.
+    pub fn address_of(&self, offset: u64) -> Option<u64> {
+        let s = self
+            .segments
+            .iter()
+            .find(|s| offset >= s.offset && offset - s.offset < s.file_size)?;
+        (offset - s.offset).checked_add(s.address)
+    }
 }
 
-/// The defined functions of one ELF file, sorted by name, each name once.
+/// The defined functions of one ELF file, sorted by name, each name once; also indexed
+/// by address, for naming the addresses of stacks.
 #[derive(Clone, Debug)]
 pub struct ElfSymbols {
     pub path: PathBuf,
     functions: Vec<FunctionSymbol>,
+    /// Indices into `functions`, ascending by address (the larger of equal starts first).
+    by_address: Vec<usize>,
     addresses: AddressMap,
     /// Whether the file has a `.symtab` (a stripped file has only its exported functions).
     full_symbol_table: bool,
+    build_id: Option<Vec<u8>>,
 }
 
 impl ElfSymbols {
+    /// Reads the file mapped rather than copied: only headers and symbol tables are
+    /// touched, which matters for binaries of hundreds of megabytes.
     pub fn read(path: &Path) -> Result<Self, ElfError> {
-        let data = read_file(path)?;
-        Self::parse(path, &data)
+        with_mapped_file(path, |data| Self::parse(path, data))
     }
 
     /// The symbols of an ELF image already in memory; `path` is used in errors and to
@@ -177,16 +195,44 @@ impl ElfSymbols {
             .collect();
         functions.sort_by(|a, b| a.name.cmp(&b.name).then(b.size.cmp(&a.size)));
         functions.dedup_by(|a, b| a.name == b.name);
-        Ok(ElfSymbols {
+        Ok(ElfSymbols::from_parts(
+            path,
+            functions,
+            AddressMap::of(&file),
+            file.symbol_table().is_some() || debug.is_some(),
+            file.build_id().ok().flatten().map(<[u8]>::to_vec),
+        ))
+    }
+
+    fn from_parts(
+        path: &Path,
+        functions: Vec<FunctionSymbol>,
+        addresses: AddressMap,
+        full_symbol_table: bool,
+        build_id: Option<Vec<u8>>,
+    ) -> ElfSymbols {
+        let mut by_address: Vec<usize> = (0..functions.len()).collect();
+        by_address.sort_by(|&a, &b| {
+            let (a, b) = (&functions[a], &functions[b]);
+            a.address.cmp(&b.address).then(b.size.cmp(&a.size))
+        });
+        ElfSymbols {
             path: path.to_path_buf(),
             functions,
-            addresses: AddressMap::of(&file),
-            full_symbol_table: file.symbol_table().is_some() || debug.is_some(),
-        })
+            by_address,
+            addresses,
+            full_symbol_table,
+            build_id,
+        }
     }
 
     pub fn functions(&self) -> &[FunctionSymbol] {
         &self.functions
+    }
+
+    /// The GNU build id (`.note.gnu.build-id`), if the file has one.
+    pub fn build_id(&self) -> Option<&[u8]> {
+        self.build_id.as_deref()
     }
 
     /// Whether the file lost its `.symtab` (`strip`) and no separate debug file has it:
@@ -214,13 +260,20 @@ impl ElfSymbols {
             .collect()
     }
 
-    /// The function whose range contains `address`, and the offset into it.
+    /// The function whose range contains virtual `address` (the nearest start at or below
+    /// it), and the offset into it. A symbol of size 0 names only its own address.
     pub fn symbol_at(&self, address: u64) -> Option<(&FunctionSymbol, u64)> {
-        self.functions
-            .iter()
-            .filter(|f| address >= f.address && address - f.address < f.size.max(1))
-            .min_by_key(|f| address - f.address)
-            .map(|f| (f, address - f.address))
+        let i = self
+            .by_address
+            .partition_point(|&f| self.functions[f].address <= address);
+        let f = &self.functions[*self.by_address.get(i.checked_sub(1)?)?];
+        let offset = address - f.address;
+        (offset < f.size.max(1)).then_some((f, offset))
+    }
+
+    /// The function loaded from file `offset`, and the offset into it.
+    pub fn symbol_at_file_offset(&self, offset: u64) -> Option<(&FunctionSymbol, u64)> {
+        self.symbol_at(self.addresses.address_of(offset)?)
     }
 
     /// The file offset of virtual `address` (what the kernel's uprobe API takes).
@@ -291,6 +344,48 @@ pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, ElfError> {
     })
 }
 
+/// Runs `parse` over the bytes of the file at `path`, mapped read-only for the duration.
+fn with_mapped_file<T>(
+    path: &Path,
+    parse: impl FnOnce(&[u8]) -> Result<T, ElfError>,
+) -> Result<T, ElfError> {
+    let open_error = |source| ElfError::Open {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(open_error)?;
+    let len = file.metadata().map_err(open_error)?.len();
+    let Ok(len) = usize::try_from(len) else {
+        return Err(open_error(std::io::Error::other("file too large")));
+    };
+    if len == 0 {
+        return parse(&[]);
+    }
+    // SAFETY: a private read-only mapping of a whole regular file, unmapped below once
+    // parsing (which copies what it keeps) is done. A file truncated meanwhile could fault;
+    // the binaries of running programs are not rewritten in place.
+    let data = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_PRIVATE,
+            std::os::fd::AsRawFd::as_raw_fd(&file),
+            0,
+        )
+    };
+    if data == libc::MAP_FAILED {
+        return Err(open_error(std::io::Error::last_os_error()));
+    }
+    // SAFETY: `data` maps `len` readable bytes until the munmap below.
+    let result = parse(unsafe { std::slice::from_raw_parts(data as *const u8, len) });
+    // SAFETY: unmapping exactly the mapping made above.
+    unsafe {
+        libc::munmap(data, len);
+    }
+    result
+}
+
 pub(crate) fn parse_elf<'d>(path: &Path, data: &'d [u8]) -> Result<elf::File<'d>, ElfError> {
     if !data.starts_with(b"\x7fELF") {
         return Err(ElfError::NotElf {
@@ -335,6 +430,59 @@ mod tests {
             Some("shape::area(int)")
         );
         assert_eq!(demangle("main"), None);
+    }
+
+    fn function(name: &str, address: u64, size: u64) -> FunctionSymbol {
+        FunctionSymbol {
+            name: name.into(),
+            demangled: demangle(name),
+            address,
+            size,
+            ifunc: false,
+        }
+    }
+
+    fn table(segments: Vec<Segment>) -> ElfSymbols {
+        ElfSymbols::from_parts(
+            Path::new("t"),
+            vec![
+                function("first", 0x1000, 0x20),
+                function("marker", 0x2000, 0),
+                function("_ZN2ns6secondEi", 0x1020, 0x10),
+            ],
+            AddressMap { segments },
+            true,
+            None,
+        )
+    }
+
+    #[test]
+    fn addresses_are_named_inside_symbols_only() {
+        let t = table(Vec::new());
+        let at = |a| t.symbol_at(a).map(|(f, off)| (f.display_name(), off));
+        assert_eq!(at(0x1000), Some(("first", 0)));
+        assert_eq!(at(0x101f), Some(("first", 0x1f)));
+        assert_eq!(at(0x1025), Some(("ns::second(int)", 5)));
+        assert_eq!(at(0x1030), None);
+        assert_eq!(at(0x2000), Some(("marker", 0)));
+        assert_eq!(at(0x2001), None);
+        assert_eq!(at(0x10), None);
+    }
+
+    #[test]
+    fn file_offsets_go_through_the_load_segments() {
+        let segment = |offset, address, file_size| Segment {
+            address,
+            size: file_size + 0x100,
+            offset,
+            file_size,
+        };
+        let t = table(vec![segment(0, 0, 0x800), segment(0x800, 0x1000, 0x100)]);
+        let (f, off) = t.symbol_at_file_offset(0x825).expect("inside second");
+        assert_eq!((f.name.as_str(), off), ("_ZN2ns6secondEi", 5));
+        // Past the file part of the segment: .bss is not in the file.
+        assert!(t.symbol_at_file_offset(0x900).is_none());
+        assert_eq!(t.file_offset(0x1025), Some(0x825));
     }
 
     #[test]

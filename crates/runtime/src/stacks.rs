@@ -26,7 +26,7 @@ use sema::Type;
 
 use crate::events::word;
 use crate::mmap_watch::MmapWatch;
-use crate::symbolize::{display_name, ElfCache, ProcessMap};
+use crate::symbolize::{ElfCache, ProcessMap};
 use crate::sys;
 
 const EFAULT: i64 = 14;
@@ -234,8 +234,8 @@ impl<'a> Stacks<'a> {
             None => (None, None),
         };
         let mut text = match symbol {
-            Some((name, off)) if offset => format!("{}+{off}", display_name(name)),
-            Some((name, _)) => display_name(name).into_owned(),
+            Some((name, off)) if offset => format!("{name}+{off}"),
+            Some((name, _)) => name.to_string(),
             None => format!("0x{addr:x}"),
         };
         if perf {

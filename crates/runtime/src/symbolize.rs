@@ -11,14 +11,14 @@
 //! was mapped, else through `/proc/PID/map_files` (deleted files, other mount namespaces).
 //!
 //! Build-id stacks (`ustack(build_id)`) already carry (build id, file offset) pairs, so
-//! naming them needs only an ELF with that build id: [`ElfSymbols::resolve_file_offset`].
+//! naming them needs only an ELF with that build id: [`ElfSymbols::symbol_at_file_offset`].
+//! The ELF reading itself is `kernel::elf_symbols`, shared with uprobes (which also finds
+//! the separate debug files of stripped binaries).
 //!
 //! Written rather than taken from blazesym: process layouts come from our own records,
-//! and the ELF symbol tables are a small part of what blazesym
-//! brings (DWARF line info and inlined functions are not done here; C++ names are
-//! demangled with `cpp_demangle`).
+//! and the ELF symbol tables are a small part of what blazesym brings (DWARF line info and
+//! inlined functions are not done here).
 
-use std::borrow::Cow;
 use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::fs;
@@ -28,127 +28,7 @@ use std::path::Path;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use elf::{Object as _, ObjectSegment as _, ObjectSymbol as _, SymbolKind};
-
-/// The function symbols and load segments of one ELF file.
-#[derive(Debug, Default)]
-pub struct ElfSymbols {
-    /// (start, size, name), ascending by start: function symbols.
-    functions: Vec<(u64, u64, String)>,
-    /// (file offset, virtual address, size in the file) of each loadable segment.
-    segments: Vec<(u64, u64, u64)>,
-    build_id: Option<Vec<u8>>,
-}
-
-impl ElfSymbols {
-    /// Parses the ELF file at `path`, mapped rather than read: only the headers and symbol
-    /// tables are touched, which matters for binaries of hundreds of megabytes.
-    pub fn open(path: &Path) -> io::Result<ElfSymbols> {
-        let file = fs::File::open(path)?;
-        let len = usize::try_from(file.metadata()?.len())
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "file too large"))?;
-        if len == 0 {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "empty file"));
-        }
-        // SAFETY: a private read-only mapping of a whole regular file, unmapped below once
-        // parsing (which copies what it keeps) is done. A file truncated meanwhile could
-        // fault; symbol files of running programs are not rewritten in place.
-        let data = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ,
-                libc::MAP_PRIVATE,
-                std::os::fd::AsRawFd::as_raw_fd(&file),
-                0,
-            )
-        };
-        if data == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `data` maps `len` readable bytes until the munmap below.
-        let parsed =
-            ElfSymbols::parse(unsafe { std::slice::from_raw_parts(data as *const u8, len) });
-        // SAFETY: unmapping exactly the mapping made above.
-        unsafe {
-            libc::munmap(data, len);
-        }
-        parsed
-    }
-
-    /// Parses ELF bytes; anything that is not an ELF file is an `InvalidData` error.
-    pub fn parse(data: &[u8]) -> io::Result<ElfSymbols> {
-        let file = elf::File::parse(data)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-        let collect = |symbols: &mut dyn Iterator<Item = elf::Symbol<'_, '_>>| {
-            symbols
-                .filter(|s| s.kind() == SymbolKind::Text && s.is_definition() && s.address() != 0)
-                .filter_map(|s| Some((s.address(), s.size(), s.name().ok()?.to_string())))
-                .collect::<Vec<_>>()
-        };
-        let mut functions = collect(&mut file.symbols());
-        if functions.is_empty() {
-            functions = collect(&mut file.dynamic_symbols());
-        }
-        // Sorted by start, larger symbols first among equals, so aliases resolve alike.
-        functions.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
-        functions.dedup_by_key(|f| f.0);
-        let segments = file
-            .segments()
-            .map(|s| {
-                let (offset, size) = s.file_range();
-                (offset, s.address(), size)
-            })
-            .collect();
-        let build_id = file.build_id().ok().flatten().map(<[u8]>::to_vec);
-        Ok(ElfSymbols {
-            functions,
-            segments,
-            build_id,
-        })
-    }
-
-    /// The GNU build id (`.note.gnu.build-id`), if the file has one.
-    pub fn build_id(&self) -> Option<&[u8]> {
-        self.build_id.as_deref()
-    }
-
-    /// No function symbols at all: a stripped binary.
-    pub fn is_stripped(&self) -> bool {
-        self.functions.is_empty()
-    }
-
-    /// The function containing virtual address `vaddr`, and the offset into it.
-    pub fn resolve_vaddr(&self, vaddr: u64) -> Option<(&str, u64)> {
-        let i = self.functions.partition_point(|f| f.0 <= vaddr);
-        let (start, size, name) = self.functions.get(i.checked_sub(1)?)?;
-        let offset = vaddr - start;
-        (offset < *size || offset == 0).then_some((name.as_str(), offset))
-    }
-
-    /// The function at file offset `offset` (what build-id frames and mappings give).
-    pub fn resolve_file_offset(&self, offset: u64) -> Option<(&str, u64)> {
-        // Checked arithmetic: the segment table comes from a file, possibly a corrupt one.
-        let &(file_off, vaddr, _) = self
-            .segments
-            .iter()
-            .find(|&&(off, _, size)| offset >= off && offset - off < size)?;
-        self.resolve_vaddr((offset - file_off).checked_add(vaddr)?)
-    }
-}
-
-/// A symbol name as people read it: C++ names (`_Z...`) demangled, as bpftrace shows them
-/// (`ns::worker(int)`); anything else unchanged.
-pub fn display_name(name: &str) -> Cow<'_, str> {
-    if name.starts_with("_Z") {
-        if let Ok(sym) = cpp_demangle::Symbol::new(name) {
-            if let Ok(text) = sym.demangle() {
-                return Cow::Owned(text);
-            }
-        }
-    }
-    Cow::Borrowed(name)
-}
+pub use kernel::elf_symbols::ElfSymbols;
 
 /// One executable file mapping of a process, as `/proc/PID/maps` or a
 /// `PERF_RECORD_MMAP2` describes it.
@@ -204,12 +84,12 @@ impl ElfCache {
             .or_insert_with(|| {
                 let same_file = fs::metadata(&m.path).is_ok_and(|meta| meta.ino() == m.inode);
                 let by_path = same_file
-                    .then(|| ElfSymbols::open(Path::new(&m.path)).ok())
+                    .then(|| ElfSymbols::read(Path::new(&m.path)).ok())
                     .flatten();
                 by_path
                     .or_else(|| {
                         let range = format!("/proc/{}/map_files/{:x}-{:x}", pid?, m.start, m.end);
-                        ElfSymbols::open(Path::new(&range)).ok()
+                        ElfSymbols::read(Path::new(&range)).ok()
                     })
                     .map(Arc::new)
             })
@@ -309,7 +189,9 @@ impl ProcessMap {
             };
         };
         let symbol = self.elf(region).and_then(|elf| {
-            elf.resolve_file_offset(addr - region.mapping.start + region.mapping.offset)
+            let (f, off) =
+                elf.symbol_at_file_offset(addr - region.mapping.start + region.mapping.offset)?;
+            Some((f.display_name(), off))
         });
         UserFrame {
             symbol,
@@ -321,7 +203,7 @@ impl ProcessMap {
     pub fn stripped_module(&self, addr: u64) -> Option<&str> {
         let region = self.region(addr)?;
         match self.elf(region) {
-            Some(elf) if !elf.is_stripped() => None,
+            Some(elf) if !elf.functions().is_empty() => None,
             _ => Some(&region.mapping.path),
         }
     }
@@ -329,14 +211,7 @@ impl ProcessMap {
 
 #[cfg(test)]
 mod tests {
-    use super::{display_name, parse_proc_maps, ElfSymbols, Mapping};
-
-    #[test]
-    fn cpp_names_are_demangled() {
-        assert_eq!(display_name("_ZN2ns6workerEi"), "ns::worker(int)");
-        assert_eq!(display_name("main"), "main");
-        assert_eq!(display_name("_Znot_valid"), "_Znot_valid");
-    }
+    use super::{parse_proc_maps, Mapping};
 
     #[test]
     fn proc_maps_lines_become_executable_file_mappings() {
@@ -355,52 +230,5 @@ mod tests {
                 path: "/usr/bin/my prog".into(),
             }]
         );
-    }
-
-    fn table() -> ElfSymbols {
-        ElfSymbols {
-            functions: vec![
-                (0x1000, 0x20, "first".into()),
-                (0x1020, 0x10, "second".into()),
-                (0x2000, 0, "marker".into()),
-            ],
-            segments: vec![(0, 0, 0x800), (0x1000, 0x1000, 0x1100)],
-            build_id: None,
-        }
-    }
-
-    #[test]
-    fn names_addresses_inside_symbols_only() {
-        let t = table();
-        assert_eq!(t.resolve_vaddr(0x1000), Some(("first", 0)));
-        assert_eq!(t.resolve_vaddr(0x101f), Some(("first", 0x1f)));
-        assert_eq!(t.resolve_vaddr(0x1025), Some(("second", 5)));
-        assert_eq!(t.resolve_vaddr(0x1030), None);
-        assert_eq!(t.resolve_vaddr(0x2000), Some(("marker", 0)));
-        assert_eq!(t.resolve_vaddr(0x2001), None);
-        assert_eq!(t.resolve_vaddr(0x10), None);
-    }
-
-    #[test]
-    fn file_offsets_go_through_the_load_segments() {
-        let mut t = table();
-        t.segments = vec![(0x0, 0x0, 0x800), (0x800, 0x1000, 0x100)];
-        assert_eq!(t.resolve_file_offset(0x825), Some(("second", 5)));
-        assert_eq!(t.resolve_file_offset(0x2000), None);
-    }
-
-    #[test]
-    fn reads_the_symbols_of_a_real_binary() {
-        // The test binary itself: it has a symbol table and a build id (or at least
-        // segments); its own test function must be found at its address.
-        let me = std::env::current_exe().expect("test binary path");
-        let syms = ElfSymbols::open(&me).expect("readable ELF");
-        assert!(!syms.is_stripped());
-        let here = reads_the_symbols_of_a_real_binary as *const () as u64;
-        let _ = here; // A PIE's run-time address differs from its file address.
-        assert!(syms
-            .functions
-            .iter()
-            .any(|f| f.2.contains("reads_the_symbols_of_a_real_binary")));
     }
 }

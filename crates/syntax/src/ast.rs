@@ -29,6 +29,21 @@ pub enum Item {
     Probe(Probe),
 }
 
+impl Item {
+    /// Where the item is in the source.
+    pub fn span(&self) -> Span {
+        match self {
+            Item::Preprocessor(x) => x.span,
+            Item::CDefinition(x) => x.span,
+            Item::Config(x) => x.span,
+            Item::Import(x) => x.span,
+            Item::MapDecl(x) => x.span,
+            Item::Macro(x) => x.span,
+            Item::Probe(x) => x.span,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Preprocessor {
     pub kind: PreprocessorKind,

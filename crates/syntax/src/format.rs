@@ -161,7 +161,7 @@ impl<'a> Printer<'a> {
         let mut first = self.out.is_empty();
         let mut prev_wide = false;
         for (i, item) in script.items.iter().enumerate() {
-            let span = item_span(item);
+            let span = item.span();
             let wide = matches!(item, Item::Probe(_) | Item::Macro(_));
             // Probes and macros stand apart from other items (not from a `#!` line).
             let apart = i > 0 && (wide || prev_wide);
@@ -720,18 +720,6 @@ fn else_if(els: &Block) -> Option<&Stmt> {
     match (els.stmts.as_slice(), &els.value) {
         ([s], None) if s.span == els.span && matches!(s.kind, StmtKind::If { .. }) => Some(s),
         _ => None,
-    }
-}
-
-fn item_span(item: &Item) -> Span {
-    match item {
-        Item::Preprocessor(x) => x.span,
-        Item::CDefinition(x) => x.span,
-        Item::Config(x) => x.span,
-        Item::Import(x) => x.span,
-        Item::MapDecl(x) => x.span,
-        Item::Macro(x) => x.span,
-        Item::Probe(x) => x.span,
     }
 }
 

@@ -40,7 +40,7 @@ impl Parser<'_> {
                         }
                         _ => "`config` and `import` must come before probes, macros and map declarations",
                     };
-                    let span = item_span(&item);
+                    let span = item.span();
                     self.error(span, what);
                 }
                 section = section.max(item_section);
@@ -617,17 +617,5 @@ impl Parser<'_> {
             label,
             span: Span::new(text_start, p),
         })
-    }
-}
-
-fn item_span(item: &Item) -> Span {
-    match item {
-        Item::Preprocessor(x) => x.span,
-        Item::CDefinition(x) => x.span,
-        Item::Config(x) => x.span,
-        Item::Import(x) => x.span,
-        Item::MapDecl(x) => x.span,
-        Item::Macro(x) => x.span,
-        Item::Probe(x) => x.span,
     }
 }
