@@ -128,3 +128,36 @@ pub fn map_btf(bytes: &[u8]) {
         let _ = reader.value(id, value);
     }
 }
+
+/// The object reader of `beetrace run` (sections, symbols, BTF, relocations, externs) on any
+/// bytes, and the section-name parser on each program it finds.
+pub fn object(bytes: &[u8]) {
+    if let Ok(scan) = loader::scan::scan(bytes) {
+        for p in &scan.programs {
+            let _ = loader::section::parse(&p.section);
+        }
+    }
+}
+
+/// The ELF symbol reader of uprobes and user stacks on any bytes: symbols by name, by
+/// address and by file offset.
+pub fn elf_symbols(bytes: &[u8]) {
+    let Ok(symbols) =
+        kernel::elf_symbols::ElfSymbols::parse(std::path::Path::new("/fuzz/input"), bytes)
+    else {
+        return;
+    };
+    let _ = symbols.is_stripped();
+    let _ = symbols.build_id();
+    for f in symbols.functions().iter().take(64) {
+        let _ = symbols.find(&f.name);
+        let _ = symbols.symbol_at(f.address.wrapping_add(1));
+        if let Some(offset) = symbols.file_offset(f.address) {
+            let _ = symbols.symbol_at_file_offset(offset);
+        }
+    }
+    for probe in [0u64, 0x1000, u64::MAX] {
+        let _ = symbols.symbol_at(probe);
+        let _ = symbols.symbol_at_file_offset(probe);
+    }
+}

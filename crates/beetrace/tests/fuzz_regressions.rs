@@ -77,3 +77,20 @@ fn map_btf() {
         targets::map_btf(&bytes);
     }
 }
+
+fn replay_bytes(target: &str, run: fn(&[u8])) {
+    for (path, bytes) in inputs(target) {
+        eprintln!("replaying {path}");
+        run(&bytes);
+    }
+}
+
+#[test]
+fn object() {
+    replay_bytes("object", targets::object);
+}
+
+#[test]
+fn elf_symbols() {
+    replay_bytes("elf_symbols", targets::elf_symbols);
+}

@@ -26,12 +26,17 @@ impl Lowering<'_> {
     /// `size` bytes at the kernel address `addr`, copied to the stack with
     /// bpf_probe_read_kernel (which zeroes them if the read faults) and loaded from there.
     fn kernel_read(&mut self, addr: &Expr, size: u8, signed: bool) -> Temp {
+        self.memory_read(addr, size, signed, Helper::ProbeReadKernel)
+    }
+
+    /// `size` bytes at `addr` through `read` (`bpf_probe_read_kernel` or `_user`).
+    fn memory_read(&mut self, addr: &Expr, size: u8, signed: bool, read: Helper) -> Temp {
         let t = self.frame.push_temp();
         let buf = self.frame.alloc(8);
         self.expr_into(addr, Reg::R3);
         self.em.fp_addr(Reg::R1, buf);
         self.em.emit(Insn::mov64_imm(Reg::R2, size as i32));
-        self.call(Helper::ProbeReadKernel);
+        self.call(read);
         let size_kind = Size::of_bytes(size as usize).expect("sema reads 1, 2, 4 or 8 bytes");
         self.em.load_fp(size_kind, Reg::R0, buf);
         if signed && size < 8 {
@@ -189,6 +194,19 @@ impl Lowering<'_> {
                 t
             }
             ExprKind::KernelRead { addr, size, signed } => self.kernel_read(addr, *size, *signed),
+            ExprKind::UserRead { addr, size } => {
+                self.memory_read(addr, *size, false, Helper::ProbeReadUser)
+            }
+            ExprKind::UserSymbol { delta, .. } => {
+                let t = self.frame.push_temp();
+                let ctx = self.ctx();
+                self.em.emit(Insn::mov64(Reg::R1, ctx));
+                self.call(Helper::GetFuncIp);
+                let delta = self.const_operand(*delta, Reg::R1);
+                self.em.emit(Insn::alu64(AluOp::Add, Reg::R0, delta));
+                write(&mut self.em, t, Reg::R0);
+                t
+            }
             ExprKind::PercpuVar { btf_id, cpu } => self.percpu_var(*btf_id, cpu.as_deref()),
             ExprKind::SyscallRet => {
                 let ctx = self.ctx();

@@ -271,6 +271,11 @@ impl ElfSymbols {
         (offset < f.size.max(1)).then_some((f, offset))
     }
 
+    /// The virtual address file `offset` is loaded at.
+    pub fn address_of_file_offset(&self, offset: u64) -> Option<u64> {
+        self.addresses.address_of(offset)
+    }
+
     /// The function loaded from file `offset`, and the offset into it.
     pub fn symbol_at_file_offset(&self, offset: u64) -> Option<(&FunctionSymbol, u64)> {
         self.symbol_at(self.addresses.address_of(offset)?)
@@ -280,6 +285,24 @@ impl ElfSymbols {
     pub fn file_offset(&self, address: u64) -> Option<u64> {
         self.addresses.file_offset(address)
     }
+}
+
+/// Any defined symbol named `name` (a global variable as well as a function), from the
+/// symbol table or the dynamic one: its virtual address and size. Versioned dynamic names
+/// (`environ@@GLIBC_2.2.5`) match by their plain name.
+pub fn defined_symbol(path: &Path, name: &str) -> Result<Option<(u64, u64)>, ElfError> {
+    with_mapped_file(path, |data| {
+        let file = parse_elf(path, data)?;
+        Ok(file
+            .symbols()
+            .chain(file.dynamic_symbols())
+            .filter(|s| s.is_definition() && s.address() != 0)
+            .find(|s| {
+                s.name()
+                    .is_ok_and(|n| n.split_once('@').map_or(n, |(plain, _)| plain) == name)
+            })
+            .map(|s| (s.address(), s.size())))
+    })
 }
 
 /// The `size` bytes of file content mapped at virtual `address` (a function's machine code),

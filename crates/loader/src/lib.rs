@@ -18,7 +18,7 @@ mod cgroup;
 mod dump;
 mod externs;
 mod globals;
-mod scan;
+pub mod scan;
 pub mod section;
 mod tail;
 mod watch;

@@ -385,6 +385,20 @@ pub enum ExprKind {
         size: u8,
         signed: bool,
     },
+    /// `size` bytes of the probed process's memory at address `addr`, unsigned
+    /// (`*uaddr("sym")`); a failed read gives 0.
+    UserRead {
+        addr: Box<Expr>,
+        size: u8,
+    },
+    /// `uaddr("sym")` in a user-space probe: where the symbol is in the probed process,
+    /// `delta` bytes from the probed instruction (whose run-time address
+    /// `bpf_get_func_ip` gives, load bias included, so PIE binaries and libraries work).
+    /// `size` is the symbol's size, what `*uaddr("sym")` reads (1, 2, 4 or 8).
+    UserSymbol {
+        delta: i64,
+        size: u8,
+    },
     /// `percpu_kaddr("var"[, cpu])`: the address of this CPU's copy (no `cpu`) or CPU
     /// `cpu`'s copy of the per-CPU kernel variable whose vmlinux BTF `VAR` is `btf_id`
     /// (`bpf_this_cpu_ptr` / `bpf_per_cpu_ptr`); 0 for a CPU that does not exist.

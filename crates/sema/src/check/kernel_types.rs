@@ -426,6 +426,20 @@ impl<'a> Checker<'a> {
         if let ExprKind::KernelChars { addr, .. } = p.kind {
             return char_at(*addr, span);
         }
+        if let ExprKind::UserSymbol { size, .. } = p.kind {
+            // `*uaddr("sym")`: the variable in the probed process.
+            return Expr {
+                kind: ExprKind::UserRead {
+                    addr: Box::new(p),
+                    size,
+                },
+                ty: Type::Int {
+                    bytes: size,
+                    signed: false,
+                },
+                span,
+            };
+        }
         match p.ty {
             Type::Ptr { to } => self.value_at(p, to, span),
             ty => {

@@ -7,6 +7,7 @@
 //! Stacks of one side, depth and build-id choice share a map: the script's maps are listed
 //! once each in [`StackTables`].
 
+use kernel::elf_symbols::{defined_symbol, ElfSymbols};
 use syntax::ast::{self, ExprKind as A};
 use syntax::Span;
 
@@ -142,18 +143,44 @@ impl Checker<'_> {
     /// probe; no other probe has a binary to look in.
     pub(super) fn uaddr(&mut self, args: &[ast::Expr], span: Span) -> Expr {
         let [ast::Expr {
-            kind: A::Str(_), ..
+            kind: A::Str(name), ..
         }] = args
         else {
             return self.error(span, "uaddr() takes a symbol name as a string literal");
         };
-        self.error(
+        let Attach::User(probe) = self.attach else {
+            return self.error(
+                span,
+                format!(
+                    "uaddr() looks the symbol up in the probed binary, so it works in uprobe \
+                     and usdt probes only, not in {}",
+                    self.attach.probe_name()
+                ),
+            );
+        };
+        let name = String::from_utf8_lossy(name);
+        let path = std::path::Path::new(&probe.path);
+        let probe_address = ElfSymbols::read(path)
+            .ok()
+            .and_then(|elf| elf.address_of_file_offset(probe.offset));
+        let symbol = defined_symbol(path, &name).ok().flatten();
+        let (Some(probe_address), Some((address, size))) = (probe_address, symbol) else {
+            return self.error(
+                span,
+                format!("uaddr(): {} has no symbol '{name}'", probe.binary),
+            );
+        };
+        Expr {
+            kind: ExprKind::UserSymbol {
+                delta: address.wrapping_sub(probe_address) as i64,
+                // bpftrace's rule: an object of an integer's size reads as that integer.
+                size: match size {
+                    1 | 2 | 4 | 8 => size as u8,
+                    _ => 8,
+                },
+            },
+            ty: Type::U64,
             span,
-            format!(
-                "uaddr() looks the symbol up in the probed binary, so it works in uprobe and \
-                 usdt probes only, not in {}",
-                self.attach.probe_name()
-            ),
-        )
+        }
     }
 }
