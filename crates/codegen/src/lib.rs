@@ -71,8 +71,10 @@ pub struct Compiled {
     pub programs: Vec<CompiledProgram>,
 }
 
-/// Layout of the one `globals` value: the start time (`elapsed`), then counters of events
-/// lost in the kernel that user space reports at exit.
+/// Layout of the one `globals` value: a block of [`GLOBALS_SIZE`] bytes holding the start
+/// time (`elapsed`) and `cpid`, then one block of the same layout per probe whose counter
+/// words count what that probe lost in the kernel (user space reports them at exit, per
+/// probe). The counters' offsets below are within a block.
 pub const GLOBALS_START_NS: i16 = 0;
 /// Map updates that failed (a map was full).
 pub const GLOBALS_MAP_FULL: i16 = 8;
@@ -89,6 +91,16 @@ pub const GLOBALS_LOST_STACKS: i16 = 48;
 /// The pid of the `-c` command (`cpid`), set by user space before the command runs.
 pub const GLOBALS_CPID: i16 = 56;
 pub const GLOBALS_SIZE: u32 = 64;
+
+/// Bytes of the `globals` value of a script with `probes` probes.
+pub fn globals_value_size(probes: usize) -> u32 {
+    GLOBALS_SIZE * (1 + probes as u32)
+}
+
+/// Where probe `probe`'s copy of loss counter `counter` is in the `globals` value.
+pub fn loss_counter_offset(probe: usize, counter: i16) -> usize {
+    GLOBALS_SIZE as usize * (1 + probe) + counter as usize
+}
 /// How often a compare-and-exchange update retries before it counts itself as lost.
 pub const CMPXCHG_ATTEMPTS: i32 = 64;
 
@@ -152,6 +164,7 @@ pub fn compile(analysis: &Analysis) -> Result<Compiled, Vec<Diagnostic>> {
                 &name,
                 scratch_entry,
             );
+            lowering.loss_counters = loss_counter_offset(index, 0) as i32;
             lowering.probe(probe);
             lowering
         };
@@ -262,7 +275,7 @@ pub fn compile(analysis: &Analysis) -> Result<Compiled, Vec<Diagnostic>> {
             name: "globals".into(),
             map_type: map_type::ARRAY,
             key_size: 4,
-            value_size: GLOBALS_SIZE,
+            value_size: globals_value_size(analysis.probes.len()),
             max_entries: 1,
             flags: 0,
         },

@@ -72,6 +72,8 @@ pub(crate) struct Lowering<'a> {
     pub(crate) uses_shared_functions: bool,
     /// Bytes of per-CPU scratch the probe's frame takes (0: it is on the BPF stack).
     pub(crate) scratch_size: u32,
+    /// Where this probe's block of loss counters starts in the `globals` value.
+    pub(crate) loss_counters: i32,
     /// The probe's entry in the scratch map, when its frame lives there.
     scratch_entry: u32,
 }
@@ -140,6 +142,7 @@ impl<'a> Lowering<'a> {
             ctx_used: false,
             uses_shared_functions: false,
             scratch_size: 0,
+            loss_counters: 0,
             scratch_entry: scratch_entry.unwrap_or(0),
             var_base,
             stop_used: false,
@@ -182,6 +185,7 @@ impl<'a> Lowering<'a> {
             ctx_used: false,
             uses_shared_functions: false,
             scratch_size: 0,
+            loss_counters: self.loss_counters,
             scratch_entry: 0,
             var_base: Reg::R6,
             stop_used: false,

@@ -107,13 +107,14 @@ impl Lowering<'_> {
         self.em.bind(ok);
     }
 
-    /// `globals[offset] += 1`, atomically: the loss counters user space reports at exit.
+    /// `globals[offset] += 1` in this probe's block, atomically: the loss counters user space
+    /// reports at exit.
     /// The counter is addressed directly (`BPF_PSEUDO_MAP_VALUE`), so no lookup is needed.
     pub(crate) fn count_in_globals(&mut self, offset: i16) {
         self.em.emit(Insn::LdMapValue {
             dst: Reg::R1,
             map: MapRef(MAP_GLOBALS),
-            off: offset as i32,
+            off: self.loss_counters + offset as i32,
         });
         self.em.emit(Insn::mov64_imm(Reg::R2, 1));
         self.em.emit(Insn::Atomic {

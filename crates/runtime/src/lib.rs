@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use codegen::{
     Compiled, CompiledProgram, CMPXCHG_ATTEMPTS, EVENTS_BYTES, GLOBALS_CONTENDED, GLOBALS_CPID,
-    GLOBALS_FAILED_READS, GLOBALS_LOST_EVENTS, GLOBALS_LOST_STACKS, GLOBALS_MAP_FULL, GLOBALS_SIZE,
+    GLOBALS_FAILED_READS, GLOBALS_LOST_EVENTS, GLOBALS_LOST_STACKS, GLOBALS_MAP_FULL,
     GLOBALS_START_NS, GLOBALS_TRUNCATED_STRINGS, MAP_EVENTS, MAP_GLOBALS, MAP_USER_BASE,
 };
 use object::Insn;
@@ -223,7 +223,11 @@ pub fn run(
         None => None,
     };
     if let Some(c) = &child {
-        set_cpid(&maps[MAP_GLOBALS as usize], c.pid())?;
+        set_cpid(
+            &maps[MAP_GLOBALS as usize],
+            compiled.object.maps[MAP_GLOBALS as usize].value_size,
+            c.pid(),
+        )?;
     }
     let user = UserTargets {
         pmu: open_uprobe_pmu(&loaded)?,
@@ -363,8 +367,14 @@ pub fn run(
         )
         .map_err(RuntimeError::Output)?;
     }
+    let probe_names: Vec<String> = analysis
+        .probes
+        .iter()
+        .map(|p| p.attach.probe_name())
+        .collect();
     report_losses(
         &maps[MAP_GLOBALS as usize],
+        &probe_names,
         err,
         options.json.then_some(&mut *output.out),
     )?;
@@ -532,87 +542,107 @@ fn run_shell(command: &[u8]) -> Vec<u8> {
     }
 }
 
-/// Warns about updates the kernel side had to drop because a map was full.
+/// The kernel-side loss counters: where each sits in a probe's block of `globals`, its
+/// name in JSON, and what the warning says (`{n}` is the total).
+const LOSSES: [(i16, &str, &str); 6] = [
+    (
+        GLOBALS_LOST_EVENTS,
+        "events",
+        "{n} events were lost because the ring buffer was full; print less, or less often",
+    ),
+    (
+        GLOBALS_TRUNCATED_STRINGS,
+        "truncated_strings",
+        "{n} string(s) filled their buffer and were probably cut short; raise the limit \
+         with config = { max_strlen = 1024 } or str(p, 1024)",
+    ),
+    (
+        GLOBALS_FAILED_READS,
+        "failed_reads",
+        "{n} str() read(s) failed and gave \"\" (typically user memory not paged in yet \
+         when the probe fired)",
+    ),
+    (
+        GLOBALS_CONTENDED,
+        "contended_updates",
+        "{n} compound map update(s) (*= /= %= <<= >>=) were dropped after losing {races} \
+         races in a row with other CPUs",
+    ),
+    (
+        GLOBALS_LOST_STACKS,
+        "lost_stacks",
+        "{n} stack(s) could not be stored in their stack map (another stack held the hash \
+         bucket, or no memory) and print as [stack lost]",
+    ),
+    (
+        GLOBALS_MAP_FULL,
+        "map_full",
+        "{n} map update(s) were dropped because a map was full; declare it larger, e.g. \
+         let @m = hash(100000);",
+    ),
+];
+
+/// Reports what the kernel side had to drop or cut, with the probes it happened in: a
+/// warning per kind of loss, and with JSON output bpftrace's `lost_events` record plus a
+/// `losses` record per kind.
 fn report_losses(
     globals: &OwnedFd,
+    probes: &[String],
     err: &mut dyn Write,
-    json: Option<&mut dyn Write>,
+    mut json: Option<&mut dyn Write>,
 ) -> Result<(), RuntimeError> {
-    let mut value = vec![0u8; GLOBALS_SIZE as usize];
-    if sys::map_lookup(globals, &0u32.to_ne_bytes(), &mut value).unwrap_or(false) {
-        let counter = |off: i16| {
-            let off = off as usize;
-            u64::from_ne_bytes(value[off..off + 8].try_into().expect("8 bytes"))
-        };
-        let lost = counter(GLOBALS_LOST_EVENTS);
-        if let (Some(out), true) = (json, lost > 0) {
+    let mut value = vec![0u8; codegen::globals_value_size(probes.len()) as usize];
+    if !sys::map_lookup(globals, &0u32.to_ne_bytes(), &mut value).unwrap_or(false) {
+        return Ok(());
+    }
+    let counter = |probe: usize, off: i16| {
+        let at = codegen::loss_counter_offset(probe, off);
+        u64::from_ne_bytes(value[at..at + 8].try_into().expect("8 bytes"))
+    };
+    for (off, kind, text) in LOSSES {
+        let per_probe: Vec<(&str, u64)> = (probes.iter().enumerate())
+            .map(|(i, name)| (name.as_str(), counter(i, off)))
+            .filter(|&(_, n)| n > 0)
+            .collect();
+        let total: u64 = per_probe.iter().map(|&(_, n)| n).sum();
+        if total == 0 {
+            continue;
+        }
+        if let Some(out) = json.as_deref_mut() {
+            if off == GLOBALS_LOST_EVENTS {
+                writeln!(
+                    out,
+                    r#"{{"type": "lost_events", "count": {total}, "data": {{"events": {total}}}}}"#
+                )
+                .map_err(RuntimeError::Output)?;
+            }
+            let probes: Vec<String> = per_probe
+                .iter()
+                .map(|(name, n)| format!("{}: {n}", output::json_string(name.as_bytes())))
+                .collect();
             writeln!(
                 out,
-                r#"{{"type": "lost_events", "count": {lost}, "data": {{"events": {lost}}}}}"#
+                r#"{{"type": "losses", "data": {{"kind": "{kind}", "count": {total}, "probes": {{{}}}}}}}"#,
+                probes.join(", ")
             )
             .map_err(RuntimeError::Output)?;
         }
-        if lost > 0 {
-            writeln!(
-                err,
-                "WARNING: {lost} events were lost because the ring buffer was full; \
-                 print less, or less often"
-            )
-            .map_err(RuntimeError::Output)?;
-        }
-        let truncated = counter(GLOBALS_TRUNCATED_STRINGS);
-        if truncated > 0 {
-            writeln!(
-                err,
-                "WARNING: {truncated} string(s) filled their buffer and were probably cut short; \
-                 raise the limit with config = {{ max_strlen = 1024 }} or str(p, 1024)"
-            )
-            .map_err(RuntimeError::Output)?;
-        }
-        let failed = counter(GLOBALS_FAILED_READS);
-        if failed > 0 {
-            writeln!(
-                err,
-                "WARNING: {failed} str() read(s) failed and gave \"\" (typically user memory \
-                 not paged in yet when the probe fired)"
-            )
-            .map_err(RuntimeError::Output)?;
-        }
-        let contended = counter(GLOBALS_CONTENDED);
-        if contended > 0 {
-            writeln!(
-                err,
-                "WARNING: {contended} compound map update(s) (*= /= %= <<= >>=) were dropped \
-                 after losing {CMPXCHG_ATTEMPTS} races in a row with other CPUs"
-            )
-            .map_err(RuntimeError::Output)?;
-        }
-        let stacks = counter(GLOBALS_LOST_STACKS);
-        if stacks > 0 {
-            writeln!(
-                err,
-                "WARNING: {stacks} stack(s) could not be stored in their stack map (another \
-                 stack held the hash bucket, or no memory) and print as [stack lost]"
-            )
-            .map_err(RuntimeError::Output)?;
-        }
-        let full = counter(GLOBALS_MAP_FULL);
-        if full > 0 {
-            writeln!(
-                err,
-                "WARNING: {full} map update(s) were dropped because a map was full; \
-                 declare it larger, e.g. let @m = hash(100000);"
-            )
-            .map_err(RuntimeError::Output)?;
-        }
+        let text = text
+            .replace("{n}", &total.to_string())
+            .replace("{races}", &CMPXCHG_ATTEMPTS.to_string());
+        let by_probe: Vec<String> = per_probe
+            .iter()
+            .map(|(name, n)| format!("{n} in {name}"))
+            .collect();
+        writeln!(err, "WARNING: {text} [{}]", by_probe.join(", ")).map_err(RuntimeError::Output)?;
     }
     Ok(())
 }
 
 /// Stores the `-c` command's pid where `cpid` reads it. Nothing is attached yet, so the
 /// other values (start time, zero counters) are rewritten as they are.
-fn set_cpid(globals: &OwnedFd, pid: u32) -> Result<(), RuntimeError> {
-    let mut value = [0u8; GLOBALS_SIZE as usize];
+fn set_cpid(globals: &OwnedFd, value_size: u32, pid: u32) -> Result<(), RuntimeError> {
+    let mut value = vec![0u8; value_size as usize];
     let key = 0u32.to_ne_bytes();
     sys::map_lookup(globals, &key, &mut value)
         .map_err(|e| RuntimeError::Map(format!("cannot read the globals: {e}")))?;
@@ -677,8 +707,8 @@ fn create_maps(
         }
     }
     let globals = &fds[MAP_GLOBALS as usize];
-    // The whole value: the kernel copies GLOBALS_SIZE bytes from it.
-    let mut value = [0u8; GLOBALS_SIZE as usize];
+    // The whole value: the kernel copies the map's value size from it.
+    let mut value = vec![0u8; compiled.object.maps[MAP_GLOBALS as usize].value_size as usize];
     value[GLOBALS_START_NS as usize..][..8].copy_from_slice(&sys::monotonic_ns().to_ne_bytes());
     sys::map_update(globals, &0u32.to_ne_bytes(), &value)
         .map_err(|e| RuntimeError::Map(format!("cannot set the start time: {e}")))?;
