@@ -19,10 +19,11 @@ pub(crate) struct Emitter {
     /// Instruction index of a jump → its target label.
     fixups: Vec<(usize, Label)>,
     pub(crate) span: Span,
-    /// The register frame slots are addressed from: r10, or for a probe whose frame does not
-    /// fit the 512-byte BPF stack, a register pointing past its per-CPU scratch area (see
-    /// `frame`), so the same negative offsets work in both.
-    pub(crate) base: Reg,
+    /// The register stack slots are addressed from: r10, or in a callback that reaches its
+    /// caller's buffers, the register holding the caller's stack address.
+    pub(crate) stack_base: Reg,
+    /// For a split frame (see `frame`), the register scratch slots are addressed from.
+    pub(crate) scratch_base: Option<Reg>,
 }
 
 impl Emitter {
@@ -33,7 +34,8 @@ impl Emitter {
             labels: Vec::new(),
             fixups: Vec::new(),
             span: Span::default(),
-            base: Reg::FP,
+            stack_base: Reg::FP,
+            scratch_base: None,
         }
     }
 
@@ -42,9 +44,18 @@ impl Emitter {
         self.spans.push(self.span);
     }
 
+    /// The register frame offset `off` is relative to: the scratch base for an offset in
+    /// the scratch area of a split frame, else the stack base.
+    pub(crate) fn base_for(&self, off: i16) -> Reg {
+        match self.scratch_base {
+            Some(base) if crate::frame::in_scratch(off) => base,
+            _ => self.stack_base,
+        }
+    }
+
     /// `dst = base + off`: the address of a frame slot.
     pub(crate) fn fp_addr(&mut self, dst: Reg, off: i16) {
-        self.emit(Insn::mov64(dst, self.base));
+        self.emit(Insn::mov64(dst, self.base_for(off)));
         self.emit(Insn::Alu {
             op: AluOp::Add,
             width: Width::W64,
@@ -57,7 +68,7 @@ impl Emitter {
     pub(crate) fn store_fp(&mut self, size: Size, off: i16, src: Src) {
         self.emit(Insn::Store {
             size,
-            dst: self.base,
+            dst: self.base_for(off),
             off,
             src,
         });
@@ -68,7 +79,7 @@ impl Emitter {
         self.emit(Insn::Load {
             size,
             dst,
-            src: self.base,
+            src: self.base_for(off),
             off,
         });
     }

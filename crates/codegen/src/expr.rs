@@ -99,11 +99,12 @@ impl Lowering<'_> {
                     Temp::Reg(r) => r,
                     Temp::Slot(_) => Reg::R0,
                 };
+                let (base, off) = self.probe_slot(self.var_slots[*v]);
                 self.em.emit(Insn::Load {
                     size: Size::DW,
                     dst: scratch,
-                    src: self.var_base,
-                    off: self.var_slots[*v],
+                    src: base,
+                    off,
                 });
                 write(&mut self.em, t, scratch);
                 t
@@ -309,11 +310,11 @@ impl Lowering<'_> {
             }
             ExprKind::VarFetchAdd { var, delta, prefix } => {
                 let t = self.frame.push_temp();
-                let slot = self.var_slots[*var];
+                let (base, slot) = self.probe_slot(self.var_slots[*var]);
                 self.em.emit(Insn::Load {
                     size: Size::DW,
                     dst: Reg::R0,
-                    src: self.var_base,
+                    src: base,
                     off: slot,
                 });
                 self.em.emit(Insn::mov64(Reg::R1, Reg::R0));
@@ -323,7 +324,7 @@ impl Lowering<'_> {
                 let r1 = self.normalize(Reg::R1, Type::I64, ty);
                 self.em.emit(Insn::Store {
                     size: Size::DW,
-                    dst: self.var_base,
+                    dst: base,
                     off: slot,
                     src: Src::Reg(r1),
                 });

@@ -8,7 +8,7 @@ use sema::maps::MapInfo;
 use sema::{PrintfArg, PrintfFormat, Type, EXIT_EVENT_ID};
 
 use crate::emitter::{Emitter, Label};
-use crate::frame::{read, Frame, Temp, SCRATCH_BASE};
+use crate::frame::{read, Frame, Temp, SCRATCH_BASE, STACK_LIMIT};
 use crate::{
     GLOBALS_FAILED_READS, GLOBALS_LOST_EVENTS, GLOBALS_TRUNCATED_STRINGS, MAP_EVENTS, MAP_USER_BASE,
 };
@@ -109,8 +109,8 @@ impl<'a> Lowering<'a> {
     ) -> Lowering<'a> {
         let mut em = Emitter::new();
         let mut frame = if scratch_entry.is_some() {
-            em.base = SCRATCH_BASE;
-            Frame::scratch()
+            em.scratch_base = Some(SCRATCH_BASE);
+            Frame::split()
         } else {
             Frame::new()
         };
@@ -126,7 +126,7 @@ impl<'a> Lowering<'a> {
             0
         };
         let exit = em.label();
-        let var_base = em.base;
+        let var_base = em.stack_base;
         Lowering {
             em,
             frame,
@@ -162,14 +162,14 @@ impl<'a> Lowering<'a> {
         let func = FuncRef(self.next_func + self.callbacks.len() as u32);
         let leave_flag = self.frame.alloc(8);
         let name = format!("{}_for{}", self.name_hint, self.callbacks.len());
-        // A probe with a scratch frame gives its callbacks scratch frames too, placed below
-        // the part of its own frame in use while the loop runs.
-        let scratch = self.em.base != Reg::FP;
-        let parent_used = self.frame.mark();
+        // A probe with a split frame gives its callbacks split frames too, their scratch
+        // areas below the part of the probe's in use while the loop runs.
+        let scratch = self.em.scratch_base.is_some();
+        let parent_used = self.frame.scratch_used();
         let mut cb = Lowering {
             em: Emitter::new(),
             frame: if scratch {
-                Frame::scratch()
+                Frame::split()
             } else {
                 Frame::new()
             },
@@ -199,7 +199,7 @@ impl<'a> Lowering<'a> {
         };
         cb.em.span = self.em.span;
         if scratch {
-            cb.em.base = SCRATCH_BASE;
+            cb.em.scratch_base = Some(SCRATCH_BASE);
         }
         // callback(map, key, value, ctx): keep the pointers, ctx is this probe's frame.
         let key_ptr = cb.frame.alloc(8);
@@ -219,17 +219,15 @@ impl<'a> Lowering<'a> {
             next: cb.exit,
             stop,
         });
-        if self.em.base == Reg::FP {
-            cb.em.emit(Insn::mov64(Reg::R6, Reg::R4));
-        } else {
-            // A scratch frame: the probe left its address in its stack's top word.
+        cb.em.emit(Insn::mov64(Reg::R6, Reg::R4));
+        if scratch {
+            // The probe left its scratch base in its stack's reserved word.
             cb.em.emit(Insn::Load {
                 size: Size::DW,
-                dst: Reg::R6,
-                src: Reg::R4,
+                dst: SCRATCH_BASE,
+                src: Reg::R6,
                 off: SCRATCH_POINTER_SLOT,
             });
-            cb.em.emit(Insn::mov64(SCRATCH_BASE, Reg::R6));
             cb.em.emit(Insn::alu64(
                 AluOp::Add,
                 SCRATCH_BASE,
@@ -260,10 +258,9 @@ impl<'a> Lowering<'a> {
         }
         if scratch {
             // Reserve the callback's part of the scratch entry.
-            let mark = self.frame.mark();
-            self.frame.alloc(cb.frame.peak as u32);
-            self.frame.release(mark);
-        } else if let Some(needed) = cb.frame.overflow {
+            self.frame.reserve_scratch(cb.frame.scratch_peak);
+        }
+        if let Some(needed) = cb.frame.overflow {
             self.frame.overflow.get_or_insert(needed);
         }
         self.uses_shared_functions |= cb.uses_shared_functions;
@@ -284,16 +281,7 @@ impl<'a> Lowering<'a> {
             map: MapRef(MAP_USER_BASE + map as u32),
         });
         self.em.emit(Insn::LdFunc { dst: Reg::R2, func });
-        if self.em.base != Reg::FP {
-            // The callback's context must be stack memory: pass the scratch frame's address
-            // through it.
-            self.em.emit(Insn::Store {
-                size: Size::DW,
-                dst: Reg::FP,
-                off: SCRATCH_POINTER_SLOT,
-                src: Src::Reg(self.em.base),
-            });
-        }
+        self.pass_scratch_base();
         self.em.emit(Insn::mov64(Reg::R3, Reg::FP));
         self.em.emit(Insn::mov64_imm(Reg::R4, 0));
         self.call(Helper::ForEachMapElem);
@@ -310,10 +298,11 @@ impl<'a> Lowering<'a> {
     fn leave_probe(&mut self) {
         match self.for_entry {
             Some(entry) => {
+                let (base, off) = self.probe_slot(entry.leave_flag);
                 self.em.emit(Insn::Store {
                     size: Size::DW,
-                    dst: self.var_base,
-                    off: entry.leave_flag,
+                    dst: base,
+                    off,
                     src: Src::Imm(1),
                 });
                 self.stop_used = true;
@@ -336,6 +325,39 @@ impl<'a> Lowering<'a> {
         };
         self.em.load_fp(Size::DW, Reg::R1, slot);
         Reg::R1
+    }
+
+    /// Where a slot of the probe's frame (a variable's, say) is: `(base, offset)`. In the
+    /// probe itself that is its frame; a callback reaches the probe's stack through the
+    /// register holding its address, and the probe's scratch area through the base the probe
+    /// left in its stack's reserved word, loaded into r5 here.
+    pub(crate) fn probe_slot(&mut self, slot: i16) -> (Reg, i16) {
+        if self.for_entry.is_none() {
+            return (self.em.base_for(slot), slot);
+        }
+        if !crate::frame::in_scratch(slot) {
+            return (self.var_base, slot);
+        }
+        self.em.emit(Insn::Load {
+            size: Size::DW,
+            dst: Reg::R5,
+            src: self.var_base,
+            off: SCRATCH_POINTER_SLOT,
+        });
+        (Reg::R5, slot)
+    }
+
+    /// Before a helper that runs a callback with this frame's stack as its context: leaves
+    /// the scratch base in the stack's reserved word, where the callback finds it.
+    pub(crate) fn pass_scratch_base(&mut self) {
+        if self.em.scratch_base.is_some() {
+            self.em.emit(Insn::Store {
+                size: Size::DW,
+                dst: Reg::FP,
+                off: SCRATCH_POINTER_SLOT,
+                src: Src::Reg(SCRATCH_BASE),
+            });
+        }
     }
 
     /// Offset of key part `part` of `map` within the key.
@@ -362,7 +384,7 @@ impl<'a> Lowering<'a> {
         self.em.bind(exit);
         self.em.emit(Insn::mov64_imm(Reg::R0, 0));
         self.em.emit(Insn::Exit);
-        if self.em.base != Reg::FP {
+        if self.em.scratch_base.is_some() {
             self.scratch_prologue();
         }
         if self.ctx_used {
@@ -371,12 +393,13 @@ impl<'a> Lowering<'a> {
         }
     }
 
-    /// Puts the scratch frame's base in [`SCRATCH_BASE`] before the probe's first
-    /// instruction: `base = lookup(scratch, probe's entry) + frame size`, so frame slots keep
-    /// their negative offsets. The map's index is patched in by `compile`, which places the
-    /// scratch map after all others once it knows that some probe needs it.
+    /// Puts the scratch area's base in [`SCRATCH_BASE`] before the probe's first
+    /// instruction: `base = lookup(scratch, probe's entry) + area size + STACK_LIMIT`, so
+    /// scratch slots keep their offsets below the stack's (see `frame`). The map's index is
+    /// patched in by `compile`, which places the scratch map after all others once it knows
+    /// that some probe needs it.
     fn scratch_prologue(&mut self) {
-        let size = (self.frame.peak + 7) / 8 * 8;
+        let size = (self.frame.scratch_peak + 7) / 8 * 8;
         self.scratch_size = size as u32;
         let prologue = [
             Insn::Store {
@@ -406,7 +429,7 @@ impl<'a> Lowering<'a> {
             Insn::mov64_imm(Reg::R0, 0),
             Insn::Exit,
             Insn::mov64(SCRATCH_BASE, Reg::R0),
-            Insn::alu64(AluOp::Add, SCRATCH_BASE, Src::Imm(size)),
+            Insn::alu64(AluOp::Add, SCRATCH_BASE, Src::Imm(size + STACK_LIMIT)),
         ];
         for insn in prologue.into_iter().rev() {
             self.em.prepend(insn);
@@ -526,7 +549,7 @@ impl<'a> Lowering<'a> {
                     t if t.is_buffer() => {
                         let len = t.size();
                         let cap = self.vars[*var].size();
-                        if self.var_base == self.em.base {
+                        if self.for_entry.is_none() {
                             self.string_into(value, slot, len.min(cap));
                         } else {
                             // In a callback the variable lives in the probe's frame: build
@@ -534,16 +557,18 @@ impl<'a> Lowering<'a> {
                             let tmp = self.frame.alloc(cap);
                             self.zero(tmp, cap.div_ceil(8) * 8);
                             self.string_into(value, tmp, len.min(cap));
-                            self.copy_bytes((self.em.base, tmp), (self.var_base, slot), cap);
+                            let to = self.probe_slot(slot);
+                            self.copy_bytes((self.em.base_for(tmp), tmp), to, cap);
                         }
                     }
                     _ => {
                         let r = self.expr_value(value, Reg::R0);
                         let r = self.normalize(r, value.ty, self.vars[*var]);
+                        let (base, off) = self.probe_slot(slot);
                         self.em.emit(Insn::Store {
                             size: Size::DW,
-                            dst: self.var_base,
-                            off: slot,
+                            dst: base,
+                            off,
                             src: Src::Reg(r),
                         });
                     }
@@ -782,11 +807,8 @@ impl<'a> Lowering<'a> {
             }
             ExprKind::Var(v) => {
                 let len = self.vars[*v].size().min(cap);
-                self.copy_bytes(
-                    (self.var_base, self.var_slots[*v]),
-                    (self.em.base, dst),
-                    len,
-                );
+                let from = self.probe_slot(self.var_slots[*v]);
+                self.copy_bytes(from, (self.em.base_for(dst), dst), len);
             }
             ExprKind::Str(bytes) => {
                 // NUL-terminated, zero-padded to whole words; longer literals are cut to fit.

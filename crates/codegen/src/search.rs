@@ -58,25 +58,18 @@ impl Lowering<'_> {
     /// and sets a result word in the frame when the needle matches there.
     fn find_substring_looped(&mut self, haystack: Buffer, needle: Buffer) {
         let result = self.frame.alloc(8);
-        let scratch = self.em.base != Reg::FP;
+        let scratch = self.em.scratch_base.is_some();
         let func = FuncRef(self.next_func + self.callbacks.len() as u32);
         self.callbacks.push(Function {
             name: format!("{}_search{}", self.name_hint, self.callbacks.len()),
             params: 2,
             insns: search_callback(scratch, haystack, needle, result),
         });
+        self.em.store_fp(Size::DW, result, Src::Imm(0));
+        // The callback's context must be stack memory: a scratch area's base travels
+        // through it.
+        self.pass_scratch_base();
         let em = &mut self.em;
-        em.store_fp(Size::DW, result, Src::Imm(0));
-        if scratch {
-            // The callback's context must be stack memory: the scratch frame's address
-            // travels through it.
-            em.emit(Insn::Store {
-                size: Size::DW,
-                dst: Reg::FP,
-                off: SCRATCH_POINTER_SLOT,
-                src: Src::Reg(em.base),
-            });
-        }
         em.emit(Insn::mov64_imm(Reg::R1, haystack.1 as i32));
         em.emit(Insn::LdFunc { dst: Reg::R2, func });
         em.emit(Insn::mov64(Reg::R3, Reg::FP));
@@ -90,17 +83,18 @@ impl Lowering<'_> {
 /// haystack ended). The caller's buffers are reached through `ctx`, its stack (or, for a
 /// scratch frame, the address stored there).
 fn search_callback(scratch: bool, haystack: Buffer, needle: Buffer, result: i16) -> Vec<Insn> {
+    // The caller's stack through r6 (the context), its scratch area through r7.
     let mut em = Emitter::new();
-    em.base = Reg::R6;
+    em.stack_base = Reg::R6;
+    em.emit(Insn::mov64(Reg::R6, Reg::R2));
     if scratch {
+        em.scratch_base = Some(Reg::R7);
         em.emit(Insn::Load {
             size: Size::DW,
-            dst: Reg::R6,
-            src: Reg::R2,
+            dst: Reg::R7,
+            src: Reg::R6,
             off: SCRATCH_POINTER_SLOT,
         });
-    } else {
-        em.emit(Insn::mov64(Reg::R6, Reg::R2));
     }
     let [found, stop] = [(); 2].map(|_| em.label());
     em.jump_if(JmpOp::Jge, POS, Src::Imm(haystack.1 as i32), stop);

@@ -40,11 +40,12 @@ impl Lowering<'_> {
         };
         let offset = layout.offsets[index] as i16;
         if let ExprKind::Var(v) = tuple.kind {
-            return (self.var_base, self.var_slots[v] + offset);
+            let (base, slot) = self.probe_slot(self.var_slots[v]);
+            return (base, slot + offset);
         }
         let buf = self.frame.alloc(layout.size);
         self.string_into(tuple, buf, layout.size);
-        (self.em.base, buf + offset)
+        (self.em.base_for(buf), buf + offset)
     }
 
     /// An integer field of a tuple into a new temporary.
@@ -56,7 +57,7 @@ impl Lowering<'_> {
     /// A string (or tuple) field of a tuple copied to the frame at `dst`.
     pub(crate) fn tuple_field_into(&mut self, tuple: &Expr, index: usize, dst: i16, len: u32) {
         let (base, off) = self.tuple_field_location(tuple, index);
-        self.copy_bytes((base, off), (self.em.base, dst), len);
+        self.copy_bytes((base, off), (self.em.base_for(dst), dst), len);
     }
 }
 
