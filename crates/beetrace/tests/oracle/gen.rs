@@ -411,7 +411,16 @@ impl Gen {
             }
             // strings: equality, strncmp and strcontains
             4 => {
-                let a = *self.rng.pick(WORDS);
+                // Now and then a long string, which moves the probe's buffers to per-CPU
+                // scratch memory (the loops around must still verify).
+                let long;
+                let a = if self.rng.below(4) == 0 {
+                    let (unit, tail) = (*self.rng.pick(WORDS), *self.rng.pick(WORDS));
+                    long = unit.repeat(80) + tail;
+                    long.as_str()
+                } else {
+                    *self.rng.pick(WORDS)
+                };
                 let b = *self.rng.pick(WORDS);
                 let n = self.rng.below(5);
                 let id = self.fresh();
