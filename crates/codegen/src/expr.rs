@@ -677,15 +677,20 @@ impl Lowering<'_> {
 
     /// `globals[GLOBALS_CPID]`, which user space set to the `-c` command's pid (0 without).
     fn cpid(&mut self) {
+        self.load_global(Reg::R0, GLOBALS_CPID, Size::W);
+    }
+
+    /// `dst = globals[off]`, read in place.
+    fn load_global(&mut self, dst: Reg, off: i16, size: Size) {
         self.em.emit(Insn::LdMapValue {
-            dst: Reg::R0,
+            dst,
             map: MapRef(MAP_GLOBALS),
-            off: GLOBALS_CPID as i32,
+            off: off as i32,
         });
         self.em.emit(Insn::Load {
-            size: Size::W,
-            dst: Reg::R0,
-            src: Reg::R0,
+            size,
+            dst,
+            src: dst,
             off: 0,
         });
     }
@@ -693,17 +698,7 @@ impl Lowering<'_> {
     /// `ktime_get_ns() - start`, where user space stored the start time in the globals.
     fn elapsed(&mut self) {
         self.call(Helper::KtimeGetNs);
-        self.em.emit(Insn::LdMapValue {
-            dst: Reg::R1,
-            map: MapRef(MAP_GLOBALS),
-            off: GLOBALS_START_NS as i32,
-        });
-        self.em.emit(Insn::Load {
-            size: Size::DW,
-            dst: Reg::R1,
-            src: Reg::R1,
-            off: 0,
-        });
+        self.load_global(Reg::R1, GLOBALS_START_NS, Size::DW);
         self.em
             .emit(Insn::alu64(AluOp::Sub, Reg::R0, Src::Reg(Reg::R1)));
     }
