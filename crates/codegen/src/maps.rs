@@ -260,7 +260,7 @@ impl Lowering<'_> {
         self.em.jump_if(JmpOp::Jeq, Reg::R0, Src::Imm(0), done);
         self.em.goto(again);
         self.em.bind(full);
-        // The counting function returns 0, the value a lost increment reports.
+        // r0 still holds the failed lookup's 0, the value a lost increment reports.
         self.count_in_globals(GLOBALS_MAP_FULL);
         self.em.bind(done);
     }
