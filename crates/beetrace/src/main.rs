@@ -12,6 +12,7 @@ mod cmd_lsp;
 mod cmd_map;
 mod cmd_prog;
 mod cmd_run;
+mod cmd_serve;
 mod cmd_symbolize;
 mod cmd_unpin;
 mod script;
@@ -25,6 +26,7 @@ fn main() -> ExitCode {
         Some("map") => cmd_map::main(),
         Some("prog") => cmd_prog::main(),
         Some("run") => cmd_run::main(),
+        Some("serve") => cmd_serve::main(),
         Some("symbolize") => cmd_symbolize::main(),
         Some("unpin") => cmd_unpin::main(),
         _ => script::main(),

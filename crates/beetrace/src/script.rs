@@ -16,7 +16,7 @@ use syntax::Diagnostic;
     name = "beetrace",
     version,
     about,
-    after_help = "EXAMPLES:\n    beetrace -e 'BEGIN { printf(\"hello\\n\"); exit(); }'\n    beetrace -l 'tracepoint:sched:*'\n    beetrace -e 'tracepoint:syscalls:sys_enter_openat { printf(\"%s %d\\n\", comm, args.dfd); }'\n    beetrace script.bt\n\nSUBCOMMANDS (each with its own --help):\n    run OBJECT        load and run a ready-made BPF object\n    map, prog         bpftool's map and prog commands\n    unpin PATH        remove what --pin left\n    fmt FILE...       print scripts in the canonical layout (--check, -w)\n    lsp               language server on stdin/stdout for editors"
+    after_help = "EXAMPLES:\n    beetrace -e 'BEGIN { printf(\"hello\\n\"); exit(); }'\n    beetrace -l 'tracepoint:sched:*'\n    beetrace -e 'tracepoint:syscalls:sys_enter_openat { printf(\"%s %d\\n\", comm, args.dfd); }'\n    beetrace script.bt\n\nSUBCOMMANDS (each with its own --help):\n    run OBJECT        load and run a ready-made BPF object\n    serve SCRIPT...   run scripts, serve their maps as Prometheus metrics\n    map, prog         bpftool's map and prog commands\n    unpin PATH        remove what --pin left\n    fmt FILE...       print scripts in the canonical layout (--check, -w)\n    lsp               language server on stdin/stdout for editors"
 )]
 struct Cli {
     /// The program to run, given on the command line.
@@ -157,34 +157,14 @@ fn real_main(cli: Cli) -> Result<ExitCode, String> {
         }
     };
 
-    let (script, mut diags) = syntax::parse(&source);
-    if report(&diags, &name, &source) {
+    let options = sema::Options {
+        unsafe_allowed: cli.unsafe_allowed,
+        no_syscall_dispatch: cli.no_syscall_dispatch,
+        target_pid: cli.pid,
+        ..sema_options()?
+    };
+    let Some((analysis, compiled)) = compile(&name, &source, &options)? else {
         return Ok(ExitCode::FAILURE);
-    }
-    let tracefs = open_tracefs()?;
-    let (analysis, sema_diags) = sema::analyze(
-        &script,
-        &tracefs,
-        &sema::Options {
-            unsafe_allowed: cli.unsafe_allowed,
-            no_syscall_dispatch: cli.no_syscall_dispatch,
-            max_map_keys: env_number("BPFTRACE_MAX_MAP_KEYS")?,
-            max_strlen: env_number("BPFTRACE_MAX_STRLEN")?,
-            target_pid: cli.pid,
-            stack_mode: env_stack_mode()?,
-            ..sema::Options::default()
-        },
-    );
-    diags = sema_diags;
-    if report(&diags, &name, &source) {
-        return Ok(ExitCode::FAILURE);
-    }
-    let compiled = match codegen::compile(&analysis) {
-        Ok(c) => c,
-        Err(errors) => {
-            report(&errors, &name, &source);
-            return Ok(ExitCode::FAILURE);
-        }
     };
     if cli.disasm || cli.emit_elf.is_some() {
         if let Some(path) = &cli.emit_elf {
@@ -223,6 +203,7 @@ fn real_main(cli: Cli) -> Result<ExitCode, String> {
         json,
         pin: cli.pin.clone(),
         pin_progs: cli.pin_progs,
+        ..runtime::RunOptions::default()
     };
     let result = runtime::run(&compiled, &analysis, &mut out, &mut io::stderr(), options);
     let _ = out.flush();
@@ -254,6 +235,42 @@ fn real_main(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The script options every command shares: the bpftrace environment settings.
+pub(crate) fn sema_options() -> Result<sema::Options, String> {
+    Ok(sema::Options {
+        max_map_keys: env_number("BPFTRACE_MAX_MAP_KEYS")?,
+        max_strlen: env_number("BPFTRACE_MAX_STRLEN")?,
+        stack_mode: env_stack_mode()?,
+        ..sema::Options::default()
+    })
+}
+
+/// Parses, checks and compiles a script (`name` is how diagnostics call it), printing its
+/// diagnostics on stderr; `Ok(None)` when it has errors. Tracefs is opened only once the
+/// script parses, so a syntax error is reported even where tracefs cannot be.
+pub(crate) fn compile(
+    name: &str,
+    source: &str,
+    options: &sema::Options,
+) -> Result<Option<(sema::Analysis, codegen::Compiled)>, String> {
+    let (script, diags) = syntax::parse(source);
+    if report(&diags, name, source) {
+        return Ok(None);
+    }
+    let tracefs = open_tracefs()?;
+    let (analysis, diags) = sema::analyze(&script, &tracefs, options);
+    if report(&diags, name, source) {
+        return Ok(None);
+    }
+    match codegen::compile(&analysis) {
+        Ok(compiled) => Ok(Some((analysis, compiled))),
+        Err(errors) => {
+            report(&errors, name, source);
+            Ok(None)
+        }
     }
 }
 

@@ -36,7 +36,7 @@ pub(crate) struct Formatted {
 }
 
 /// Offsets of each key part inside the key bytes (8-byte aligned parts).
-fn key_offsets(info: &MapInfo) -> Vec<(Type, usize)> {
+pub(crate) fn key_offsets(info: &MapInfo) -> Vec<(Type, usize)> {
     let mut off = 0usize;
     info.key
         .iter()
@@ -48,14 +48,14 @@ fn key_offsets(info: &MapInfo) -> Vec<(Type, usize)> {
         .collect()
 }
 
-fn slice(bytes: &[u8], off: usize, len: usize) -> &[u8] {
+pub(crate) fn slice(bytes: &[u8], off: usize, len: usize) -> &[u8] {
     let start = off.min(bytes.len());
     let end = off.saturating_add(len).min(bytes.len());
     &bytes[start..end]
 }
 
 /// The key as bpftrace shows it: one part plain, several parts as a tuple.
-fn decode_key(parts: &[(Type, usize)], key: &[u8]) -> Prim {
+pub(crate) fn decode_key(parts: &[(Type, usize)], key: &[u8]) -> Prim {
     let one = |&(t, off): &(Type, usize)| decode(t, slice(key, off, t.size().max(8) as usize));
     match parts {
         [single] => one(single),

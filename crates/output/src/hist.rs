@@ -79,7 +79,7 @@ fn used_range(counts: &[u64]) -> Option<(usize, usize)> {
 
 /// The start of bucket `index + 1` (= end of bucket `index`) for indexes past the
 /// single-value ones, spelled with a K/M/G/T/P/E suffix for powers of 1024.
-fn hist_index_label(index: u64, k: u32) -> Prim {
+pub(crate) fn hist_index_label(index: u64, k: u32) -> Prim {
     let n = 1u64 << k;
     let interval = index & (n - 1);
     let mut power = ((index >> k).saturating_sub(1)) as u32;

@@ -14,7 +14,8 @@
 //!
 //! Module map: `merge` folds per-CPU values, `prim` decodes and spells atoms, `hist`
 //! owns bucket indexes and histogram rendering, `format` orders entries, `text` and
-//! `json` write the final strings. `value` is separate: typed values of foreign objects
+//! `json` write the final strings. `samples` gives the same maps as numbers for metrics
+//! (`beetrace serve`). `value` is separate: typed values of foreign objects
 //! (`beetrace run`), not bpftrace's formats.
 
 mod format;
@@ -22,6 +23,7 @@ mod hist;
 mod json;
 mod merge;
 mod prim;
+pub mod samples;
 mod text;
 pub mod value;
 

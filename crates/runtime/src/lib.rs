@@ -37,6 +37,7 @@ use sema::{Analysis, PrintfFormat};
 use syntax::Span;
 
 use events::Event;
+pub use maps::LiveMap;
 use maps::ScriptMap;
 use ringbuf::RingBuf;
 
@@ -53,6 +54,8 @@ pub enum Outcome {
     DryRun,
     /// `--duration` ran out.
     Timeout,
+    /// [`RunOptions::stop`] was set.
+    Stopped,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +113,24 @@ pub struct RunOptions {
     pub pin: Option<std::path::PathBuf>,
     /// `--pin-progs`: also pin programs and their attachments, which then outlive the run.
     pub pin_progs: bool,
+    /// `beetrace serve`: once `begin` has fired, the script's `@maps` are sent here (in
+    /// `Analysis::maps` order) so another thread can read them while the run goes on.
+    pub share_maps: Option<std::sync::mpsc::Sender<Vec<LiveMap>>>,
+    /// Ends the run as SIGTERM would, once set (`beetrace serve` stopping or reloading
+    /// one script among several).
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+}
+
+/// The SIGINT or SIGTERM a run has seen, if any. [`run`] installs the handlers; a
+/// program running several scripts at once (`beetrace serve`) asks here whether the
+/// whole process was told to stop.
+pub fn termination_signal() -> Option<i32> {
+    sys::termination_signal()
+}
+
+/// Installs the handlers behind [`termination_signal`] (idempotent; [`run`] does it too).
+pub fn catch_termination() {
+    sys::catch_termination()
 }
 
 /// A loaded program.
@@ -314,6 +335,23 @@ pub fn run(
 
     fire(&loaded, &Attach::Begin)?;
     output.drain(&mut ring)?;
+    if let Some(share) = &options.share_maps {
+        let live = analysis
+            .maps
+            .iter()
+            .enumerate()
+            .map(|(i, info)| LiveMap::new(info, &maps[MAP_USER_BASE as usize + i], cpus))
+            .collect::<io::Result<Vec<_>>>()
+            .map_err(|e| RuntimeError::Map(format!("cannot duplicate a map: {e}")))?;
+        // The receiver may be gone already (the server is shutting down): nothing to do.
+        let _ = share.send(live);
+    }
+    let stop_asked = || {
+        options
+            .stop
+            .as_ref()
+            .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
+    };
 
     let outcome = if let Some(code) = output.exited {
         Outcome::Exit(code)
@@ -330,6 +368,9 @@ pub fn run(
             }
             if let Some(sig) = sys::termination_signal() {
                 break Outcome::Signal(sig);
+            }
+            if stop_asked() {
+                break Outcome::Stopped;
             }
             if let Some(c) = child.as_mut() {
                 if c.exited() {

@@ -9,6 +9,53 @@ use sema::maps::MapInfo;
 use crate::resolve::Resolver;
 use crate::sys;
 
+/// Every entry of a script map, with one value per CPU for per-CPU maps.
+fn read_entries(info: &MapInfo, fd: &OwnedFd, cpus: usize) -> io::Result<Vec<Entry>> {
+    let value_size = info.value.size() as usize;
+    let copies = if info.value.per_cpu() { cpus } else { 1 };
+    let stride = value_size.div_ceil(8) * 8;
+    let mut entries = Vec::new();
+    for key in sys::map_keys(fd, info.key_size() as usize)? {
+        let mut buf = vec![0u8; stride * copies];
+        if sys::map_lookup(fd, &key, &mut buf)? {
+            let values = buf
+                .chunks(stride)
+                .map(|c| c[..value_size].to_vec())
+                .collect();
+            entries.push(Entry { key, values });
+        }
+    }
+    Ok(entries)
+}
+
+/// A `@map` of a running script, handed out through [`crate::RunOptions::share_maps`] so
+/// another thread (`beetrace serve`) can read it while the run goes on. It holds its own
+/// duplicate of the map's fd: reading stays safe after the run ends (the map then simply
+/// stops changing) and the kernel frees the map once every holder is gone.
+#[derive(Debug)]
+pub struct LiveMap {
+    pub info: MapInfo,
+    fd: OwnedFd,
+    cpus: usize,
+}
+
+impl LiveMap {
+    pub(crate) fn new(info: &MapInfo, fd: &OwnedFd, cpus: usize) -> io::Result<LiveMap> {
+        Ok(LiveMap {
+            info: info.clone(),
+            fd: fd.try_clone()?,
+            cpus,
+        })
+    }
+
+    /// The current entries, raw (per-CPU values unmerged), as `output` expects them.
+    /// Keys and values that only the run can turn into text (stacks, `cgroup_path`,
+    /// symbols) stay raw ids here.
+    pub fn entries(&self) -> io::Result<Vec<Entry>> {
+        read_entries(&self.info, &self.fd, self.cpus)
+    }
+}
+
 /// One `@map` of the running script and its kernel map.
 pub(crate) struct ScriptMap<'a> {
     pub(crate) info: &'a MapInfo,
@@ -20,21 +67,7 @@ pub(crate) struct ScriptMap<'a> {
 impl ScriptMap<'_> {
     /// Every entry, with one value per CPU for per-CPU maps.
     pub(crate) fn entries(&self, cpus: usize) -> io::Result<Vec<Entry>> {
-        let value_size = self.info.value.size() as usize;
-        let copies = if self.info.value.per_cpu() { cpus } else { 1 };
-        let stride = value_size.div_ceil(8) * 8;
-        let mut entries = Vec::new();
-        for key in sys::map_keys(self.fd, self.info.key_size() as usize)? {
-            let mut buf = vec![0u8; stride * copies];
-            if sys::map_lookup(self.fd, &key, &mut buf)? {
-                let values = buf
-                    .chunks(stride)
-                    .map(|c| c[..value_size].to_vec())
-                    .collect();
-                entries.push(Entry { key, values });
-            }
-        }
-        Ok(entries)
+        read_entries(self.info, self.fd, cpus)
     }
 
     /// The map as printed at exit (`on_print` false) or by `print(@m)`, which also shows

@@ -1,0 +1,73 @@
+//! `beetrace serve --listen ADDR SCRIPT...`: compiles every script (diagnostics as the
+//! tracer prints them), then hands them to the `serve` crate, which runs them and serves
+//! their maps as Prometheus metrics.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Run scripts continuously and serve their maps as Prometheus metrics.
+#[derive(Parser, Debug)]
+#[command(
+    name = "beetrace serve",
+    bin_name = "beetrace serve",
+    after_help = "ENDPOINTS:\n    /metrics   Prometheus text (OpenMetrics when asked by Accept)\n    /healthz   200 when every script runs\n    /scripts   the scripts, their probes and maps (JSON)"
+)]
+struct Cli {
+    /// Address to serve HTTP on, e.g. 127.0.0.1:9435 (port 0 picks a free one).
+    #[arg(long = "listen", value_name = "ADDR", default_value = "127.0.0.1:9435")]
+    listen: String,
+
+    /// Series exported per map at most; more are left out and counted in the
+    /// beetrace_series_dropped gauge.
+    #[arg(long = "max-series", value_name = "N", default_value_t = 10000)]
+    max_series: usize,
+
+    /// Script files; each map becomes the metric <script file stem>_<map name>.
+    #[arg(value_name = "SCRIPT", required = true)]
+    scripts: Vec<String>,
+}
+
+/// Entry point of `beetrace serve`.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse_from(crate::subcommand_args());
+    match real_main(&cli) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("ERROR: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn real_main(cli: &Cli) -> Result<ExitCode, String> {
+    let options = crate::script::sema_options()?;
+    let mut prepared = Vec::new();
+    let mut prefixes = std::collections::HashSet::new();
+    for path in &cli.scripts {
+        let source =
+            std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        let prefix = serve::names::script_prefix(path);
+        if !prefixes.insert(prefix.clone()) {
+            return Err(format!(
+                "{path}: another script already gives its metrics the prefix {prefix}_; \
+                 rename one of them"
+            ));
+        }
+        let Some((analysis, compiled)) = crate::script::compile(path, &source, &options)? else {
+            return Ok(ExitCode::FAILURE);
+        };
+        let probes = serve::Prepared::probe_names(&compiled);
+        prepared.push(serve::Prepared {
+            state: serve::state::ScriptState::new(path.clone(), prefix, probes),
+            analysis,
+            compiled,
+        });
+    }
+    let options = serve::ServeOptions {
+        listen: cli.listen.clone(),
+        max_series: cli.max_series,
+    };
+    serve::serve(&options, prepared).map_err(|e| e.to_string())?;
+    Ok(ExitCode::SUCCESS)
+}
