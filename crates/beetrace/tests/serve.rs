@@ -42,7 +42,25 @@ const TESTS: &[(&str, Test)] = &[
         script_errors_point_at_the_file,
     ),
     ("listen_errors_are_clear", listen_errors_are_clear),
+    (
+        "prometheus_scrapes_a_known_counter",
+        prometheus_scrapes_a_known_counter,
+    ),
 ];
+
+/// Tests that need more than root, and why they cannot run without it.
+const REQUIREMENTS: &[(&str, fn() -> Option<String>)] =
+    &[("prometheus_scrapes_a_known_counter", || {
+        let found = Command::new("prometheus")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        (!found).then(|| {
+            "needs the prometheus binary (Debian package prometheus; .ci/run installs it)".into()
+        })
+    })];
 
 fn main() {
     let mut args = Arguments::from_args();
@@ -53,7 +71,12 @@ fn main() {
     let trials = TESTS
         .iter()
         .map(|&(name, f)| {
-            let skip = skip.clone();
+            let skip = skip.clone().or_else(|| {
+                REQUIREMENTS
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .and_then(|(_, why_not)| why_not())
+            });
             Trial::ignorable_test(name, move || match skip {
                 Some(reason) => Ok(Completion::ignored_with(reason)),
                 None => f().map(|()| Completion::Completed),
@@ -277,8 +300,97 @@ fn listen_errors_are_clear() -> Outcome {
     Ok(())
 }
 
+/// A real Prometheus server scrapes beetrace every second; its query API must report the
+/// number of system calls the test made, and a histogram it accepted.
+fn prometheus_scrapes_a_known_counter() -> Outcome {
+    let tid = gettid();
+    let s = Serve::start(
+        "prometheus",
+        &[(
+            "promcount.bt",
+            &format!(
+                "tracepoint:syscalls:sys_enter_getppid /tid == {tid}/ {{ @calls = count(); @h = hist(5); }}"
+            ),
+        )],
+        &[],
+    )?;
+    getppid_times(250);
+    let dir = scratch("prometheus-server");
+    let config = dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: beetrace\n    \
+             static_configs:\n      - targets: ['{}']\n",
+            s.addr
+        ),
+    )?;
+    // A free port: bind, note it, release it for Prometheus.
+    let web = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .to_string();
+    let prometheus = Command::new("prometheus")
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
+        .arg(format!("--web.listen-address={web}"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("prometheus.log"))?)
+        .spawn()?;
+    let _prometheus = KillOnDrop(prometheus);
+    let query = |q: &str| -> Option<String> {
+        let q: String = q
+            .bytes()
+            .map(|b| match b {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        let r = http_get(&web, &format!("/api/v1/query?query={q}"), "").ok()?;
+        let json: serde_json::Value = serde_json::from_str(&r.body).ok()?;
+        json["data"]["result"][0]["value"][1]
+            .as_str()
+            .map(String::from)
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let calls = query("promcount_calls_total");
+        // Prometheus scrapes OpenMetrics, whose bounds are spelled `7.0`; the text
+        // format's `7`.
+        let bucket = query(r#"promcount_h_bucket{le=~"7|7[.]0"}"#);
+        if calls.as_deref() == Some("250") && bucket.as_deref() == Some("250") {
+            break;
+        }
+        if Instant::now() > deadline {
+            let log = std::fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(10).collect();
+            return Err(format!(
+                "Prometheus reports calls {calls:?} and bucket {bucket:?}, expected 250 for \
+                 both; up = {:?}; its log ends:\n{}",
+                query("up"),
+                tail.join("\n")
+            )
+            .into());
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    s.stop()
+}
+
 // ---------------------------------------------------------------------------------------
 // Helpers
+
+/// A helper process the test started, killed however the test ends.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
 
 fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_beetrace"))
@@ -316,6 +428,41 @@ fn expect_sample(body: &str, series: &str, want: f64) -> Outcome {
         Some(v) if v == want => Ok(()),
         got => Err(format!("{series}: expected {want}, got {got:?} in\n{body}").into()),
     }
+}
+
+/// A GET with one extra header line (or none), read until the server closes.
+fn http_get(addr: &str, path: &str, header: &str) -> Result<Response, Failed> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let extra = if header.is_empty() {
+        String::new()
+    } else {
+        format!("{header}\r\n")
+    };
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Connection: close\r\n\r\n"
+    )?;
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw)?;
+    let (head, body) = raw
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| format!("malformed response: {raw:?}"))?;
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("no status in {head:?}"))?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+        .collect();
+    Ok(Response {
+        status,
+        headers,
+        body: body.to_string(),
+    })
 }
 
 /// A running `beetrace serve` on a free loopback port.
@@ -412,40 +559,8 @@ impl Serve {
         self.get_with(path, "")
     }
 
-    /// A GET with one extra header line (or none), read until the server closes.
     fn get_with(&self, path: &str, header: &str) -> Result<Response, Failed> {
-        let mut stream = TcpStream::connect(&self.addr)?;
-        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-        let extra = if header.is_empty() {
-            String::new()
-        } else {
-            format!("{header}\r\n")
-        };
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: {}\r\n{extra}Connection: close\r\n\r\n",
-            self.addr
-        )?;
-        let mut raw = String::new();
-        stream.read_to_string(&mut raw)?;
-        let (head, body) = raw
-            .split_once("\r\n\r\n")
-            .ok_or_else(|| format!("malformed response: {raw:?}"))?;
-        let mut lines = head.lines();
-        let status = lines
-            .next()
-            .and_then(|l| l.split(' ').nth(1))
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| format!("no status in {head:?}"))?;
-        let headers = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
-            .collect();
-        Ok(Response {
-            status,
-            headers,
-            body: body.to_string(),
-        })
+        http_get(&self.addr, path, header)
     }
 
     /// SIGTERM: serve must exit 0 and leave no program, map or link behind.
