@@ -21,6 +21,8 @@ use crate::support::{leaked, BpfIds};
 
 type Outcome = Result<(), Failed>;
 type Test = fn() -> Outcome;
+/// Why a test cannot run here, if it cannot.
+type Requirement = fn() -> Option<String>;
 
 const TESTS: &[(&str, Test)] = &[
     (
@@ -49,18 +51,17 @@ const TESTS: &[(&str, Test)] = &[
 ];
 
 /// Tests that need more than root, and why they cannot run without it.
-const REQUIREMENTS: &[(&str, fn() -> Option<String>)] =
-    &[("prometheus_scrapes_a_known_counter", || {
-        let found = Command::new("prometheus")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        (!found).then(|| {
-            "needs the prometheus binary (Debian package prometheus; .ci/run installs it)".into()
-        })
-    })];
+const REQUIREMENTS: &[(&str, Requirement)] = &[("prometheus_scrapes_a_known_counter", || {
+    let found = Command::new("prometheus")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    (!found).then(|| {
+        "needs the prometheus binary (Debian package prometheus; .ci/run installs it)".into()
+    })
+})];
 
 fn main() {
     let mut args = Arguments::from_args();
