@@ -23,6 +23,11 @@ struct Cli {
     #[arg(long = "max-series", value_name = "N", default_value_t = 10000)]
     max_series: usize,
 
+    /// Pin each script's maps in DIR/<script> on a bpffs, so that a reload (SIGHUP) and
+    /// a restart continue their values.
+    #[arg(long = "pin", value_name = "DIR")]
+    pin: Option<std::path::PathBuf>,
+
     /// Script files; each map becomes the metric <script file stem>_<map name>.
     #[arg(value_name = "SCRIPT", required = true)]
     scripts: Vec<String>,
@@ -41,6 +46,25 @@ pub fn main() -> ExitCode {
 }
 
 fn real_main(cli: &Cli) -> Result<ExitCode, String> {
+    let Some(prepared) = prepare(cli)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    if cli.pin.is_some() {
+        crate::ensure_bpffs()?;
+    }
+    let options = serve::ServeOptions {
+        listen: cli.listen.clone(),
+        max_series: cli.max_series,
+        pin: cli.pin.clone(),
+    };
+    let reload = || prepare(cli)?.ok_or_else(|| "a script has errors".to_string());
+    serve::serve(&options, prepared, &reload).map_err(|e| e.to_string())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads and compiles every script (at start, and again on SIGHUP); `None` when one has
+/// errors, which are printed.
+fn prepare(cli: &Cli) -> Result<Option<Vec<serve::Prepared>>, String> {
     let options = crate::script::sema_options()?;
     let mut prepared = Vec::new();
     let mut prefixes = std::collections::HashSet::new();
@@ -55,7 +79,7 @@ fn real_main(cli: &Cli) -> Result<ExitCode, String> {
             ));
         }
         let Some((analysis, compiled)) = crate::script::compile(path, &source, &options)? else {
-            return Ok(ExitCode::FAILURE);
+            return Ok(None);
         };
         let probes = serve::Prepared::probe_names(&compiled);
         prepared.push(serve::Prepared {
@@ -64,10 +88,5 @@ fn real_main(cli: &Cli) -> Result<ExitCode, String> {
             compiled,
         });
     }
-    let options = serve::ServeOptions {
-        listen: cli.listen.clone(),
-        max_series: cli.max_series,
-    };
-    serve::serve(&options, prepared).map_err(|e| e.to_string())?;
-    Ok(ExitCode::SUCCESS)
+    Ok(Some(prepared))
 }

@@ -44,6 +44,7 @@ const TESTS: &[(&str, Test)] = &[
         script_errors_point_at_the_file,
     ),
     ("listen_errors_are_clear", listen_errors_are_clear),
+    ("reload_with_pin_keeps_counts", reload_with_pin_keeps_counts),
     (
         "prometheus_scrapes_a_known_counter",
         prometheus_scrapes_a_known_counter,
@@ -380,6 +381,52 @@ fn prometheus_scrapes_a_known_counter() -> Outcome {
     s.stop()
 }
 
+/// SIGHUP recompiles the scripts; with `--pin` the new run continues the pinned counts.
+/// A script that no longer compiles leaves the running one in place.
+fn reload_with_pin_keeps_counts() -> Outcome {
+    let tid = gettid();
+    let pin = PathBuf::from(format!(
+        "/sys/fs/bpf/beetrace-serve-test-{}",
+        std::process::id()
+    ));
+    let probe = format!("tracepoint:syscalls:sys_enter_getppid /tid == {tid}/");
+    let mut s = Serve::start(
+        "reload",
+        &[("reload.bt", &format!("{probe} {{ @n = count(); }}"))],
+        &["--pin", pin.to_str().unwrap()],
+    )?;
+    let script = s.dir.join("reload.bt");
+    let unpin = || {
+        let _ = Command::new(binary()).arg("unpin").arg(&pin).output();
+    };
+    let result = (|| -> Outcome {
+        getppid_times(100);
+        expect_sample(&s.get("/metrics")?.body, "reload_n_total", 100.0)?;
+        std::fs::write(
+            &script,
+            format!("{probe} {{ @n = count(); @m = count(); }}"),
+        )?;
+        s.hangup();
+        s.wait_stderr("beetrace serve: reloaded")?;
+        s.wait_running()?;
+        s.note_ids();
+        getppid_times(50);
+        let body = s.get("/metrics")?.body;
+        expect_sample(&body, "reload_n_total", 150.0)?;
+        expect_sample(&body, "reload_m_total", 50.0)?;
+        std::fs::write(&script, "BEGIN { nosuch(); }")?;
+        s.hangup();
+        s.wait_stderr("reload failed")?;
+        getppid_times(10);
+        expect_sample(&s.get("/metrics")?.body, "reload_n_total", 160.0)
+    })();
+    if result.is_err() {
+        unpin();
+        return result;
+    }
+    s.stop_then(unpin)
+}
+
 // ---------------------------------------------------------------------------------------
 // Helpers
 
@@ -468,6 +515,8 @@ fn http_get(addr: &str, path: &str, header: &str) -> Result<Response, Failed> {
 
 /// A running `beetrace serve` on a free loopback port.
 struct Serve {
+    /// Where its scripts are.
+    dir: PathBuf,
     child: Child,
     addr: String,
     ids: BpfIds,
@@ -535,25 +584,65 @@ impl Serve {
             }
         };
         let mut serve = Serve {
+            dir,
             ids: BpfIds::default(),
             child,
             addr,
             stderr,
         };
-        // Running once /scripts shows no script still starting.
+        serve.wait_running()?;
+        serve.ids = BpfIds::of_process(serve.child.id());
+        Ok(serve)
+    }
+
+    /// Waits until `/scripts` shows no script still starting.
+    fn wait_running(&self) -> Outcome {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let body = serve.get("/scripts")?.body;
+            let body = self.get("/scripts")?.body;
             if !body.contains("\"starting\"") {
-                break;
+                return Ok(());
             }
             if Instant::now() > deadline {
                 return Err(format!("scripts did not start: {body}").into());
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        serve.ids = BpfIds::of_process(serve.child.id());
-        Ok(serve)
+    }
+
+    /// Adds the BPF objects serve holds now (after a reload) to those checked for leaks.
+    fn note_ids(&mut self) {
+        let now = BpfIds::of_process(self.child.id());
+        for (mine, new) in [
+            (&mut self.ids.progs, now.progs),
+            (&mut self.ids.maps, now.maps),
+            (&mut self.ids.links, now.links),
+        ] {
+            for id in new {
+                if !mine.contains(&id) {
+                    mine.push(id);
+                }
+            }
+        }
+    }
+
+    fn hangup(&self) {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGHUP) };
+    }
+
+    /// Waits for a stderr line containing `text`.
+    fn wait_stderr(&self, text: &str) -> Outcome {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut seen = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.stderr.recv_timeout(left) {
+                Ok(line) if line.contains(text) => return Ok(()),
+                Ok(line) => seen.push(line),
+                Err(_) => break,
+            }
+        }
+        Err(format!("no {text:?} on stderr; saw:\n{}", seen.join("\n")).into())
     }
 
     fn get(&self, path: &str) -> Result<Response, Failed> {
@@ -565,7 +654,12 @@ impl Serve {
     }
 
     /// SIGTERM: serve must exit 0 and leave no program, map or link behind.
-    fn stop(mut self) -> Outcome {
+    fn stop(self) -> Outcome {
+        self.stop_then(|| {})
+    }
+
+    /// As [`Serve::stop`], running `cleanup` (removing pins) before the leak check.
+    fn stop_then(mut self, cleanup: impl FnOnce()) -> Outcome {
         // SAFETY: signalling our own child.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let status = support::wait_until(&mut self.child, Instant::now() + Duration::from_secs(20));
@@ -576,6 +670,7 @@ impl Serve {
                 return Err(format!("serve ended with {other:?}: {}", errors.join("\n")).into());
             }
         }
+        cleanup();
         let left = leaked(&self.ids, Duration::from_secs(5));
         if !left.is_empty() {
             return Err(format!("still in the kernel after exit: {left:?}").into());

@@ -133,6 +133,17 @@ pub fn catch_termination() {
     sys::catch_termination()
 }
 
+/// Makes SIGHUP a request instead of the end of the process; [`take_hangup`] reports it.
+/// For `beetrace serve`, which reloads its scripts then.
+pub fn catch_hangup() {
+    sys::catch_hangup()
+}
+
+/// Whether a SIGHUP arrived since the last call (after [`catch_hangup`]).
+pub fn take_hangup() -> bool {
+    sys::take_hangup()
+}
+
 /// A loaded program.
 struct Loaded<'a> {
     program: &'a CompiledProgram,

@@ -9,7 +9,7 @@ pub(crate) use bpfsys::{
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 fn owned(fd: libc::c_long) -> OwnedFd {
     // SAFETY: the kernel just returned this descriptor to us and nobody else owns it.
@@ -206,15 +206,22 @@ pub(crate) fn open_mmap_tracking(cpu: i32) -> io::Result<OwnedFd> {
 /// The last termination signal received (0 = none yet).
 static SIGNAL: AtomicI32 = AtomicI32::new(0);
 
+/// A SIGHUP arrived and nobody has taken it yet (`beetrace serve` reloads on it).
+static HANGUP: AtomicBool = AtomicBool::new(false);
+
 extern "C" fn on_signal(sig: libc::c_int) {
-    SIGNAL.store(sig, Ordering::SeqCst);
+    if sig == libc::SIGHUP {
+        HANGUP.store(true, Ordering::SeqCst);
+    } else {
+        SIGNAL.store(sig, Ordering::SeqCst);
+    }
 }
 
-/// Installs SIGINT/SIGTERM handlers that only record the signal. No `SA_RESTART`, so a
-/// blocking `poll` returns `EINTR` and the event loop notices at once.
-pub(crate) fn catch_termination() {
-    for sig in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+/// Installs handlers for `signals` that only record them. No `SA_RESTART`, so a blocking
+/// `poll` returns `EINTR` and the event loop notices at once.
+fn catch(signals: &[libc::c_int]) {
+    for &sig in signals {
+        // SAFETY: the handler only stores to atomics, which is async-signal-safe.
         unsafe {
             let mut action: libc::sigaction = std::mem::zeroed();
             action.sa_sigaction = on_signal as *const () as usize;
@@ -223,6 +230,21 @@ pub(crate) fn catch_termination() {
             libc::sigaction(sig, &action, std::ptr::null_mut());
         }
     }
+}
+
+/// SIGINT and SIGTERM end the run.
+pub(crate) fn catch_termination() {
+    catch(&[libc::SIGINT, libc::SIGTERM]);
+}
+
+/// SIGHUP is recorded instead of ending the process.
+pub(crate) fn catch_hangup() {
+    catch(&[libc::SIGHUP]);
+}
+
+/// Whether a SIGHUP arrived since the last call.
+pub(crate) fn take_hangup() -> bool {
+    HANGUP.swap(false, Ordering::SeqCst)
 }
 
 /// The termination signal received so far, if any.

@@ -2,6 +2,7 @@
 //! script's maps handed to the shared state as soon as they exist.
 
 use std::io;
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
@@ -31,12 +32,22 @@ impl Prepared {
 
 /// A script's runner thread and the flag that ends its run.
 pub(crate) struct Runner {
-    pub(crate) stop: Arc<AtomicBool>,
-    pub(crate) thread: JoinHandle<()>,
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
 }
 
-/// Starts a script. Its printf output goes to stdout, its status lines to stderr.
-pub(crate) fn start(script: Prepared) -> Runner {
+impl Runner {
+    /// Ends the run (detaching its probes; pinned maps stay) and waits for it.
+    pub(crate) fn stop(self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = self.thread.join();
+    }
+}
+
+/// Starts a script. Its printf output goes to stdout, its status lines to stderr. With
+/// `pin`, its maps are pinned in (or, after a reload, reused from) `pin/<prefix>`.
+pub(crate) fn start(script: Prepared, pin: Option<&Path>) -> Runner {
+    let pin = pin.map(|dir| dir.join(&script.state.prefix));
     let stop = Arc::new(AtomicBool::new(false));
     let stop_flag = stop.clone();
     let thread = std::thread::spawn(move || {
@@ -50,6 +61,7 @@ pub(crate) fn start(script: Prepared) -> Runner {
             quiet: true,
             share_maps: Some(sender),
             stop: Some(stop_flag),
+            pin,
             ..runtime::RunOptions::default()
         };
         // The maps arrive from inside `run`, which only returns when the script ends, so
