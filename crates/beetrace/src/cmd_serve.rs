@@ -82,8 +82,15 @@ fn prepare(cli: &Cli) -> Result<Option<Vec<serve::Prepared>>, String> {
             return Ok(None);
         };
         let probes = serve::Prepared::probe_names(&compiled);
+        let labels = match serve::labels::label_names(path, &source, &analysis.maps) {
+            Ok(labels) => labels,
+            Err(message) => {
+                eprintln!("{message}");
+                return Ok(None);
+            }
+        };
         prepared.push(serve::Prepared {
-            state: serve::state::ScriptState::new(path.clone(), prefix, probes),
+            state: serve::state::ScriptState::new(path.clone(), prefix, probes, labels),
             analysis,
             compiled,
         });

@@ -118,8 +118,10 @@ fn counter_follows_a_known_workload() -> Outcome {
 fn keyed_maps_histograms_and_stats() -> Outcome {
     let tid = gettid();
     let script = format!(
-        "tracepoint:syscalls:sys_enter_getppid /tid == {tid}/ {{
+        "// beetrace:labels @named tid call
+        tracepoint:syscalls:sys_enter_getppid /tid == {tid}/ {{
             @by[tid, \"getppid\"] = count();
+            @named[tid, \"getppid\"] = count();
             @h = hist(5);
             @l = lhist(15, 0, 30, 10);
             @a = avg(4);
@@ -133,6 +135,11 @@ fn keyed_maps_histograms_and_stats() -> Outcome {
     expect_sample(
         &body,
         &format!("shapes_by_total{{key0=\"{tid}\",key1=\"getppid\"}}"),
+        40.0,
+    )?;
+    expect_sample(
+        &body,
+        &format!("shapes_named_total{{tid=\"{tid}\",call=\"getppid\"}}"),
         40.0,
     )?;
     // hist(5): 5 lands in [4, 8), so le="3" holds nothing and le="7" everything.

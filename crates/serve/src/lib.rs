@@ -7,6 +7,7 @@
 //! `tiny_http` (`http`). Scripts are compiled by the caller, which owns diagnostics.
 
 mod http;
+pub mod labels;
 mod metrics;
 pub mod names;
 mod runner;

@@ -82,7 +82,8 @@ impl Collector for MapCollector {
                 }
                 let name = metric_name(&script.prefix, &info.name);
                 let help = format!("{} of {}", info.display_name(), script.path);
-                encode_map(&mut encoder, &name, &help, kind, &series)?;
+                let labels = script.labels.get(&info.display_name());
+                encode_map(&mut encoder, &name, &help, kind, &series, labels)?;
             }
         }
         let mut metric = encoder.encode_descriptor(
@@ -105,6 +106,7 @@ fn encode_map(
     help: &str,
     kind: MetricKind,
     series: &[Sample],
+    names: Option<&Vec<String>>,
 ) -> Result<(), fmt::Error> {
     if kind == MetricKind::Stats {
         for part in ["sum", "count"] {
@@ -120,7 +122,7 @@ fn encode_map(
                     continue;
                 };
                 let value = if part == "sum" { total } else { count as f64 };
-                with_labels(&mut metric, sample, |m| m.encode_gauge(&value))?;
+                with_labels(&mut metric, sample, names, |m| m.encode_gauge(&value))?;
             }
         }
         return Ok(());
@@ -132,27 +134,31 @@ fn encode_map(
     };
     let mut metric = encoder.encode_descriptor(name, help, None, metric_type)?;
     for sample in series {
-        with_labels(&mut metric, sample, |m| match (&sample.value, kind) {
-            (SampleValue::Number(v), MetricKind::Counter) => {
-                m.encode_counter::<NoLabelSet, _, f64>(v, None)
+        with_labels(&mut metric, sample, names, |m| {
+            match (&sample.value, kind) {
+                (SampleValue::Number(v), MetricKind::Counter) => {
+                    m.encode_counter::<NoLabelSet, _, f64>(v, None)
+                }
+                (SampleValue::Number(v), _) => m.encode_gauge(v),
+                (SampleValue::Histogram { buckets }, _) => {
+                    let count = buckets.iter().map(|b| b.1).sum();
+                    // hist()/lhist() keep only bucket counts, so the sum of the observed
+                    // values is unknown: NaN says so rather than inventing one.
+                    m.encode_histogram::<NoLabelSet>(f64::NAN, count, buckets, None)
+                }
+                (SampleValue::Stats { .. }, _) => Ok(()),
             }
-            (SampleValue::Number(v), _) => m.encode_gauge(v),
-            (SampleValue::Histogram { buckets }, _) => {
-                let count = buckets.iter().map(|b| b.1).sum();
-                // hist()/lhist() keep only bucket counts, so the sum of the observed
-                // values is unknown: NaN says so rather than inventing one.
-                m.encode_histogram::<NoLabelSet>(f64::NAN, count, buckets, None)
-            }
-            (SampleValue::Stats { .. }, _) => Ok(()),
         })?;
     }
     Ok(())
 }
 
-/// Encodes one sample, under its `key0`, `key1`, ... labels when the map has keys.
+/// Encodes one sample, under its `key0`, `key1`, ... labels (or the names a
+/// `// beetrace:labels` annotation gave) when the map has keys.
 fn with_labels(
     metric: &mut MetricEncoder,
     sample: &Sample,
+    names: Option<&Vec<String>>,
     encode: impl FnOnce(&mut MetricEncoder) -> Result<(), fmt::Error>,
 ) -> Result<(), fmt::Error> {
     if sample.labels.is_empty() {
@@ -162,7 +168,12 @@ fn with_labels(
         .labels
         .iter()
         .enumerate()
-        .map(|(i, v)| (format!("key{i}"), v.clone()))
+        .map(|(i, v)| {
+            let name = names
+                .and_then(|n| n.get(i).cloned())
+                .unwrap_or_else(|| format!("key{i}"));
+            (name, v.clone())
+        })
         .collect();
     encode(&mut metric.encode_family(&labels)?)
 }

@@ -1,6 +1,7 @@
 //! What the HTTP side sees of the running scripts: one [`ScriptState`] per script, filled
 //! by its runner thread (its maps once `begin` has fired, its status when it ends).
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use runtime::LiveMap;
@@ -23,16 +24,25 @@ pub struct ScriptState {
     pub prefix: String,
     /// Every probe the script attaches, as `beetrace -l` spells them.
     pub probes: Vec<String>,
+    /// Label names of map keys by map (`@calls`), from `// beetrace:labels` (see
+    /// [`crate::labels`]); other maps get `key0`, `key1`, ...
+    pub labels: HashMap<String, Vec<String>>,
     pub(crate) maps: Mutex<Vec<LiveMap>>,
     pub(crate) status: Mutex<Status>,
 }
 
 impl ScriptState {
-    pub fn new(path: String, prefix: String, probes: Vec<String>) -> Arc<ScriptState> {
+    pub fn new(
+        path: String,
+        prefix: String,
+        probes: Vec<String>,
+        labels: HashMap<String, Vec<String>>,
+    ) -> Arc<ScriptState> {
         Arc::new(ScriptState {
             path,
             prefix,
             probes,
+            labels,
             maps: Mutex::new(Vec::new()),
             status: Mutex::new(Status::Starting),
         })
