@@ -516,13 +516,12 @@ fn command_runs_once_attached_and_ends_the_run() -> Outcome {
     let f = run_to_end(&[obj.to_str().expect("utf-8 path"), "-c", &command])?;
     check(f.status.success(), "beetrace run -c should exit 0", &f)?;
     // The path is this test's own, so the line is chmod's whatever comm it shows: the
-    // kernel names the task of a trace line from a small cache of pid -> comm, which under
-    // load still says `sh` (recorded before the exec) or has lost the pid (`<...>`).
+    // kernel names the task of a trace line from a small cache of pid -> comm, which may
+    // still hold a name from before the exec (`sh`, beetrace's, the test's) or none
+    // (`<...>`).
     let expected = format!(": fchmodat {} 384", file.display());
     check(
-        f.stdout.lines().any(|l| {
-            l.ends_with(&expected) && ["chmod-", "sh-", "<...>-"].iter().any(|c| l.starts_with(c))
-        }),
+        f.stdout.lines().any(|l| l.ends_with(&expected)),
         &format!("no line from chmod ending `{expected}`"),
         &f,
     )
