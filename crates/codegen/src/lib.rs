@@ -46,8 +46,13 @@ pub const SCRATCH_MAP: &str = "scratch";
 const MAP_SCRATCH_PLACEHOLDER: u32 = u32::MAX;
 /// Slots in a syscall program array: above every x86-64 syscall number.
 pub const SYSCALL_TABLE_SIZE: u32 = 1024;
-/// Ring buffer size: 1 MiB, a power-of-two number of pages as the kernel requires.
-pub const EVENTS_BYTES: u32 = 1 << 20;
+/// Ring buffer size for scripts that print (printf, join, ...): 8 MiB, enough for a
+/// million-line flood to reach user space without drops here (`scripts/bench`). A power-of-two
+/// number of pages, as the kernel requires.
+pub const EVENTS_BYTES: u32 = 8 << 20;
+/// Ring buffer size for scripts whose only records are rare ones (`exit()`, map commands):
+/// a small ring keeps start-up fast and memory low.
+pub const QUIET_EVENTS_BYTES: u32 = 256 << 10;
 
 /// A compiled program beside its object entry: where it attaches and the span of every slot.
 #[derive(Clone, Debug)]
@@ -268,7 +273,11 @@ pub fn compile(analysis: &Analysis) -> Result<Compiled, Vec<Diagnostic>> {
             map_type: map_type::RINGBUF,
             key_size: 0,
             value_size: 0,
-            max_entries: EVENTS_BYTES,
+            max_entries: if analysis.printfs.is_empty() {
+                QUIET_EVENTS_BYTES
+            } else {
+                EVENTS_BYTES
+            },
             flags: 0,
         },
         MapDef {

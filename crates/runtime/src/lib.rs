@@ -26,7 +26,7 @@ use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
 use codegen::{
-    Compiled, CompiledProgram, CMPXCHG_ATTEMPTS, EVENTS_BYTES, GLOBALS_CONTENDED, GLOBALS_CPID,
+    Compiled, CompiledProgram, CMPXCHG_ATTEMPTS, GLOBALS_CONTENDED, GLOBALS_CPID,
     GLOBALS_FAILED_READS, GLOBALS_LOST_EVENTS, GLOBALS_LOST_STACKS, GLOBALS_MAP_FULL,
     GLOBALS_START_NS, GLOBALS_TRUNCATED_STRINGS, MAP_EVENTS, MAP_GLOBALS, MAP_USER_BASE,
 };
@@ -307,8 +307,11 @@ pub fn run(
     let events = maps[MAP_EVENTS as usize]
         .try_clone()
         .map_err(|e| RuntimeError::Map(format!("cannot duplicate the events map: {e}")))?;
-    let mut ring = RingBuf::new(events, EVENTS_BYTES as usize)
-        .map_err(|e| RuntimeError::Map(format!("cannot map the events ring buffer: {e}")))?;
+    let mut ring = RingBuf::new(
+        events,
+        compiled.object.maps[MAP_EVENTS as usize].max_entries as usize,
+    )
+    .map_err(|e| RuntimeError::Map(format!("cannot map the events ring buffer: {e}")))?;
     let stack_base = MAP_USER_BASE as usize + analysis.maps.len();
     let resolver = resolve::Resolver {
         cgroups: cgroups::CgroupResolver::new(&analysis.cgroup_filters),
