@@ -21,12 +21,9 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use libtest_mimic::Failed;
 
 use crate::support::{leaked, BpfIds};
-
-/// Parallel tests unless `--test-threads` says otherwise: the VM has two cores.
-const DEFAULT_THREADS: usize = 2;
 
 type Outcome = Result<(), Failed>;
 type Test = fn() -> Outcome;
@@ -132,27 +129,7 @@ fn main() {
         connect_client(&addr);
         return;
     }
-    let mut args = Arguments::from_args();
-    if args.test_threads.is_none() {
-        args.test_threads = Some(DEFAULT_THREADS);
-    }
-    let skip = skip_reason();
-    let trials = TESTS
-        .iter()
-        .map(|&(name, f)| {
-            let skip = skip.clone().or_else(|| {
-                REQUIREMENTS
-                    .iter()
-                    .find(|(n, _)| *n == name)
-                    .and_then(|(_, why_not)| why_not())
-            });
-            Trial::ignorable_test(name, move || match skip {
-                Some(reason) => Ok(Completion::ignored_with(reason)),
-                None => f().map(|()| Completion::Completed),
-            })
-        })
-        .collect();
-    libtest_mimic::run(&args, trials).exit();
+    support::run_listed(TESTS, REQUIREMENTS, skip_reason());
 }
 
 /// Why the tests cannot run here, if they cannot.

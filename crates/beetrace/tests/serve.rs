@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use libtest_mimic::Failed;
 
 use crate::support::{leaked, BpfIds};
 
@@ -65,27 +65,11 @@ const REQUIREMENTS: &[(&str, Requirement)] = &[("prometheus_scrapes_a_known_coun
 })];
 
 fn main() {
-    let mut args = Arguments::from_args();
-    if args.test_threads.is_none() {
-        args.test_threads = Some(2);
-    }
-    let skip = (!support::is_root()).then(|| "needs root".to_string());
-    let trials = TESTS
-        .iter()
-        .map(|&(name, f)| {
-            let skip = skip.clone().or_else(|| {
-                REQUIREMENTS
-                    .iter()
-                    .find(|(n, _)| *n == name)
-                    .and_then(|(_, why_not)| why_not())
-            });
-            Trial::ignorable_test(name, move || match skip {
-                Some(reason) => Ok(Completion::ignored_with(reason)),
-                None => f().map(|()| Completion::Completed),
-            })
-        })
-        .collect();
-    libtest_mimic::run(&args, trials).exit();
+    support::run_listed(
+        TESTS,
+        REQUIREMENTS,
+        (!support::is_root()).then(|| "needs root".to_string()),
+    );
 }
 
 // ---------------------------------------------------------------------------------------

@@ -166,3 +166,39 @@ pub fn leaked(ids: &BpfIds, within: Duration) -> Vec<(&'static str, u32)> {
         thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// A test of a listed harness (`run`, `serve`): a plain function.
+pub type ListedTest = fn() -> Result<(), libtest_mimic::Failed>;
+/// Why a listed test cannot run here, if it cannot.
+pub type WhyNot = fn() -> Option<String>;
+
+/// Runs a harness of listed tests with libtest's arguments (two threads unless told
+/// otherwise: the VM has two cores). Every test is ignored with `skip` when given, and a
+/// test named in `requirements` with its check's reason when that check fails.
+pub fn run_listed(
+    tests: &'static [(&'static str, ListedTest)],
+    requirements: &'static [(&'static str, WhyNot)],
+    skip: Option<String>,
+) -> ! {
+    use libtest_mimic::{Arguments, Completion, Trial};
+    let mut args = Arguments::from_args();
+    if args.test_threads.is_none() {
+        args.test_threads = Some(2);
+    }
+    let trials = tests
+        .iter()
+        .map(|&(name, f)| {
+            let skip = skip.clone().or_else(|| {
+                requirements
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .and_then(|(_, why_not)| why_not())
+            });
+            Trial::ignorable_test(name, move || match skip {
+                Some(reason) => Ok(Completion::ignored_with(reason)),
+                None => f().map(|()| Completion::Completed),
+            })
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit()
+}
