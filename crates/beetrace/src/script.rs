@@ -47,7 +47,7 @@ struct Cli {
     #[arg(short = 'o', value_name = "FILE")]
     output: Option<PathBuf>,
 
-    /// Stop when process PID exits.
+    /// Trace only process PID (probes other than BEGIN, END and interval:); stop when it exits.
     #[arg(short = 'p', value_name = "PID")]
     pid: Option<u32>,
 
