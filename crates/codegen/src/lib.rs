@@ -39,10 +39,10 @@ pub const MAP_USER_BASE: u32 = 2;
 /// The array of syscall names `syscall_name()` reads (`sema::SYSCALL_NAME_LEN` bytes per
 /// syscall number), filled by the runtime; right after the script's maps when used.
 pub const SYSCALL_NAMES_MAP: &str = "syscall_names";
-/// The per-CPU array holding the frames of probes too big for the BPF stack, one entry per
-/// such probe; last among the object's maps.
+/// The per-CPU array holding the buffers of probes whose frames outgrow the BPF stack (their
+/// words stay on the stack; see `frame`), one entry per such probe; last among the maps.
 pub const SCRATCH_MAP: &str = "scratch";
-/// The map index scratch frame lookups carry until `compile` knows where the map goes.
+/// The map index scratch-area lookups carry until `compile` knows where the map goes.
 const MAP_SCRATCH_PLACEHOLDER: u32 = u32::MAX;
 /// Slots in a syscall program array: above every x86-64 syscall number.
 pub const SYSCALL_TABLE_SIZE: u32 = 1024;
